@@ -1,0 +1,9 @@
+"""keras_nextword: word-level next-word prediction with LSTMs, on any Keras 3 backend."""
+
+from keras_nextword import datasets
+from keras_nextword.generation import generate, get_sampler
+from keras_nextword.model import NextWordLSTM
+from keras_nextword.preprocessing import NGramVectorizer
+
+__version__ = "0.1.0"
+__all__ = ["NGramVectorizer", "NextWordLSTM", "datasets", "generate", "get_sampler"]

@@ -1,0 +1,197 @@
+"""Stateful generation: prefill the LSTM once, then one compiled step per word.
+
+The `(h, c)` state of the LSTM is the cache: the prompt runs through the cell
+once, then each new word costs one cell step and one output projection, inside
+a `keras_hub.samplers.Sampler` loop compiled by `backend.jit`. All math is
+`keras.ops`, so the same code runs on JAX, TensorFlow and PyTorch.
+
+This module reads a model only through `model.preprocessor` and
+`model.generation_weights()`; `model.py` imports it, not the other way round.
+"""
+
+import math
+import warnings
+
+import keras
+import keras_hub
+import numpy as np
+from keras import ops
+
+from keras_nextword import backend
+from keras_nextword.preprocessing import OOV_ID, PAD_ID, python_split_words
+
+SAMPLERS = {
+    "greedy": keras_hub.samplers.GreedySampler,
+    "random": keras_hub.samplers.RandomSampler,
+    "top_k": keras_hub.samplers.TopKSampler,
+    "top_p": keras_hub.samplers.TopPSampler,
+    "beam": keras_hub.samplers.BeamSampler,
+}
+
+
+def get_sampler(sampler="greedy", **kwargs):
+    """Returns a `keras_hub.samplers.Sampler` from a name (and its arguments) or
+    an instance.
+
+    Args:
+        sampler: one of `"greedy"`, `"random"`, `"top_k"`, `"top_p"`, `"beam"`,
+            or a `keras_hub.samplers.Sampler`.
+        **kwargs: the sampler's arguments, e.g. `k=5`, `p=0.9`, `temperature=0.7`.
+
+    Returns:
+        A `keras_hub.samplers.Sampler`.
+
+    Example:
+    >>> get_sampler("top_k", k=5).k
+    5
+    """
+    if isinstance(sampler, keras_hub.samplers.Sampler):
+        if kwargs:
+            raise ValueError(
+                f"Sampler arguments {sorted(kwargs)} need a sampler name, not an instance."
+            )
+        return sampler
+    if sampler not in SAMPLERS:
+        raise ValueError(
+            f"Unknown sampler: {sampler!r}. Use one of {sorted(SAMPLERS)} or a "
+            "keras_hub.samplers.Sampler instance."
+        )
+    temperature = kwargs.get("temperature", 1.0)
+    if temperature <= 0:
+        raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature}")
+    return SAMPLERS[sampler](**kwargs)
+
+
+def lstm_step(weights, token_ids, state):
+    """One LSTM cell step (Keras' gate order i, f, c, o) on a batch of token ids."""
+    embeddings, kernel, recurrent_kernel, bias = weights[:4]
+    h, c = state
+    z = ops.matmul(ops.take(embeddings, token_ids, axis=0), kernel)
+    z = z + ops.matmul(h, recurrent_kernel) + bias
+    i, f, g, o = ops.split(z, 4, axis=-1)
+    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+    h = ops.sigmoid(o) * ops.tanh(c)
+    return h, c
+
+
+def _generate_fn(sampler):
+    """Builds the compiled `(weights, prompt, mask, start, seed_state) -> ids`."""
+
+    def generate_ids(weights, prompt, mask, start, seed_state):
+        output_kernel, output_bias = weights[4:]
+        vocabulary_size = ops.shape(output_bias)[0]
+        # Padding and [UNK] are never generated.
+        output_bias = ops.where(ops.arange(vocabulary_size) <= OOV_ID, -1e9, output_bias)
+        units = ops.shape(weights[2])[0]
+        zeros = ops.zeros((ops.shape(prompt)[0], units), dtype=output_kernel.dtype)
+
+        def prefill(i, state):
+            return lstm_step(weights, ops.take(prompt, i, axis=1), state)
+
+        # State after all prompt words but the last (shared by every row), then
+        # the sampler feeds one word per step: the prompt's while `mask` holds.
+        state = ops.fori_loop(0, start - 1, prefill, (zeros, zeros))
+
+        def next(prompt, cache, index):
+            h, c = lstm_step(weights, ops.take(prompt, index - 1, axis=1), cache)
+            logits = ops.matmul(h, output_kernel) + output_bias
+            return logits, h, (h, c)
+
+        mapping = zip(sampler.variables, seed_state)
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            ids = sampler(next, prompt, cache=state, index=start, mask=mask)
+        new_state = [scope.get_current_value(v) for v in sampler.variables]
+        return ids, [s if n is None else n for s, n in zip(seed_state, new_state)]
+
+    return backend.jit(generate_ids)
+
+
+_COMPILED = {}
+
+
+def _bucket(n, multiple):
+    """Rounds up so that nearby sizes share one compiled function."""
+    return max(multiple, int(math.ceil(n / multiple)) * multiple)
+
+
+def generate(model, prompts, max_length=10, sampler="greedy", seed=None, **sampler_kwargs):
+    """Continues each prompt with `max_length` words.
+
+    Args:
+        model: a `NextWordLSTM` with an adapted preprocessor.
+        prompts: a string or a list of strings.
+        max_length: number of new words per prompt.
+        sampler: a sampler name (`"greedy"`, `"random"`, `"top_k"`, `"top_p"`,
+            `"beam"`) or a `keras_hub.samplers.Sampler` instance.
+        seed: int or None. Seeds the sampler so sampled text is reproducible.
+        **sampler_kwargs: arguments of a named sampler (`k`, `p`, `temperature`...).
+
+    Returns:
+        The prompt followed by the new words: a string for a string, a list of
+        strings for a list.
+
+    Example:
+    >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1)
+    >>> text = generate(model, "What happens we do this", max_length=3)
+    >>> len(text.split()) == 5 + 3
+    True
+    """
+    if max_length < 0:
+        raise ValueError(f"`max_length` must be >= 0. Received: max_length={max_length}")
+    single = isinstance(prompts, str)
+    prompts = [prompts] if single else list(prompts)
+    sampler = get_sampler(sampler, **sampler_kwargs)
+    preprocessor = model.preprocessor
+    rows = []
+    for prompt in prompts:
+        words = python_split_words(prompt)
+        if not words:
+            raise ValueError(f"Prompt {prompt!r} has no words to continue.")
+        ids = [preprocessor.token_to_id(w) for w in words]
+        unknown = [w for w, i in zip(words, ids) if i == OOV_ID]
+        if unknown:
+            warnings.warn(
+                f"Out-of-vocabulary words in prompt {prompt!r} read as [UNK]: {unknown}",
+                stacklevel=2,
+            )
+        rows.append(ids)
+    if max_length == 0:
+        return prompts[0] if single else prompts
+
+    lengths = [len(r) for r in rows]
+    batch = _bucket(len(rows), 8) if len(rows) > 1 else 1
+    total = _bucket(max(lengths) + max_length, 16)
+    prompt = np.full((batch, total), PAD_ID, dtype="int32")
+    mask = np.zeros((batch, total), dtype=bool)
+    for i, ids in enumerate(rows):
+        prompt[i, : len(ids)] = ids
+        mask[i, : len(ids)] = True
+    # Bucket-filler rows repeat the first prompt so every row stays a real one.
+    prompt[len(rows) :], mask[len(rows) :] = prompt[0], mask[0]
+
+    # Weights are arguments, so one compiled function per sampler configuration
+    # serves every model; each (batch, length) bucket is traced once.
+    key = (
+        keras.config.backend(),
+        type(sampler).__name__,
+        repr(sorted(sampler.get_config().items())),
+    )
+    if key not in _COMPILED:
+        _COMPILED[key] = (_generate_fn(sampler), sampler)
+    compiled, sampler = _COMPILED[key]
+    if seed is not None:
+        seed_state = [keras.random.SeedGenerator(seed).state.value for _ in sampler.variables]
+    else:
+        seed_state = [v.value for v in sampler.variables]
+    ids, seed_state = compiled(
+        model.generation_weights(), prompt, mask, np.int32(min(lengths)), seed_state
+    )
+    if seed is None:
+        for variable, value in zip(sampler.variables, seed_state):
+            variable.assign(value)
+    ids = ops.convert_to_numpy(ids)
+    outputs = []
+    for i, (text, n) in enumerate(zip(prompts, lengths)):
+        words = preprocessor.detokenize(ids[i, n : n + max_length])
+        outputs.append(" ".join([text, *words]))
+    return outputs[0] if single else outputs

@@ -1,0 +1,249 @@
+"""`NGramVectorizer`: text in, padded prefix n-grams and next-word targets out.
+
+This module is the tf.data seam of the package: `keras.layers.TextVectorization`
+runs on TensorFlow ops whatever the Keras backend, so everything here is
+TensorFlow and belongs in `tf.data` pipelines or eager code, never inside a
+compiled JAX or torch graph.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# The Keras-2 `Tokenizer` default `filters`: each of these becomes a space.
+FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_FILTER_PATTERN = "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILTERS) + "]"
+_FILTER_TABLE = str.maketrans(FILTERS, " " * len(FILTERS))
+PAD_ID = 0
+OOV_ID = 1
+
+
+@keras.saving.register_keras_serializable(package="keras_nextword")
+def split_words(text):
+    """Standardizes and splits a batch of lines into words (ragged `tf.string`).
+
+    Lowercase (full Unicode), the tutorial's filter characters become spaces, then
+    split on single spaces dropping empty strings, as the Keras-2 `Tokenizer`.
+    It is TextVectorization's `split` (with `standardize=None`): Keras hands a
+    callable `standardize` NumPy arrays on non-TensorFlow backends, which cannot
+    run inside `tf.data`, while `split` always gets a `tf.Tensor`.
+    """
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, _FILTER_PATTERN, " ")
+    words = tf.strings.split(text, sep=" ")
+    return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
+
+
+def python_split_words(text):
+    """Python twin of `split_words` for one string.
+
+    Same words as the TensorFlow path (and as the Keras-2 `Tokenizer`), without a
+    TensorFlow call: used where microseconds matter, such as generation prompts.
+
+    Example:
+    >>> python_split_words("Mr. Sherlock Holmes's friend -- 'all")
+    ['mr', 'sherlock', "holmes's", 'friend', "'all"]
+    """
+    return [w for w in text.lower().translate(_FILTER_TABLE).split(" ") if w]
+
+
+@keras.saving.register_keras_serializable(package="keras_nextword")
+class NGramVectorizer(keras.layers.Layer):
+    """Turns lines of text into prefix n-grams and next-word targets.
+
+    Built on `keras.layers.TextVectorization`. By default it tokenizes exactly as
+    the Keras-2 `Tokenizer` of the tutorial: lowercase, the characters
+    ``!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~`` plus tab and newline become spaces,
+    apostrophes stay inside words. Index 0 is padding and index 1 the
+    out-of-vocabulary token `[UNK]`; unknown words map to 1, never dropped.
+
+    Called on a batch of lines it returns `(inputs, targets)`: for every line of
+    `n` words, the `n - 1` prefixes, each pre-padded (or cut from the front) to
+    `sequence_length`, and the word that follows each prefix. No n-gram crosses
+    a line. Runs eagerly and inside `tf.data.Dataset.map`; eager calls return
+    backend tensors, calls inside `tf.data` return `tf.Tensor`s.
+
+    Args:
+        max_tokens: int or None. Cap on the vocabulary, padding and `[UNK]`
+            included. None keeps every word seen by `adapt()`.
+        sequence_length: int or None. Length of the padded inputs. None sets it
+            in `adapt()` to the longest line minus one, as the tutorial did.
+        vocabulary: list of str or None. A vocabulary to use instead of
+            `adapt()`, as returned by `get_vocabulary()`.
+
+    Examples:
+    >>> vectorizer = NGramVectorizer()
+    >>> vectorizer.adapt(["It is with a heavy heart", "that I take up my pen"])
+    >>> vectorizer.sequence_length
+    5
+    >>> inputs, targets = vectorizer(["a heavy heart"])
+    >>> keras.ops.convert_to_numpy(inputs).tolist()
+    [[0, 0, 0, 0, 13], [0, 0, 0, 13, 11]]
+    >>> vectorizer.detokenize(keras.ops.convert_to_numpy(targets))
+    ['heavy', 'heart']
+    """
+
+    def __init__(self, max_tokens=None, sequence_length=None, vocabulary=None, **kwargs):
+        if max_tokens is not None and max_tokens < 3:
+            raise ValueError(
+                f"`max_tokens` must be at least 3 (padding, [UNK] and one word). "
+                f"Received: max_tokens={max_tokens}"
+            )
+        if sequence_length is not None and sequence_length < 1:
+            raise ValueError(
+                f"`sequence_length` must be a positive integer. "
+                f"Received: sequence_length={sequence_length}"
+            )
+        super().__init__(**kwargs)
+        self.max_tokens = max_tokens
+        self.sequence_length = sequence_length
+        self.vectorizer = keras.layers.TextVectorization(
+            max_tokens=max_tokens,
+            standardize=None,
+            split=split_words,
+            output_mode="int",
+            vocabulary=vocabulary,
+            encoding="utf-8",
+            name="text_vectorization",
+        )
+        # TextVectorization and its StringLookup say they cannot be jit-compiled,
+        # and Keras then runs a whole model that holds them eagerly (100x slower
+        # training). This layer runs in tf.data or eagerly, never inside a
+        # model's compiled step.
+        for layer in self.vectorizer._flatten_layers():
+            layer.supports_jit = True
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self._reset_lookup_cache()
+        self.built = True  # no weights: the vocabulary lives in `vectorizer`
+
+    def adapt(self, data, batch_size=1024):
+        """Builds the vocabulary (and `sequence_length` if unset) from lines of text.
+
+        Args:
+            data: a string, a list or array of strings, or a `tf.data.Dataset`
+                of strings (batched or not). Each string is one line.
+            batch_size: lines per step when `data` is not already batched.
+        """
+        dataset = _as_line_batches(data, batch_size)
+        self.vectorizer.reset_state()
+        longest = 0
+        for lines in dataset:
+            self.vectorizer.update_state(lines)
+            if self.sequence_length is None:
+                words = split_words(lines)
+                longest = max(longest, int(tf.reduce_max(words.row_lengths())))
+        self.vectorizer.finalize_state()
+        self._reset_lookup_cache()
+        if self.sequence_length is None:
+            if longest < 2:
+                raise ValueError(
+                    "No line has two or more words, so there is no next word to learn."
+                )
+            self.sequence_length = longest - 1
+
+    def _reset_lookup_cache(self):
+        # `finalize_state()` builds a new lookup table, so drop what holds the old one.
+        self._index = None
+        # Traced once per vocabulary: keeps TextVectorization's output a tf.Tensor
+        # on every backend and saves TensorFlow's eager per-op overhead.
+        self._tokenize = tf.function(
+            self._tokenize_lines, input_signature=[tf.TensorSpec([None], tf.string)]
+        )
+
+    def vocabulary_size(self):
+        """Returns the vocabulary size, padding and `[UNK]` included."""
+        return self.vectorizer.vocabulary_size()
+
+    def get_vocabulary(self, include_special_tokens=True):
+        """Returns the vocabulary as a list of strings, index order."""
+        return [str(w) for w in self.vectorizer.get_vocabulary(include_special_tokens)]
+
+    def token_to_id(self, word):
+        """Returns the id of one (standardized) word, `OOV_ID` if unknown."""
+        if self._index is None:
+            self._index = {w: i for i, w in enumerate(self.get_vocabulary())}
+        return self._index.get(word, OOV_ID)
+
+    def tokenize(self, text):
+        """Maps lines of text to word ids, one ragged row per line.
+
+        Args:
+            text: a string, or a list, array or `tf.Tensor` of strings.
+
+        Returns:
+            A `tf.RaggedTensor` of int32 ids, shape `(lines, None)`.
+        """
+        return self._tokenize(tf.reshape(tf.convert_to_tensor(text, tf.string), [-1]))
+
+    def _tokenize_lines(self, lines):
+        # Words never map to PAD_ID, so the padded zeros mark the row ends.
+        ids = tf.cast(self.vectorizer(lines), "int32")
+        return tf.RaggedTensor.from_tensor(ids, padding=PAD_ID, row_splits_dtype="int32")
+
+    def count_examples(self, text):
+        """Returns how many `(input, target)` pairs the lines of `text` give."""
+        lengths = self.tokenize(text).row_lengths()
+        return int(tf.reduce_sum(tf.maximum(lengths - 1, 0)))
+
+    def detokenize(self, ids):
+        """Maps ids back to words: an int returns a word, an array a nested list."""
+        words = np.asarray(self.get_vocabulary(), dtype=object)[np.asarray(ids)]
+        return words.tolist() if isinstance(words, np.ndarray) else words
+
+    def contexts(self, text):
+        """Each line's last `sequence_length` word ids, pre-padded: the model input
+        that predicts the word after the line (the tutorial's prompt encoding)."""
+        ids = self.tokenize(text)
+        ids = ids[:, -self.sequence_length :]
+        # Pre-pad: reverse each row, pad at the end, reverse back.
+        padded = ids[:, ::-1].to_tensor(PAD_ID, shape=[None, self.sequence_length])
+        return _maybe_to_backend(padded[:, ::-1])
+
+    def call(self, inputs):
+        ids = self.tokenize(inputs)
+        flat = ids.flat_values
+        line_start = tf.gather(ids.row_starts(), ids.value_rowids())
+        position = tf.range(tf.shape(flat)[0])
+        # Every word but the first of its line is a target; its context is the
+        # `sequence_length` positions before it that lie in the same line.
+        target_position = tf.boolean_mask(position, position > line_start)
+        start = tf.boolean_mask(line_start, position > line_start)
+        window = target_position[:, None] + tf.range(-self.sequence_length, 0)[None, :]
+        in_line = window >= start[:, None]
+        inputs = tf.where(in_line, tf.gather(flat, tf.maximum(window, 0)), PAD_ID)
+        targets = tf.gather(flat, target_position)
+        return _maybe_to_backend(inputs), _maybe_to_backend(targets)
+
+    def compute_output_spec(self, inputs):
+        return (
+            keras.KerasTensor((None, self.sequence_length), dtype="int32"),
+            keras.KerasTensor((None,), dtype="int32"),
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "max_tokens": self.max_tokens,
+                "sequence_length": self.sequence_length,
+                "vocabulary": self.get_vocabulary() if self.vocabulary_size() else None,
+            }
+        )
+        return config
+
+
+def _as_line_batches(data, batch_size):
+    if isinstance(data, tf.data.Dataset):
+        if data.element_spec.shape.rank == 0:
+            data = data.batch(batch_size)
+        return data
+    lines = tf.reshape(tf.convert_to_tensor(data, dtype=tf.string), [-1])
+    return tf.data.Dataset.from_tensor_slices(lines).batch(batch_size)
+
+
+def _maybe_to_backend(x):
+    """Inside tf.data (or on the TF backend) keep tf tensors; else hand back backend ones."""
+    if tf.inside_function() or keras.backend.backend() == "tensorflow":
+        return x
+    return keras.ops.convert_to_tensor(x.numpy())
