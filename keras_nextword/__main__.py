@@ -1,0 +1,8 @@
+"""`python -m keras_nextword ...`: the `keras-nextword` command."""
+
+import sys
+
+from keras_nextword.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

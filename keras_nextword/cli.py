@@ -1,0 +1,279 @@
+"""The `keras-nextword` command: train, generate and evaluate from the shell.
+
+Keras reads `KERAS_BACKEND` once, when it is first imported, so this module
+imports neither Keras nor the rest of the package at its top: `main` parses the
+command line, sets the backend, and only then imports.
+
+Examples (shell):
+    keras-nextword train final-problem --epochs 100 --out model.keras
+    keras-nextword generate model.keras "What happens we do this" --max-length 10
+    keras-nextword evaluate model.keras final-problem --json
+    cat *.txt | keras-nextword train - --backend torch
+"""
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+
+BACKENDS = ("jax", "tensorflow", "torch")
+SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
+# Sampler options beyond `temperature`, which every sampler takes.
+SAMPLER_OPTIONS = {"top_k": ("k",), "top_p": ("p", "k")}
+METRIC_ORDER = {"loss": 0, "accuracy": 1, "perplexity": 2}
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line with exit status 2."""
+
+
+def main(argv=None):
+    """Runs the command line.
+
+    Args:
+        argv: list of str, the arguments after the program name; None reads
+            `sys.argv`.
+
+    Returns:
+        int, the exit status (0 on success; 2 for bad input).
+
+    Example:
+    >>> main(["generate", "model.keras", "It is with a", "--max-length", "3"])  # doctest: +SKIP
+    It is with a heavy heart that
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        _use_backend(args.backend, reexec=argv is None)
+        args.command(args)
+    except (UsageError, OSError, ValueError) as error:
+        if args.debug:
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+    return 0
+
+
+def build_parser():
+    """Returns the `argparse` parser of the three subcommands."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--backend", choices=BACKENDS, help="Keras backend (default: $KERAS_BACKEND or Keras')"
+    )
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    corpus_help = (
+        "text files, directories of .txt files, '-' for standard input, "
+        "or a demo corpus: final-problem, sherlock-canon"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="keras-nextword", description="Word-level next-word LSTMs on any Keras 3 backend."
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", parents=[common], help="train a model on a corpus and save it"
+    )
+    train.add_argument("corpus", nargs="+", metavar="CORPUS", help=corpus_help)
+    train.add_argument("--out", default="model.keras", help="model path (default: %(default)s)")
+    train.add_argument("--epochs", type=_positive_int, default=100)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--validation-split", type=float, default=0.1)
+    train.add_argument("--embedding-dim", type=_positive_int, default=100)
+    train.add_argument("--lstm-units", type=_positive_int, default=150)
+    train.add_argument("--max-tokens", type=_positive_int, help="vocabulary cap")
+    train.add_argument("--seed", type=int)
+    train.set_defaults(command=_train)
+
+    generate = commands.add_parser(
+        "generate", parents=[common], help="continue prompts, one line each"
+    )
+    generate.add_argument("model", metavar="MODEL", help="a .keras file saved by `train`")
+    generate.add_argument("prompts", nargs="+", metavar="PROMPT")
+    generate.add_argument("--max-length", type=_positive_int, default=10, help="new words")
+    generate.add_argument("--sampler", choices=SAMPLERS, default="greedy")
+    generate.add_argument("--temperature", type=float)
+    generate.add_argument("--k", type=_positive_int, help="top_k (and top_p) cut-off")
+    generate.add_argument("--p", type=float, help="top_p probability mass")
+    generate.add_argument("--seed", type=int)
+    generate.set_defaults(command=_generate)
+
+    evaluate = commands.add_parser(
+        "evaluate", parents=[common], help="loss, accuracy and perplexity on a corpus"
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a .keras file saved by `train`")
+    evaluate.add_argument("corpus", nargs="+", metavar="CORPUS", help=corpus_help)
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.set_defaults(command=_evaluate)
+    return parser
+
+
+def _positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
+def _use_backend(name, reexec):
+    """Sets `KERAS_BACKEND`, which Keras reads when first imported."""
+    if name is None:
+        return
+    os.environ["KERAS_BACKEND"] = name
+    keras = sys.modules.get("keras")
+    if keras is None or keras.config.backend() == name:
+        return
+    if reexec:
+        # Keras came in with the package; a fresh interpreter picks up the new backend.
+        os.execv(sys.executable, [sys.executable, "-m", "keras_nextword", *sys.argv[1:]])
+    raise UsageError(
+        f"--backend {name}: Keras already runs on {keras.config.backend()} in this process; "
+        f"set KERAS_BACKEND={name} before Keras is imported"
+    )
+
+
+def _device():
+    """'GPU', 'TPU' or 'CPU': where a new tensor lands on the active backend."""
+    import keras
+
+    device = str(getattr(keras.ops.zeros(()), "device", "cpu")).lower()
+    if any(name in device for name in ("gpu", "cuda", "rocm", "mps")):
+        return "GPU"
+    return "TPU" if "tpu" in device else "CPU"
+
+
+def _corpus_paths(source):
+    """The text files one CORPUS argument names ('-' stays '-')."""
+    from keras_nextword import datasets
+
+    if source == "-":
+        return ["-"]
+    if source == "final-problem":
+        return [datasets.load_final_problem()]
+    if source == "sherlock-canon":
+        return [datasets.load_sherlock_canon()]
+    if os.path.isdir(source):
+        paths = sorted(entry.path for entry in os.scandir(source) if entry.name.endswith(".txt"))
+        if not paths:
+            raise UsageError(f"no .txt files in directory {source}")
+        return paths
+    if not os.path.isfile(source):
+        raise UsageError(f"no such corpus file or directory: {source}")
+    return [source]
+
+
+def read_corpus(sources):
+    """Reads the lines of every CORPUS argument, in order.
+
+    Args:
+        sources: list of str: paths, directories of `.txt` files, `-` for
+            standard input, or the demo names `final-problem`, `sherlock-canon`.
+
+    Returns:
+        A list of str, one per line (blank lines included).
+
+    Example:
+    >>> len(read_corpus(["final-problem"]))  # doctest: +SKIP
+    818
+    """
+    from keras_nextword import data
+
+    if sources.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    lines = []
+    for source in sources:
+        for path in _corpus_paths(source):
+            if path == "-":
+                # UTF-8 and universal newlines whatever the locale, as `data.read_lines`.
+                stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline=None)
+                lines += stdin.read().split("\n")
+            else:
+                lines += data.read_lines(path)
+    if not any(line.strip() for line in lines):
+        raise UsageError(f"the corpus {' '.join(sources)} has no text")
+    return lines
+
+
+def _load_model(path):
+    import keras
+
+    import keras_nextword  # noqa: F401  (registers the classes for deserialization)
+
+    if not os.path.isfile(path):
+        raise UsageError(f"no such model file: {path}")
+    return keras.saving.load_model(path)
+
+
+def _train(args):
+    import keras
+
+    from keras_nextword import NextWordLSTM
+    from keras_nextword.plotting import plot_history
+
+    if not args.out.endswith(".keras"):
+        raise UsageError(f"--out must end in .keras, not {args.out}")
+    if not 0 <= args.validation_split < 1:
+        raise UsageError(f"--validation-split must be in [0, 1), not {args.validation_split}")
+    print(f"Backend: {keras.config.backend()} ({_device()})", flush=True)
+    lines = read_corpus(args.corpus)
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "corpus.txt")
+        with open(corpus, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+        model = NextWordLSTM.from_text(
+            corpus,
+            epochs=args.epochs,
+            validation_split=args.validation_split,
+            batch_size=args.batch_size,
+            max_tokens=args.max_tokens,
+            seed=args.seed,
+            embedding_dim=args.embedding_dim,
+            lstm_units=args.lstm_units,
+        )
+    folder = os.path.dirname(args.out)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    model.save(args.out)
+    history = {name: [float(v) for v in values] for name, values in model.history.history.items()}
+    history_path = os.path.join(folder, "history.json")
+    with open(history_path, "w", encoding="utf-8") as f:
+        json.dump(history, f, indent=1)
+    plot_path = plot_history(history, os.path.join(folder, "history.png"), title=args.out)
+    print(f"Saved {args.out}, {history_path} and {plot_path}")
+
+
+def _generate(args):
+    model = _load_model(args.model)
+    options = {"temperature": args.temperature, "k": args.k, "p": args.p}
+    for name in ("k", "p"):
+        if options[name] is not None and name not in SAMPLER_OPTIONS.get(args.sampler, ()):
+            raise UsageError(f"--{name} does not apply to the {args.sampler} sampler")
+    options = {name: value for name, value in options.items() if value is not None}
+    texts = model.generate(
+        args.prompts, max_length=args.max_length, sampler=args.sampler, seed=args.seed, **options
+    )
+    for text in texts:
+        print(text)
+
+
+def _evaluate(args):
+    model = _load_model(args.model)
+    lines = [line for line in read_corpus(args.corpus) if line.strip()]
+    metrics = model.evaluate(lines, return_dict=True, verbose=0)
+    metrics = {name: float(value) for name, value in metrics.items()}
+    if args.json:
+        print(json.dumps(metrics))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"{args.model} on {' '.join(args.corpus)} ({len(lines)} lines)")
+    table = Table("metric", "value")
+    table.columns[1].justify = "right"
+    for name in sorted(metrics, key=lambda name: METRIC_ORDER.get(name, len(METRIC_ORDER))):
+        table.add_row(name, f"{metrics[name]:.4f}")
+    console.print(table)
