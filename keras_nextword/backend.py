@@ -1,23 +1,47 @@
-"""The one place that names a backend: how to compile a pure function on each."""
+"""The one place that names a backend: compiling a function that updates variables."""
 
 import keras
 
 
-def jit(fn):
-    """Compiles `fn` with the active backend's compiler.
+def jit_with_variables(fn, variables):
+    """Compiles `fn` with the active backend's compiler; `fn` may update `variables`.
 
-    JAX: `jax.jit`; TensorFlow: `tf.function(jit_compile=True)` (XLA); PyTorch:
-    eager (a `torch.compile` of a while loop costs more than it saves here).
+    JAX: `jax.jit`, with `variables` passed in and out through a
+    `keras.StatelessScope` (a jitted function must not touch Keras variables);
+    TensorFlow: `tf.function(jit_compile=True)`, which updates them in place;
+    PyTorch: eager (a `torch.compile` of a while loop costs more than it saves).
     Every argument of `fn` must be a tensor or a nest of tensors, so weights are
     passed in rather than closed over.
+
+    Args:
+        fn: a function of tensors.
+        variables: the Keras variables `fn` reads and assigns (e.g. a sampler's
+            seed state).
+
+    Returns:
+        A function with the signature of `fn`.
     """
     backend = keras.config.backend()
-    if backend == "jax":
-        import jax
-
-        return jax.jit(fn)
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, jit_compile=True, reduce_retracing=False)
-    return fn
+        return tf.function(fn, jit_compile=True)
+    if backend != "jax":
+        return fn
+
+    import jax
+
+    @jax.jit
+    def stateless(state, *args):
+        with keras.StatelessScope(state_mapping=zip(variables, state)) as scope:
+            outputs = fn(*args)
+        new_state = [scope.get_current_value(v) for v in variables]
+        return outputs, [s if n is None else n for s, n in zip(state, new_state)]
+
+    def call(*args):
+        outputs, state = stateless([v.value for v in variables], *args)
+        for variable, value in zip(variables, state):
+            variable.assign(value)
+        return outputs
+
+    return call

@@ -2,7 +2,7 @@
 
 The `(h, c)` state of the LSTM is the cache: the prompt runs through the cell
 once, then each new word costs one cell step and one output projection, inside
-a `keras_hub.samplers.Sampler` loop compiled by `backend.jit`. All math is
+a `keras_hub.samplers.Sampler` loop compiled by `backend.jit_with_variables`. All math is
 `keras.ops`, so the same code runs on JAX, TensorFlow and PyTorch.
 
 This module reads a model only through `model.preprocessor` and
@@ -75,9 +75,9 @@ def lstm_step(weights, token_ids, state):
 
 
 def _generate_fn(sampler):
-    """Builds the compiled `(weights, prompt, mask, start, seed_state) -> ids`."""
+    """Builds the compiled `(weights, prompt, mask, start) -> ids` for `sampler`."""
 
-    def generate_ids(weights, prompt, mask, start, seed_state):
+    def generate_ids(weights, prompt, mask, start):
         output_kernel, output_bias = weights[4:]
         vocabulary_size = ops.shape(output_bias)[0]
         # Padding and [UNK] are never generated.
@@ -97,13 +97,9 @@ def _generate_fn(sampler):
             logits = ops.matmul(h, output_kernel) + output_bias
             return logits, h, (h, c)
 
-        mapping = zip(sampler.variables, seed_state)
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            ids = sampler(next, prompt, cache=state, index=start, mask=mask)
-        new_state = [scope.get_current_value(v) for v in sampler.variables]
-        return ids, [s if n is None else n for s, n in zip(seed_state, new_state)]
+        return sampler(next, prompt, cache=state, index=start, mask=mask)
 
-    return backend.jit(generate_ids)
+    return backend.jit_with_variables(generate_ids, sampler.variables)
 
 
 _COMPILED = {}
@@ -180,15 +176,9 @@ def generate(model, prompts, max_length=10, sampler="greedy", seed=None, **sampl
         _COMPILED[key] = (_generate_fn(sampler), sampler)
     compiled, sampler = _COMPILED[key]
     if seed is not None:
-        seed_state = [keras.random.SeedGenerator(seed).state.value for _ in sampler.variables]
-    else:
-        seed_state = [v.value for v in sampler.variables]
-    ids, seed_state = compiled(
-        model.generation_weights(), prompt, mask, np.int32(min(lengths)), seed_state
-    )
-    if seed is None:
-        for variable, value in zip(sampler.variables, seed_state):
-            variable.assign(value)
+        for variable in sampler.variables:
+            variable.assign(keras.random.SeedGenerator(seed).state.value)
+    ids = compiled(model.generation_weights(), prompt, mask, np.int32(min(lengths)))
     ids = ops.convert_to_numpy(ids)
     outputs = []
     for i, (text, n) in enumerate(zip(prompts, lengths)):

@@ -49,22 +49,22 @@ class NextWordLSTM(keras.Model):
         _positive_int("vocabulary_size", vocabulary_size)
         _positive_int("embedding_dim", embedding_dim)
         _positive_int("lstm_units", lstm_units)
-        # === Layers ===
-        self.embedding = keras.layers.Embedding(
+        # === Layers === (assigned after the functional init: torch needs it first)
+        embedding = keras.layers.Embedding(
             vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
         )
-        self.lstm = keras.layers.LSTM(lstm_units, return_sequences=True, name="lstm")
-        self.head = keras.layers.Dense(vocabulary_size, name="logits")
-        self.preprocessor = preprocessor
+        lstm = keras.layers.LSTM(lstm_units, return_sequences=True, name="lstm")
+        head = keras.layers.Dense(vocabulary_size, name="logits")
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        hidden_states = self.lstm(self.embedding(token_ids))
-        self.backbone = keras.Model(token_ids, hidden_states, name="backbone")
-        logits = self.head(self.backbone(token_ids)[:, -1, :])
+        backbone = keras.Model(token_ids, lstm(embedding(token_ids)), name="backbone")
+        logits = head(backbone(token_ids)[:, -1, :])
         probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(
             logits
         )
         super().__init__(inputs=token_ids, outputs=probabilities, **kwargs)
+        self.embedding, self.lstm, self.head, self.backbone = embedding, lstm, head, backbone
+        self.preprocessor = preprocessor
         # === Config ===
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim

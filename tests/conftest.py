@@ -1,0 +1,46 @@
+"""Shared fixtures: the corpora in ../shared/data and small trained models."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+FINAL_PROBLEM = SHARED_DATA / "the_final_problem.txt"
+CANON = SHARED_DATA / "complete_sherlock_holmes.txt"
+BACKENDS = ("jax", "tensorflow", "torch")
+
+
+@pytest.fixture(scope="session")
+def final_problem_path():
+    if not FINAL_PROBLEM.exists():
+        pytest.skip(f"{FINAL_PROBLEM} is missing")
+    return FINAL_PROBLEM
+
+
+@pytest.fixture(scope="session")
+def final_problem_lines(final_problem_path):
+    with open(final_problem_path, encoding="utf-8") as f:
+        return f.read().split("\n")
+
+
+@pytest.fixture(scope="session")
+def small_model(final_problem_path):
+    """A small model, briefly trained: varied, non-degenerate predictions, and
+    cheap on torch too (whose CPU LSTM runs step by step in Python)."""
+    from keras_nextword import NextWordLSTM
+
+    return NextWordLSTM.from_text(
+        final_problem_path,
+        epochs=2,
+        batch_size=256,
+        embedding_dim=16,
+        lstm_units=32,
+        seed=0,
+        verbose=0,
+    )
+
+
+def backend():
+    return os.environ.get("KERAS_BACKEND", "jax")

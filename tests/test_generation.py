@@ -1,0 +1,132 @@
+import warnings
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from keras_nextword import generate
+from keras_nextword.preprocessing import OOV_ID, python_split_words
+
+PROMPTS = [
+    "What happens we do this",
+    "holmes",
+    "it is with a heavy heart that i",
+    "the professor",
+]
+
+
+def prompt_ids(model, prompt):
+    return [model.preprocessor.token_to_id(w) for w in python_split_words(prompt)]
+
+
+def naive_next_word_scores(model, sequences, length=24):
+    """The tutorial's way: the model on the whole pre-padded sequence."""
+    x = np.zeros((len(sequences), length), "int32")
+    for row, ids in zip(x, sequences):
+        row[length - len(ids) :] = ids
+    scores = model.predict_on_batch(x)
+    scores = keras.ops.convert_to_numpy(scores).copy()
+    scores[:, : OOV_ID + 1] = -np.inf  # padding and [UNK] are never proposed
+    return scores
+
+
+def naive_greedy(model, prompt, max_length):
+    ids = prompt_ids(model, prompt)
+    for _ in range(max_length):
+        ids.append(int(np.argmax(naive_next_word_scores(model, [ids])[0])))
+    words = model.preprocessor.detokenize(ids[len(ids) - max_length :])
+    return " ".join([prompt, *words])
+
+
+def test_greedy_equals_naive_argmax_loop(small_model):
+    expected = [naive_greedy(small_model, p, 10) for p in PROMPTS]
+    assert [small_model.generate(p, max_length=10) for p in PROMPTS] == expected
+    assert small_model.generate(PROMPTS, max_length=10) == expected
+    assert generate(small_model, PROMPTS[0], max_length=10) == expected[0]
+
+
+def test_mixed_length_batch_equals_one_by_one(small_model):
+    one_by_one = [small_model.generate(p, max_length=7, sampler="top_k", k=1) for p in PROMPTS]
+    assert small_model.generate(PROMPTS, max_length=7, sampler="top_k", k=1) == one_by_one
+
+
+def test_prompt_longer_than_training_context_is_not_truncated(small_model):
+    prompt = " ".join(["holmes and i"] * 8)  # 24 words, context is 16
+    ids = prompt_ids(small_model, prompt)
+    assert len(ids) > small_model.preprocessor.sequence_length
+    full = small_model.predict_on_batch(np.array([ids], "int32"))
+    scores = keras.ops.convert_to_numpy(full)[0]
+    scores[: OOV_ID + 1] = -np.inf
+    first = small_model.generate(prompt, max_length=1).split()[-1]
+    assert first == small_model.preprocessor.detokenize(int(np.argmax(scores)))
+
+
+def test_sampling_is_reproducible_with_a_seed(small_model):
+    a = small_model.generate(PROMPTS, max_length=12, sampler="random", seed=1)
+    b = small_model.generate(PROMPTS, max_length=12, sampler="random", seed=1)
+    c = small_model.generate(PROMPTS, max_length=12, sampler="random", seed=2)
+    assert a == b
+    assert a != c
+
+
+def test_top_k_never_picks_outside_the_k_best(small_model):
+    k = 3
+    prompt = PROMPTS[0]
+    for seed in range(3):
+        text = small_model.generate(prompt, max_length=8, sampler="top_k", k=k, seed=seed)
+        ids = prompt_ids(small_model, text)
+        start = len(prompt_ids(small_model, prompt))
+        for i in range(start, len(ids)):
+            scores = naive_next_word_scores(small_model, [ids[:i]])[0]
+            assert ids[i] in np.argsort(scores)[-k:]
+
+
+@pytest.mark.parametrize(
+    "sampler,kwargs",
+    [
+        ("top_p", {"p": 0.9, "seed": 0}),
+        ("beam", {"num_beams": 3}),
+        (keras_hub.samplers.TopKSampler(k=5, seed=0), {}),
+        ("random", {"temperature": 0.5, "seed": 0}),
+    ],
+)
+def test_samplers_give_max_length_words(small_model, sampler, kwargs):
+    texts = small_model.generate(PROMPTS, max_length=6, sampler=sampler, **kwargs)
+    assert [len(t.split()) for t in texts] == [len(p.split()) + 6 for p in PROMPTS]
+
+
+def test_padding_and_oov_are_never_generated(small_model):
+    bias = small_model.head.bias
+    original = keras.ops.convert_to_numpy(bias)
+    try:
+        boosted = original.copy()
+        boosted[: OOV_ID + 1] += 100.0  # the model now "prefers" padding and [UNK]
+        bias.assign(boosted)
+        for sampler in ("greedy", "random"):
+            text = small_model.generate(PROMPTS[0], max_length=10, sampler=sampler, seed=0)
+            assert "[UNK]" not in text and len(text.split()) == 5 + 10
+    finally:
+        bias.assign(original)
+
+
+def test_oov_prompt_words_warn_and_are_kept(small_model):
+    with pytest.warns(UserWarning, match="zzyzx"):
+        text = small_model.generate("holmes zzyzx", max_length=2)
+    assert text.startswith("holmes zzyzx ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small_model.generate("holmes", max_length=1)
+
+
+def test_edge_cases(small_model):
+    assert small_model.generate("holmes", max_length=0) == "holmes"
+    assert small_model.generate(["holmes"], max_length=1)[0].startswith("holmes ")
+    with pytest.raises(ValueError, match="max_length"):
+        small_model.generate("holmes", max_length=-1)
+    with pytest.raises(ValueError, match="sampler"):
+        small_model.generate("holmes", sampler="nucleus")
+    with pytest.raises(ValueError, match="temperature"):
+        small_model.generate("holmes", sampler="random", temperature=0)
+    with pytest.raises(ValueError, match="no words"):
+        small_model.generate("  ...  ")

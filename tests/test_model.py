@@ -1,0 +1,210 @@
+import json
+import math
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKENDS, REPO, backend
+
+from keras_nextword import NextWordLSTM, NGramVectorizer
+
+LINES = [
+    "it is with a heavy heart that i take up my pen",
+    "to write these the last words in which i shall ever record",
+    "the singular gifts by which my friend mr sherlock holmes",
+    "was distinguished in a heavy heart",
+]
+
+
+def tiny_model(lines=LINES, **kwargs):
+    preprocessor = NGramVectorizer()
+    preprocessor.adapt(lines)
+    return NextWordLSTM(
+        preprocessor.vocabulary_size(),
+        embedding_dim=8,
+        lstm_units=8,
+        preprocessor=preprocessor,
+        **kwargs,
+    )
+
+
+def test_tutorial_defaults(final_problem_path):
+    model = NextWordLSTM.from_text(final_problem_path, epochs=0, validation_split=0.0)
+    assert model.history is None
+    assert model.embedding.output_dim == 100 and model.lstm_units == 150
+    assert model.vocabulary_size == 1772 and model.preprocessor.sequence_length == 16
+    assert model.count_params() == 1772 * 100 + (4 * 150 * (100 + 150 + 1)) + 151 * 1772
+    assert model.loss == "sparse_categorical_crossentropy"
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+
+
+def test_fit_on_raw_strings_learns_and_reports_perplexity():
+    keras.utils.set_random_seed(0)
+    model = tiny_model()
+    model.optimizer.learning_rate = 0.05
+    history = model.fit(LINES, validation_data=LINES[:1], epochs=15, batch_size=8, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
+    assert {"val_loss", "val_perplexity", "val_accuracy", "perplexity"} <= set(history.history)
+
+
+def test_from_text_holds_out_last_lines(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\r\n".join(LINES * 3 + ["zebra quagga okapi"]), encoding="utf-8")
+    model = NextWordLSTM.from_text(
+        path, epochs=1, validation_split=0.1, embedding_dim=4, lstm_units=4, verbose=0
+    )
+    vocabulary = model.preprocessor.get_vocabulary()
+    assert "zebra" not in vocabulary  # held-out words stay out of the vocabulary
+    assert "val_perplexity" in model.history.history
+
+
+def test_evaluate_perplexity_is_exp_loss():
+    model = tiny_model()
+    results = model.evaluate(LINES, verbose=0, return_dict=True)
+    assert results["perplexity"] == pytest.approx(math.exp(results["loss"]), rel=1e-4)
+    # An untrained model is close to uniform over the vocabulary.
+    assert results["perplexity"] == pytest.approx(model.vocabulary_size, rel=0.1)
+
+
+def test_fit_on_integer_arrays():
+    model = tiny_model()
+    x, y = model.preprocessor(LINES)
+    history = model.fit(
+        keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y), epochs=1, verbose=0
+    )
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_predict_on_strings_uses_last_words():
+    model = tiny_model()
+    by_text = model.predict(["a heavy heart that"], verbose=0)
+    by_ids = model.predict(model.preprocessor.contexts(["a heavy heart that"]), verbose=0)
+    np.testing.assert_allclose(by_text, by_ids, atol=1e-7)
+    assert by_text.shape == (1, model.vocabulary_size)
+    np.testing.assert_allclose(by_text.sum(), 1.0, rtol=1e-5)
+
+
+def test_padding_does_not_change_predictions():
+    model = tiny_model()
+    ids = keras.ops.convert_to_numpy(model.preprocessor.contexts(["a heavy heart"]))
+    unpadded = ids[:, ids[0] != 0]
+    np.testing.assert_allclose(
+        model.predict(ids, verbose=0), model.predict(unpadded, verbose=0), atol=1e-6
+    )
+
+
+def test_keras_round_trip(tmp_path):
+    model = tiny_model()
+    model.fit(LINES, epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored, NextWordLSTM)
+    assert restored.get_config() == model.get_config()
+    assert restored.preprocessor.get_vocabulary() == model.preprocessor.get_vocabulary()
+    x = model.preprocessor.contexts(LINES)
+    np.testing.assert_allclose(
+        restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
+    assert restored.generate("a heavy", max_length=4) == model.generate("a heavy", max_length=4)
+
+
+LOAD_AND_PREDICT = """
+import json, sys, numpy as np, keras
+import keras_nextword
+model = keras.saving.load_model(sys.argv[1])
+x = np.load(sys.argv[2])
+np.save(sys.argv[3], model.predict(x, verbose=0))
+print(json.dumps(model.generate("a heavy", max_length=4)))
+"""
+
+
+@pytest.mark.parametrize("other", [b for b in BACKENDS if b != backend()])
+def test_loads_under_other_backends(tmp_path, other):
+    pytest.importorskip(other)
+    model = tiny_model()
+    model.fit(LINES, epochs=1, verbose=0)
+    model.save(tmp_path / "model.keras")
+    x = keras.ops.convert_to_numpy(model.preprocessor.contexts(LINES))
+    np.save(tmp_path / "x.npy", x)
+    env = dict(os.environ, KERAS_BACKEND=other)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOAD_AND_PREDICT,
+            str(tmp_path / "model.keras"),
+            str(tmp_path / "x.npy"),
+            str(tmp_path / "y.npy"),
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), atol=1e-5)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == model.generate(
+        "a heavy", max_length=4
+    )
+
+
+def composite_models(lm):
+    token_ids = keras.Input(shape=(None,), dtype="int32")
+    # The whole language model as a layer, under a second output.
+    probabilities = lm(token_ids)
+    confidence = keras.layers.Dense(1, name="confidence")(probabilities)
+    whole = keras.Model(token_ids, [probabilities, confidence])
+    # Its backbone (embedding + LSTM hidden states) under a new head.
+    features = keras.layers.GlobalAveragePooling1D()(lm.backbone(token_ids))
+    label = keras.layers.Dense(1, activation="sigmoid", name="label")(features)
+    return whole, keras.Model(token_ids, label)
+
+
+@pytest.mark.parametrize("which", ["whole", "backbone"])
+def test_composite_functional_model_trains_saves_and_reloads(tmp_path, which):
+    lm = tiny_model()
+    whole, headed = composite_models(lm)
+    x, y = lm.preprocessor(LINES)
+    x, y = keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y)
+    if which == "whole":
+        model, targets = whole, [y, np.zeros(len(y), "float32")]
+        model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"])
+    else:
+        model, targets = headed, (y % 2).astype("float32")
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = model.fit(x, targets, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    model.save(tmp_path / "composite.keras")
+    restored = keras.saving.load_model(tmp_path / "composite.keras")
+    for a, b in zip(
+        keras.tree.flatten(model.predict(x, verbose=0)),
+        keras.tree.flatten(restored.predict(x, verbose=0)),
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"epochs": -1}, "epochs"),
+        ({"lstm_units": 0}, "lstm_units"),
+        ({"embedding_dim": -5}, "embedding_dim"),
+        ({"validation_split": 1.0}, "validation_split"),
+        ({"validation_split": -0.1}, "validation_split"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_bad_hyper_parameters_are_named(final_problem_path, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        NextWordLSTM.from_text(final_problem_path, **{"epochs": 0, **kwargs})
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        NextWordLSTM.from_text(tmp_path / "nope.txt", epochs=0)
