@@ -20,8 +20,18 @@ from keras import ops
 from keras_nextword import backend
 from keras_nextword.preprocessing import OOV_ID, PAD_ID, python_split_words
 
+
+class GreedySampler(keras_hub.samplers.GreedySampler):
+    """keras-hub's greedy sampler without the softmax: the argmax of the logits
+    is the argmax of the probabilities, and a vocabulary-wide exp per row and
+    step is a sizeable share of a batched generation step."""
+
+    def compute_probabilities(self, logits):
+        return logits
+
+
 SAMPLERS = {
-    "greedy": keras_hub.samplers.GreedySampler,
+    "greedy": GreedySampler,
     "random": keras_hub.samplers.RandomSampler,
     "top_k": keras_hub.samplers.TopKSampler,
     "top_p": keras_hub.samplers.TopPSampler,
@@ -62,12 +72,25 @@ def get_sampler(sampler="greedy", **kwargs):
     return SAMPLERS[sampler](**kwargs)
 
 
-def lstm_step(weights, token_ids, state):
+def input_projection(weights, rows):
+    """`token_ids -> embedding @ kernel + bias`, the input half of the LSTM gates.
+
+    When the call will project more tokens (`rows`) than the vocabulary has, one
+    `(vocabulary, 4 * units)` table computed up front turns each step's input
+    matmul into a gather; for a single short prompt the table would cost more
+    than the steps it saves.
+    """
+    embeddings, kernel, _, bias = weights[:4]
+    if rows >= ops.shape(embeddings)[0]:
+        table = ops.matmul(embeddings, kernel) + bias
+        return lambda token_ids: ops.take(table, token_ids, axis=0)
+    return lambda token_ids: ops.matmul(ops.take(embeddings, token_ids, axis=0), kernel) + bias
+
+
+def lstm_step(project, recurrent_kernel, token_ids, state):
     """One LSTM cell step (Keras' gate order i, f, c, o) on a batch of token ids."""
-    embeddings, kernel, recurrent_kernel, bias = weights[:4]
     h, c = state
-    z = ops.matmul(ops.take(embeddings, token_ids, axis=0), kernel)
-    z = z + ops.matmul(h, recurrent_kernel) + bias
+    z = project(token_ids) + ops.matmul(h, recurrent_kernel)
     i, f, g, o = ops.split(z, 4, axis=-1)
     c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
     h = ops.sigmoid(o) * ops.tanh(c)
@@ -78,22 +101,24 @@ def _generate_fn(sampler):
     """Builds the compiled `(weights, prompt, mask, start) -> ids` for `sampler`."""
 
     def generate_ids(weights, prompt, mask, start):
-        output_kernel, output_bias = weights[4:]
-        vocabulary_size = ops.shape(output_bias)[0]
+        recurrent_kernel, _, output_kernel, output_bias = weights[2:]
+        batch, length = ops.shape(prompt)
+        project = input_projection(weights, batch * length)
         # Padding and [UNK] are never generated.
-        output_bias = ops.where(ops.arange(vocabulary_size) <= OOV_ID, -1e9, output_bias)
-        units = ops.shape(weights[2])[0]
-        zeros = ops.zeros((ops.shape(prompt)[0], units), dtype=output_kernel.dtype)
+        vocabulary = ops.arange(ops.shape(output_bias)[0])
+        output_bias = ops.where(vocabulary <= OOV_ID, -1e9, output_bias)
+        zeros = ops.zeros((batch, ops.shape(recurrent_kernel)[0]), dtype=output_kernel.dtype)
 
         def prefill(i, state):
-            return lstm_step(weights, ops.take(prompt, i, axis=1), state)
+            return lstm_step(project, recurrent_kernel, ops.take(prompt, i, axis=1), state)
 
         # State after all prompt words but the last (shared by every row), then
         # the sampler feeds one word per step: the prompt's while `mask` holds.
         state = ops.fori_loop(0, start - 1, prefill, (zeros, zeros))
 
         def next(prompt, cache, index):
-            h, c = lstm_step(weights, ops.take(prompt, index - 1, axis=1), cache)
+            token_ids = ops.take(prompt, index - 1, axis=1)
+            h, c = lstm_step(project, recurrent_kernel, token_ids, cache)
             logits = ops.matmul(h, output_kernel) + output_bias
             return logits, h, (h, c)
 

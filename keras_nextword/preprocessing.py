@@ -145,6 +145,7 @@ class NGramVectorizer(keras.layers.Layer):
     def _reset_lookup_cache(self):
         # `finalize_state()` builds a new lookup table, so drop what holds the old one.
         self._index = None
+        self._words = None
         # Traced once per vocabulary: keeps TextVectorization's output a tf.Tensor
         # on every backend and saves TensorFlow's eager per-op overhead.
         self._tokenize = tf.function(
@@ -188,7 +189,9 @@ class NGramVectorizer(keras.layers.Layer):
 
     def detokenize(self, ids):
         """Maps ids back to words: an int returns a word, an array a nested list."""
-        words = np.asarray(self.get_vocabulary(), dtype=object)[np.asarray(ids)]
+        if self._words is None:
+            self._words = np.asarray(self.get_vocabulary(), dtype=object)
+        words = self._words[np.asarray(ids)]
         return words.tolist() if isinstance(words, np.ndarray) else words
 
     def contexts(self, text):

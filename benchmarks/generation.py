@@ -1,0 +1,147 @@
+"""Generation speed: the tutorial's loop against `NextWordLSTM.generate`, same model, one run.
+
+    KERAS_BACKEND=jax python benchmarks/generation.py [--epochs 3] [--out benchmarks/results]
+
+The tutorial re-tokenizes the text, pre-pads it, calls `model.predict` and scans the
+vocabulary dict for every new word. Ours carries the LSTM state in one compiled loop.
+Both are timed string in, string out, after a warm-up call (compile time is reported
+separately). For 256 prompts the tutorial-style baseline is given one `predict` per step
+for the whole batch (kinder to it than one prompt at a time). Writes
+`generation_<backend>.json`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_nextword import NextWordLSTM, datasets
+from keras_nextword.preprocessing import python_split_words
+
+PROMPT = "What happens we do this"
+
+
+def tutorial_generate(model, word_index, prompts, max_length):
+    """The tutorial's loop (Step 10), batched over prompts per step."""
+    texts = list(prompts)
+    length = model.preprocessor.sequence_length
+    for _ in range(max_length):
+        tokens = [[word_index[w] for w in python_split_words(t) if w in word_index] for t in texts]
+        x = keras.utils.pad_sequences(tokens, maxlen=length, padding="pre")
+        predicted = np.argmax(model.predict(x, verbose=0), axis=-1)
+        for i, p in enumerate(predicted):
+            output_word = ""
+            for word, index in word_index.items():
+                if index == p:
+                    output_word = word
+                    break
+            texts[i] += " " + output_word
+    return texts
+
+
+def best_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
+
+
+def matmul_limit_gflops(batch, units, vocabulary):
+    """This machine's matmul rate on the output layer's shapes, in the active backend."""
+    from keras_nextword.backend import jit_with_variables
+
+    a = keras.random.normal((batch, units))
+    b = keras.random.normal((units, vocabulary))
+    matmul = jit_with_variables(lambda a, b: keras.ops.sum(keras.ops.matmul(a, b)), [])
+    keras.ops.convert_to_numpy(matmul(a, b))
+    best, _ = best_time(lambda: keras.ops.convert_to_numpy(matmul(a, b)), 50)
+    return 2 * batch * units * vocabulary / best / 1e9
+
+
+def step_flops(model, batch):
+    """FLOPs of one generated word for `batch` rows: LSTM input + recurrent matmuls, output."""
+    e, u, v = model.embedding_dim, model.lstm_units, model.vocabulary_size
+    return 2 * batch * (e * 4 * u + u * 4 * u + u * v)
+
+
+def measure(model, word_index, prompts, words, repeats):
+    start = time.perf_counter()
+    text = model.generate(prompts, max_length=words)
+    first_call = time.perf_counter() - start
+    ours, ours_median = best_time(lambda: model.generate(prompts, max_length=words), repeats)
+    tutorial_generate(model, word_index, prompts, 1)
+    tutorial, _ = best_time(
+        lambda: tutorial_generate(model, word_index, prompts, words), max(1, repeats // 5)
+    )
+    generated = len(prompts) * words
+    return {
+        "ours_seconds": ours,
+        "ours_median_seconds": ours_median,
+        "ours_first_call_seconds": first_call,
+        "ours_words_per_second": generated / ours,
+        "tutorial_seconds": tutorial,
+        "tutorial_words_per_second": generated / tutorial,
+        "speedup": tutorial / ours,
+        "ours_gflops": step_flops(model, len(prompts)) * words / ours / 1e9,
+        "example": text[0],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs before timing")
+    parser.add_argument("--out", default="benchmarks/results", help="folder for the JSON")
+    args = parser.parse_args()
+
+    model = NextWordLSTM.from_text(
+        datasets.load_final_problem(), epochs=args.epochs, seed=0, verbose=0
+    )
+    word_index = {w: i for i, w in enumerate(model.preprocessor.get_vocabulary()) if i > 1}
+    prompts = [PROMPT, "holmes", "it is with a heavy heart", "the professor said"] * 64
+    results = {
+        "backend": keras.config.backend(),
+        "device": "cpu",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "versions": {"keras": keras.__version__},
+        "model": {
+            "vocabulary": model.vocabulary_size,
+            "embedding": model.embedding_dim,
+            "lstm_units": model.lstm_units,
+        },
+    }
+
+    for name, batch, words, repeats in [("1x10", 1, 10, 30), ("256x50", 256, 50, 5)]:
+        results[name] = measure(model, word_index, prompts[:batch], words, repeats)
+    limit = matmul_limit_gflops(256, model.lstm_units, model.vocabulary_size)
+    results["matmul_limit_gflops"] = limit
+    results["256x50"]["fraction_of_matmul_limit"] = results["256x50"]["ours_gflops"] / limit
+
+    for name in ("1x10", "256x50"):
+        r = results[name]
+        print(
+            f"{name:>7}: ours {r['ours_seconds'] * 1e3:8.2f} ms ({r['ours_words_per_second']:10,.0f} words/s, "
+            f"first call {r['ours_first_call_seconds']:.2f} s)  tutorial {r['tutorial_seconds'] * 1e3:9.2f} ms "
+            f"({r['tutorial_words_per_second']:8,.0f} words/s)  ratio {r['speedup']:6.1f}x"
+        )
+    print(
+        f"256x50 at {results['256x50']['ours_gflops']:.1f} GFLOP/s = "
+        f"{results['256x50']['fraction_of_matmul_limit']:.0%} of this machine's matmul limit "
+        f"({limit:.1f} GFLOP/s)"
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"generation_{keras.config.backend()}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
