@@ -106,12 +106,14 @@ class NGramVectorizer(keras.layers.Layer):
             encoding="utf-8",
             name="text_vectorization",
         )
-        # TextVectorization and its StringLookup say they cannot be jit-compiled,
-        # and Keras then runs a whole model that holds them eagerly (100x slower
-        # training). This layer runs in tf.data or eagerly, never inside a
-        # model's compiled step.
+        # TextVectorization and its StringLookup say they cannot be jit-compiled
+        # and the StringLookup is never marked built, and Keras then runs a whole
+        # model that holds them eagerly (100x slower training) and rebuilds it
+        # eagerly on every `predict`. This layer has no weights and runs in
+        # tf.data or eagerly, never inside a model's compiled step.
         for layer in self.vectorizer._flatten_layers():
             layer.supports_jit = True
+            layer.built = True
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self._reset_lookup_cache()
