@@ -87,6 +87,7 @@ class NextWordLSTM(keras.Model):
         sequence_length=None,
         seed=None,
         callbacks=None,
+        early_stopping_patience=5,
         verbose="auto",
         **config,
     ):
@@ -106,6 +107,11 @@ class NextWordLSTM(keras.Model):
             sequence_length: input length or None for the longest line minus one.
             seed: int or None; seeds Keras, weights and shuffling.
             callbacks: list of Keras callbacks for `fit`.
+            early_stopping_patience: int or None. With held-out lines, training
+                stops once validation perplexity has not improved for this many
+                epochs and the best epoch's weights are restored (the tutorial's
+                100 epochs overfit: held-out perplexity rises after a few).
+                None trains for all `epochs`.
             verbose: `fit` verbosity.
             **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`).
 
@@ -129,6 +135,16 @@ class NextWordLSTM(keras.Model):
             vocabulary_size=preprocessor.vocabulary_size(), preprocessor=preprocessor, **config
         )
         model.history = None
+        callbacks = list(callbacks or [])
+        if validation_lines and early_stopping_patience is not None:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_perplexity",
+                    mode="min",
+                    patience=early_stopping_patience,
+                    restore_best_weights=True,
+                )
+            )
         if epochs:
             model.fit(
                 train_lines,

@@ -10,6 +10,7 @@ import pytest
 from conftest import BACKENDS, REPO, backend
 
 from keras_nextword import NextWordLSTM, NGramVectorizer
+from keras_nextword.data import read_lines, split_lines
 
 LINES = [
     "it is with a heavy heart that i take up my pen",
@@ -60,6 +61,26 @@ def test_from_text_holds_out_last_lines(tmp_path):
     vocabulary = model.preprocessor.get_vocabulary()
     assert "zebra" not in vocabulary  # held-out words stay out of the vocabulary
     assert "val_perplexity" in model.history.history
+
+
+def test_early_stopping_restores_best_validation_epoch(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 5), encoding="utf-8")
+    model = NextWordLSTM.from_text(
+        path,
+        epochs=40,
+        validation_split=0.2,
+        embedding_dim=8,
+        lstm_units=8,
+        early_stopping_patience=2,
+        seed=0,
+        verbose=0,
+    )
+    history = model.history.history["val_perplexity"]
+    assert len(history) == 40 or history.index(min(history)) == len(history) - 3
+    _, validation_lines = split_lines(read_lines(path), 0.2)
+    now = model.evaluate(validation_lines, verbose=0, return_dict=True)["perplexity"]
+    assert now == pytest.approx(min(history), rel=1e-4)
 
 
 def test_evaluate_perplexity_is_exp_loss():
