@@ -122,17 +122,17 @@ def _use_backend(name, reexec):
     """Sets `KERAS_BACKEND`, which Keras reads when first imported."""
     if name is None:
         return
-    os.environ["KERAS_BACKEND"] = name
     keras = sys.modules.get("keras")
-    if keras is None or keras.config.backend() == name:
-        return
-    if reexec:
-        # Keras came in with the package; a fresh interpreter picks up the new backend.
-        os.execv(sys.executable, [sys.executable, "-m", "keras_nextword", *sys.argv[1:]])
-    raise UsageError(
-        f"--backend {name}: Keras already runs on {keras.config.backend()} in this process; "
-        f"set KERAS_BACKEND={name} before Keras is imported"
-    )
+    if keras is not None and keras.config.backend() != name:
+        if reexec:
+            # Keras came in with the package; a fresh interpreter picks up the new backend.
+            command = [sys.executable, "-m", "keras_nextword", *sys.argv[1:]]
+            os.execve(sys.executable, command, {**os.environ, "KERAS_BACKEND": name})
+        raise UsageError(
+            f"--backend {name}: Keras already runs on {keras.config.backend()} in this "
+            f"process; set KERAS_BACKEND={name} before Keras is imported"
+        )
+    os.environ["KERAS_BACKEND"] = name
 
 
 def _device():

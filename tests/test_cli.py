@@ -109,6 +109,14 @@ def test_debug_shows_the_traceback(tmp_path):
         cli.main(["train", str(tmp_path / "missing.txt"), "--debug"])
 
 
+def test_backend_cannot_change_once_keras_runs(tmp_path, capsys):
+    other = next(name for name in cli.BACKENDS if name != keras.config.backend())
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["evaluate", str(tmp_path / "m.keras"), "final-problem", "--backend", other])
+    assert exit.value.code == 2
+    assert f"set KERAS_BACKEND={other} before Keras is imported" in capsys.readouterr().err
+
+
 def test_corpus_of_directories_paths_and_demo_names(tmp_path):
     (tmp_path / "b.txt").write_text("three four\r\n", encoding="utf-8")
     (tmp_path / "a.txt").write_text("one two\n", encoding="utf-8")
