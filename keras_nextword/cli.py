@@ -85,6 +85,13 @@ def build_parser():
     train.add_argument("--embedding-dim", type=_positive_int, default=100)
     train.add_argument("--lstm-units", type=_positive_int, default=150)
     train.add_argument("--max-tokens", type=_positive_int, help="vocabulary cap")
+    train.add_argument(
+        "--patience",
+        type=int,
+        default=5,
+        help="stop once validation perplexity has not improved for this many epochs and "
+        "keep the best; 0 trains all epochs (default: %(default)s)",
+    )
     train.add_argument("--seed", type=int)
     train.set_defaults(command=_train)
 
@@ -230,6 +237,7 @@ def _train(args):
             batch_size=args.batch_size,
             max_tokens=args.max_tokens,
             seed=args.seed,
+            early_stopping_patience=args.patience or None,
             embedding_dim=args.embedding_dim,
             lstm_units=args.lstm_units,
         )
