@@ -98,9 +98,16 @@ def lstm_step(project, recurrent_kernel, token_ids, state):
 
 
 def _generate_fn(sampler):
-    """Builds the compiled `(weights, prompt, mask, start) -> ids` for `sampler`."""
+    """Builds the compiled `(weights, prompt, start) -> ids` for `sampler`.
 
-    def generate_ids(weights, prompt, mask, start):
+    `prompt` holds each row's words pre-padded to end at `start`, then room for
+    the new words. The prefill runs the cell over the prompts without the
+    output layer, padding leaving the state untouched; the sampler loop then
+    costs one cell step and one output projection per new word, the same for
+    every row.
+    """
+
+    def generate_ids(weights, prompt, start):
         recurrent_kernel, _, output_kernel, output_bias = weights[2:]
         batch, length = ops.shape(prompt)
         project = input_projection(weights, batch * length)
@@ -110,10 +117,12 @@ def _generate_fn(sampler):
         zeros = ops.zeros((batch, ops.shape(recurrent_kernel)[0]), dtype=output_kernel.dtype)
 
         def prefill(i, state):
-            return lstm_step(project, recurrent_kernel, ops.take(prompt, i, axis=1), state)
+            token_ids = ops.take(prompt, i, axis=1)
+            new_state = lstm_step(project, recurrent_kernel, token_ids, state)
+            real = ops.expand_dims(ops.not_equal(token_ids, PAD_ID), -1)
+            return tuple(ops.where(real, new, old) for new, old in zip(new_state, state))
 
-        # State after all prompt words but the last (shared by every row), then
-        # the sampler feeds one word per step: the prompt's while `mask` holds.
+        # All prompt words but the last; the first sampler step feeds the last.
         state = ops.fori_loop(0, start - 1, prefill, (zeros, zeros))
 
         def next(prompt, cache, index):
@@ -122,7 +131,7 @@ def _generate_fn(sampler):
             logits = ops.matmul(h, output_kernel) + output_bias
             return logits, h, (h, c)
 
-        return sampler(next, prompt, cache=state, index=start, mask=mask)
+        return sampler(next, prompt, cache=state, index=start)
 
     return backend.jit_with_variables(generate_ids, sampler.variables)
 
@@ -179,16 +188,14 @@ def generate(model, prompts, max_length=10, sampler="greedy", seed=None, **sampl
     if max_length == 0:
         return prompts[0] if single else prompts
 
-    lengths = [len(r) for r in rows]
     batch = _bucket(len(rows), 8) if len(rows) > 1 else 1
-    total = _bucket(max(lengths) + max_length, 16)
+    total = _bucket(max(len(r) for r in rows) + max_length, 8)
+    start = total - max_length
     prompt = np.full((batch, total), PAD_ID, dtype="int32")
-    mask = np.zeros((batch, total), dtype=bool)
     for i, ids in enumerate(rows):
-        prompt[i, : len(ids)] = ids
-        mask[i, : len(ids)] = True
+        prompt[i, start - len(ids) : start] = ids
     # Bucket-filler rows repeat the first prompt so every row stays a real one.
-    prompt[len(rows) :], mask[len(rows) :] = prompt[0], mask[0]
+    prompt[len(rows) :] = prompt[0]
 
     # Weights are arguments, so one compiled function per sampler configuration
     # serves every model; each (batch, length) bucket is traced once.
@@ -203,10 +210,7 @@ def generate(model, prompts, max_length=10, sampler="greedy", seed=None, **sampl
     if seed is not None:
         for variable in sampler.variables:
             variable.assign(keras.random.SeedGenerator(seed).state.value)
-    ids = compiled(model.generation_weights(), prompt, mask, np.int32(min(lengths)))
-    ids = ops.convert_to_numpy(ids)
-    outputs = []
-    for i, (text, n) in enumerate(zip(prompts, lengths)):
-        words = preprocessor.detokenize(ids[i, n : n + max_length])
-        outputs.append(" ".join([text, *words]))
+    ids = compiled(model.generation_weights(), prompt, np.int32(start))
+    words = preprocessor.detokenize(ops.convert_to_numpy(ids)[: len(rows), start:])
+    outputs = [" ".join([text, *new_words]) for text, new_words in zip(prompts, words)]
     return outputs[0] if single else outputs
