@@ -97,7 +97,7 @@ def lstm_step(project, recurrent_kernel, token_ids, state):
     return h, c
 
 
-def _generate_fn(sampler):
+def _generate_fn(sampler, stop_token_ids):
     """Builds the compiled `(weights, prompt, start) -> ids` for `sampler`.
 
     `prompt` holds each row's words pre-padded to end at `start`, then room for
@@ -131,7 +131,11 @@ def _generate_fn(sampler):
             logits = ops.matmul(h, output_kernel) + output_bias
             return logits, h, (h, c)
 
-        return sampler(next, prompt, cache=state, index=start)
+        # The prompts are `mask`ed: a stop word in a prompt does not stop anything.
+        mask = ops.broadcast_to(ops.arange(length) < start, (batch, length))
+        return sampler(
+            next, prompt, cache=state, index=start, mask=mask, stop_token_ids=stop_token_ids
+        )
 
     return backend.jit_with_variables(generate_ids, sampler.variables)
 
@@ -139,12 +143,25 @@ def _generate_fn(sampler):
 _COMPILED = {}
 
 
+def _stop_token_ids(preprocessor, stop):
+    if stop is None:
+        return None
+    words = [stop] if isinstance(stop, str) else list(stop)
+    ids = tuple(preprocessor.token_to_id(w) for w in words)
+    unknown = [w for w, i in zip(words, ids) if i == OOV_ID]
+    if unknown:
+        raise ValueError(f"Stop words must be in the vocabulary. Received: stop={unknown}")
+    return ids
+
+
 def _bucket(n, multiple):
     """Rounds up so that nearby sizes share one compiled function."""
     return max(multiple, int(math.ceil(n / multiple)) * multiple)
 
 
-def generate(model, prompts, max_length=10, sampler="greedy", seed=None, **sampler_kwargs):
+def generate(
+    model, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs
+):
     """Continues each prompt with `max_length` words.
 
     Args:
@@ -154,6 +171,9 @@ def generate(model, prompts, max_length=10, sampler="greedy", seed=None, **sampl
         sampler: a sampler name (`"greedy"`, `"random"`, `"top_k"`, `"top_p"`,
             `"beam"`) or a `keras_hub.samplers.Sampler` instance.
         seed: int or None. Seeds the sampler so sampled text is reproducible.
+        stop: a word or list of words (in the vocabulary) that end a
+            continuation early; the stop word is kept. Generation ends once
+            every prompt has produced one.
         **sampler_kwargs: arguments of a named sampler (`k`, `p`, `temperature`...).
 
     Returns:
@@ -172,6 +192,7 @@ def generate(model, prompts, max_length=10, sampler="greedy", seed=None, **sampl
     prompts = [prompts] if single else list(prompts)
     sampler = get_sampler(sampler, **sampler_kwargs)
     preprocessor = model.preprocessor
+    stop_token_ids = _stop_token_ids(preprocessor, stop)
     rows = []
     for prompt in prompts:
         words = python_split_words(prompt)
@@ -203,14 +224,19 @@ def generate(model, prompts, max_length=10, sampler="greedy", seed=None, **sampl
         keras.config.backend(),
         type(sampler).__name__,
         repr(sorted(sampler.get_config().items())),
+        stop_token_ids,
     )
     if key not in _COMPILED:
-        _COMPILED[key] = (_generate_fn(sampler), sampler)
+        _COMPILED[key] = (_generate_fn(sampler, stop_token_ids), sampler)
     compiled, sampler = _COMPILED[key]
     if seed is not None:
         for variable in sampler.variables:
             variable.assign(keras.random.SeedGenerator(seed).state.value)
     ids = compiled(model.generation_weights(), prompt, np.int32(start))
-    words = preprocessor.detokenize(ops.convert_to_numpy(ids)[: len(rows), start:])
-    outputs = [" ".join([text, *new_words]) for text, new_words in zip(prompts, words)]
+    new_ids = ops.convert_to_numpy(ids)[: len(rows), start:]
+    outputs = []
+    for text, row in zip(prompts, new_ids):
+        stops = np.flatnonzero(np.isin(row, stop_token_ids or ()))
+        row = row[: stops[0] + 1] if stops.size else row
+        outputs.append(" ".join([text, *preprocessor.detokenize(row)]))
     return outputs[0] if single else outputs

@@ -204,9 +204,11 @@ class NextWordLSTM(keras.Model):
         ]
         return [ops.convert_to_tensor(v) for v in variables]
 
-    def generate(self, prompts, max_length=10, sampler="greedy", seed=None, **sampler_kwargs):
+    def generate(
+        self, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs
+    ):
         """Continues each prompt with `max_length` words; see `keras_nextword.generate`."""
-        return generation.generate(self, prompts, max_length, sampler, seed, **sampler_kwargs)
+        return generation.generate(self, prompts, max_length, sampler, seed, stop, **sampler_kwargs)
 
     def get_config(self):
         # Not the functional graph: the constructor arguments rebuild it.

@@ -120,6 +120,18 @@ def test_oov_prompt_words_warn_and_are_kept(small_model):
     assert not [w for w in caught if "Out-of-vocabulary" in str(w.message)]
 
 
+def test_stop_words_end_each_continuation(small_model):
+    full = small_model.generate(PROMPTS, max_length=12)
+    new_words = [text.split()[len(p.split()) :] for text, p in zip(full, PROMPTS)]
+    stop = new_words[0][2]  # a word greedy decoding does produce
+    stopped = small_model.generate(PROMPTS, max_length=12, stop=stop)
+    for text, prompt, words in zip(stopped, PROMPTS, new_words):
+        expected = words[: words.index(stop) + 1] if stop in words else words
+        assert text.split()[len(prompt.split()) :] == expected
+    with pytest.raises(ValueError, match="zzyzx"):
+        small_model.generate("holmes", stop=["zzyzx"])
+
+
 def test_edge_cases(small_model):
     assert small_model.generate("holmes", max_length=0) == "holmes"
     assert small_model.generate(["holmes"], max_length=1)[0].startswith("holmes ")
