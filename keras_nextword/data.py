@@ -86,7 +86,8 @@ def text_dataset(lines, preprocessor, batch_size=32, shuffle=False, seed=None):
             `(inputs, targets)`, and counts the examples of in-memory lines so
             that Keras knows the number of steps per epoch.
         batch_size: examples per batch.
-        shuffle: whether to shuffle (training) or keep order (evaluation).
+        shuffle: whether this is training data: shuffled, and preprocessed with
+            `training=True` (word dropout), or evaluation data, kept as it is.
         seed: shuffle seed, for reproducible order.
 
     Returns:
@@ -102,7 +103,9 @@ def text_dataset(lines, preprocessor, batch_size=32, shuffle=False, seed=None):
         num_examples = preprocessor.count_examples(lines)
     if shuffle:
         dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(256).map(preprocessor, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(256).map(
+        lambda batch: preprocessor(batch, training=shuffle), num_parallel_calls=tf.data.AUTOTUNE
+    )
     dataset = dataset.unbatch()
     if shuffle:
         dataset = dataset.shuffle(4_096, seed=seed, reshuffle_each_iteration=True)

@@ -32,6 +32,8 @@ class NextWordLSTM(keras.Model):
         vocabulary_size: int, the number of token ids (padding and `[UNK]` included).
         embedding_dim: int, the embedding width.
         lstm_units: int, the LSTM width.
+        dropout: float in [0, 1), dropout rate after the embedding and after
+            the LSTM while training (0, the tutorial's, turns it off).
         preprocessor: an `NGramVectorizer` or None.
 
     Examples:
@@ -44,11 +46,19 @@ class NextWordLSTM(keras.Model):
     """
 
     def __init__(
-        self, vocabulary_size, embedding_dim=100, lstm_units=150, preprocessor=None, **kwargs
+        self,
+        vocabulary_size,
+        embedding_dim=100,
+        lstm_units=150,
+        dropout=0.0,
+        preprocessor=None,
+        **kwargs,
     ):
         _positive_int("vocabulary_size", vocabulary_size)
         _positive_int("embedding_dim", embedding_dim)
         _positive_int("lstm_units", lstm_units)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         # === Layers === (assigned after the functional init: torch needs it first)
         embedding = keras.layers.Embedding(
             vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
@@ -57,8 +67,12 @@ class NextWordLSTM(keras.Model):
         head = keras.layers.Dense(vocabulary_size, name="logits")
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        backbone = keras.Model(token_ids, lstm(embedding(token_ids)), name="backbone")
-        logits = head(backbone(token_ids)[:, -1, :])
+        embedded = keras.layers.Dropout(dropout, name="embedding_dropout")(embedding(token_ids))
+        backbone = keras.Model(token_ids, lstm(embedded), name="backbone")
+        last_state = keras.layers.Dropout(dropout, name="lstm_dropout")(
+            backbone(token_ids)[:, -1, :]
+        )
+        logits = head(last_state)
         probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(
             logits
         )
@@ -69,6 +83,7 @@ class NextWordLSTM(keras.Model):
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.lstm_units = lstm_units
+        self.dropout = dropout
         # The tutorial's Adam, with sparse targets (never one-hot) and perplexity.
         self.compile(
             optimizer="adam",
@@ -85,6 +100,7 @@ class NextWordLSTM(keras.Model):
         batch_size=32,
         max_tokens=None,
         sequence_length=None,
+        word_dropout=False,
         seed=None,
         callbacks=None,
         early_stopping_patience=5,
@@ -105,6 +121,8 @@ class NextWordLSTM(keras.Model):
             batch_size: examples per training step.
             max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
             sequence_length: input length or None for the longest line minus one.
+            word_dropout: bool, replace rare training words by `[UNK]` at random
+                (see `NGramVectorizer`), so the model learns `[UNK]`'s share.
             seed: int or None; seeds Keras, weights and shuffling.
             callbacks: list of Keras callbacks for `fit`.
             early_stopping_patience: int or None. With held-out lines, training
@@ -129,7 +147,9 @@ class NextWordLSTM(keras.Model):
         if seed is not None:
             keras.utils.set_random_seed(seed)
         train_lines, validation_lines = data.split_lines(data.read_lines(path), validation_split)
-        preprocessor = NGramVectorizer(max_tokens=max_tokens, sequence_length=sequence_length)
+        preprocessor = NGramVectorizer(
+            max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
+        )
         preprocessor.adapt(train_lines)
         model = cls(
             vocabulary_size=preprocessor.vocabulary_size(), preprocessor=preprocessor, **config
@@ -218,6 +238,7 @@ class NextWordLSTM(keras.Model):
             "vocabulary_size": self.vocabulary_size,
             "embedding_dim": self.embedding_dim,
             "lstm_units": self.lstm_units,
+            "dropout": self.dropout,
             "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
         }
 

@@ -6,6 +6,8 @@ TensorFlow and belongs in `tf.data` pipelines or eager code, never inside a
 compiled JAX or torch graph.
 """
 
+import collections
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -70,6 +72,12 @@ class NGramVectorizer(keras.layers.Layer):
             in `adapt()` to the longest line minus one, as the tutorial did.
         vocabulary: list of str or None. A vocabulary to use instead of
             `adapt()`, as returned by `get_vocabulary()`.
+        word_dropout: bool. When called with `training=True`, replace each
+            occurrence of a word seen `n` times in `adapt()` by `[UNK]` with
+            probability `1 / (1 + n)`, redrawn on every call, so that a model
+            learns how much mass unseen words deserve.
+        word_counts: list of int or None. Occurrences of each vocabulary entry
+            in the adapted text (set by `adapt()`; used by `word_dropout`).
 
     Examples:
     >>> vectorizer = NGramVectorizer()
@@ -83,7 +91,15 @@ class NGramVectorizer(keras.layers.Layer):
     ['heavy', 'heart']
     """
 
-    def __init__(self, max_tokens=None, sequence_length=None, vocabulary=None, **kwargs):
+    def __init__(
+        self,
+        max_tokens=None,
+        sequence_length=None,
+        vocabulary=None,
+        word_dropout=False,
+        word_counts=None,
+        **kwargs,
+    ):
         if max_tokens is not None and max_tokens < 3:
             raise ValueError(
                 f"`max_tokens` must be at least 3 (padding, [UNK] and one word). "
@@ -97,6 +113,8 @@ class NGramVectorizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.max_tokens = max_tokens
         self.sequence_length = sequence_length
+        self.word_dropout = word_dropout
+        self.word_counts = word_counts
         self.vectorizer = keras.layers.TextVectorization(
             max_tokens=max_tokens,
             standardize=None,
@@ -130,18 +148,19 @@ class NGramVectorizer(keras.layers.Layer):
         dataset = _as_line_batches(data, batch_size)
         self.vectorizer.reset_state()
         longest = 0
+        counts = collections.Counter()
         for lines in dataset:
             self.vectorizer.update_state(lines)
-            if self.sequence_length is None:
-                words = split_words(lines)
-                longest = max(longest, int(tf.reduce_max(words.row_lengths())))
+            words = split_words(lines)
+            longest = max(longest, int(tf.reduce_max(words.row_lengths())))
+            unique, _, n = tf.unique_with_counts(words.flat_values)
+            counts.update(dict(zip(unique.numpy().tolist(), n.numpy().tolist())))
         self.vectorizer.finalize_state()
         self._reset_lookup_cache()
+        self.word_counts = [counts.get(w.encode("utf-8"), 0) for w in self.get_vocabulary()]
+        if longest < 2:
+            raise ValueError("No line has two or more words, so there is no next word to learn.")
         if self.sequence_length is None:
-            if longest < 2:
-                raise ValueError(
-                    "No line has two or more words, so there is no next word to learn."
-                )
             self.sequence_length = longest - 1
 
     def _reset_lookup_cache(self):
@@ -205,9 +224,14 @@ class NGramVectorizer(keras.layers.Layer):
         padded = ids[:, ::-1].to_tensor(PAD_ID, shape=[None, self.sequence_length])
         return _maybe_to_backend(padded[:, ::-1])
 
-    def call(self, inputs):
+    def call(self, inputs, training=False):
         ids = self.tokenize(inputs)
         flat = ids.flat_values
+        if training and self.word_dropout:
+            counts = tf.constant(self.word_counts, tf.float32)
+            unk_probability = tf.gather(tf.where(counts > 0, 1.0 / (1.0 + counts), 0.0), flat)
+            dropped = tf.random.uniform(tf.shape(flat)) < unk_probability
+            flat = tf.where(dropped, OOV_ID, flat)
         line_start = tf.gather(ids.row_starts(), ids.value_rowids())
         position = tf.range(tf.shape(flat)[0])
         # Every word but the first of its line is a target; its context is the
@@ -233,6 +257,8 @@ class NGramVectorizer(keras.layers.Layer):
                 "max_tokens": self.max_tokens,
                 "sequence_length": self.sequence_length,
                 "vocabulary": self.get_vocabulary() if self.vocabulary_size() else None,
+                "word_dropout": self.word_dropout,
+                "word_counts": self.word_counts,
             }
         )
         return config
