@@ -230,6 +230,14 @@ class NextWordLSTM(keras.Model):
         """Continues each prompt with `max_length` words; see `keras_nextword.generate`."""
         return generation.generate(self, prompts, max_length, sampler, seed, stop, **sampler_kwargs)
 
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config:
+            # Saved as resolved on the saving backend (True on JAX); each backend
+            # should pick its own, or a JAX-saved model runs torch.compile on torch.
+            config.pop("jit_compile", None)
+        return config
+
     def get_config(self):
         # Not the functional graph: the constructor arguments rebuild it.
         return {
