@@ -65,6 +65,8 @@ def main():
         epochs=args.epochs,
         seed=args.seed,
         early_stopping_patience=args.patience,
+        word_dropout=False,  # the tutorial's recipe: no regularization
+        dropout=0.0,
         verbose=0,
         callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=report)],
     )
