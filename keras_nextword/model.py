@@ -196,11 +196,11 @@ class NextWordLSTM(keras.Model):
         Raw strings become shuffled prefix n-gram batches through
         `model.preprocessor`; `seed` fixes that shuffle order.
         """
+        if validation_data is not None and data.is_text(validation_data):
+            validation_data = self._text_dataset(validation_data, batch_size)
         if data.is_text(x):
             x = self._text_dataset(x, batch_size, shuffle=kwargs.pop("shuffle", True), seed=seed)
             batch_size, kwargs["shuffle"] = None, False  # the dataset shuffles itself
-        if validation_data is not None and data.is_text(validation_data):
-            validation_data = self._text_dataset(validation_data, batch_size)
         return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
