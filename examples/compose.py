@@ -87,7 +87,7 @@ def main():
     print(f"(answering 'no' every time scores {1 - float(y_val.mean()):.1%} on validation)")
 
     outputs = composite.predict(x_val, verbose=0)
-    np.testing.assert_allclose(outputs["next_word"], lm.predict(x_val, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(outputs["next_word"], lm.predict(x_val, verbose=0)[:, -1], atol=1e-6)
     with tempfile.TemporaryDirectory() as tmp:
         composite.save(os.path.join(tmp, "composite.keras"))
         reloaded = keras.saving.load_model(os.path.join(tmp, "composite.keras"))

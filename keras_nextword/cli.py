@@ -86,6 +86,14 @@ def build_parser():
     train.add_argument("--lstm-units", type=_positive_int, default=150)
     train.add_argument("--max-tokens", type=_positive_int, help="vocabulary cap")
     train.add_argument(
+        "--mode",
+        choices=("window", "line", "prefix"),
+        default="window",
+        help="training layout: the word stream in windows, one row per line, or the "
+        "tutorial's prefix n-grams (default: %(default)s)",
+    )
+    train.add_argument("--window-length", type=_positive_int, default=20)
+    train.add_argument(
         "--patience",
         type=int,
         default=5,
@@ -236,6 +244,8 @@ def _train(args):
             validation_split=args.validation_split,
             batch_size=args.batch_size,
             max_tokens=args.max_tokens,
+            mode=args.mode,
+            window_length=args.window_length,
             seed=args.seed,
             early_stopping_patience=args.patience or None,
             embedding_dim=args.embedding_dim,

@@ -45,14 +45,66 @@ def split_lines(lines, validation_split):
     >>> split_lines(["a b", "", "c d", "e f", "g h"], 0.25)
     (['a b', 'c d', 'e f'], ['g h'])
     """
+    lines = [line for line in lines if line.strip()]
+    cut = _cut(len(lines), validation_split)
+    return lines[:cut], lines[cut:]
+
+
+def _cut(count, validation_split):
     if not 0 <= validation_split < 1:
         raise ValueError(
             f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}"
         )
-    lines = [line for line in lines if line.strip()]
-    held_out = int(round(len(lines) * validation_split))
-    cut = len(lines) - held_out
-    return lines[:cut], lines[cut:]
+    return count - int(round(count * validation_split))
+
+
+def stream_lines(paths):
+    """Streams the non-blank lines of text files.
+
+    The files are read by `tf.data.TextLineDataset` on every pass (LF or CRLF
+    line ends), so memory does not grow with their size; one pass counts the
+    lines.
+
+    Args:
+        paths: a path or a list of paths of UTF-8 text files, read in order.
+
+    Returns:
+        `(lines, count)`: a `tf.data.Dataset` of scalar strings, and its length.
+
+    Example:
+    >>> from keras_nextword import datasets
+    >>> lines, count = stream_lines(datasets.load_final_problem())
+    >>> count
+    655
+    """
+    paths = [os.fspath(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No such corpus file: {path!r}")
+    lines = tf.data.TextLineDataset(paths).filter(
+        lambda line: tf.strings.length(tf.strings.strip(line)) > 0
+    )
+    return lines, int(lines.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def split_dataset(lines, count, validation_split):
+    """`split_lines` for a `tf.data.Dataset` of `count` non-blank lines.
+
+    Args:
+        lines: a `tf.data.Dataset` of scalar strings.
+        count: int, its number of lines.
+        validation_split: float in [0, 1), the share of lines held out.
+
+    Returns:
+        `(train_lines, validation_lines, (train_count, validation_count))`.
+
+    Example:
+    >>> train, held_out, counts = split_dataset(*stream_lines(datasets.load_final_problem()), 0.1)
+    >>> counts
+    (589, 66)
+    """
+    cut = _cut(count, validation_split)
+    return lines.take(cut), lines.skip(cut), (cut, count - cut)
 
 
 def is_text(x):
@@ -72,47 +124,68 @@ def is_text(x):
     return False
 
 
-def text_dataset(lines, preprocessor, batch_size=32, shuffle=False, seed=None):
-    """A `tf.data` pipeline of `(inputs, targets)` batches from lines of text.
+MODES = ("window", "line", "prefix")
 
-    Lines are preprocessed in batches inside `tf.data` (`preprocessor` maps a
-    batch of lines to n-grams), so n-grams never exist for the whole corpus at
-    once. With `shuffle`, lines are shuffled each epoch and then the n-grams
-    within a window of 4,096.
+
+def text_dataset(
+    lines, preprocessor, batch_size=32, mode="line", window_length=20, shuffle=False, seed=None
+):
+    """A `tf.data` pipeline of `(inputs, targets, sample_weight)` batches from lines.
+
+    Lines are preprocessed in batches inside `tf.data`, so no layout of the
+    whole corpus ever exists at once. Every layout gives next-word targets at
+    each position and weight 0 on padding, for a model with one output per
+    position:
+
+    - `"line"`: one post-padded row per line (`preprocessor.sequences`); each
+      word after the first of its line is predicted once, from the words
+      before it in the line: the tutorial's predictions in one LSTM pass.
+    - `"window"`: the running word stream in rows of `window_length`
+      (`preprocessor.windows`); context crosses line breaks, rows carry no
+      padding. Lines are not shuffled (that would cut the stream), rows are.
+    - `"prefix"`: the tutorial's pre-padded prefix n-grams (`preprocessor(...)`),
+      only the last position weighted: the same objective as `"line"` at up
+      to `sequence_length` times the LSTM work.
 
     Args:
         lines: str, list of str, or a `tf.data.Dataset` of str (one line each).
-        preprocessor: an `NGramVectorizer`: it maps a batch of lines to
-            `(inputs, targets)`, and counts the examples of in-memory lines so
-            that Keras knows the number of steps per epoch.
-        batch_size: examples per batch.
+        preprocessor: an adapted `NGramVectorizer`.
+        batch_size: rows per batch.
+        mode: `"line"`, `"window"` or `"prefix"`.
+        window_length: positions per row in `"window"` mode.
         shuffle: whether this is training data: shuffled, and preprocessed with
-            `training=True` (word dropout), or evaluation data, kept as it is.
+            `training=True` (word dropout), or evaluation data, kept in order.
         seed: shuffle seed, for reproducible order.
 
     Returns:
-        A batched, prefetched `tf.data.Dataset` of `(inputs, targets)`.
+        A batched, prefetched `tf.data.Dataset`.
     """
+    if mode not in MODES:
+        raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
     if isinstance(lines, tf.data.Dataset):
         dataset = lines.unbatch() if lines.element_spec.shape.rank else lines
-        buffer, num_examples = 65_536, None
     else:
         lines = [lines] if isinstance(lines, str) else list(lines)
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(lines, tf.string))
-        buffer = max(len(lines), 1)
-        num_examples = preprocessor.count_examples(lines)
-    if shuffle:
-        dataset = dataset.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(256).map(
-        lambda batch: preprocessor(batch, training=shuffle), num_parallel_calls=tf.data.AUTOTUNE
-    )
-    dataset = dataset.unbatch()
-    if shuffle:
-        dataset = dataset.shuffle(4_096, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if num_examples is not None:
-        # Known length: Keras shows a full progress bar from the first epoch.
-        dataset = dataset.apply(
-            tf.data.experimental.assert_cardinality(-(-num_examples // batch_size))
+    if shuffle and mode != "window":
+        dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
+
+    def layout(batch):
+        if mode == "line":
+            return preprocessor.sequences(batch, training=shuffle)
+        if mode == "window":
+            return preprocessor.windows(batch, window_length, training=shuffle)
+        inputs, targets = preprocessor(batch, training=shuffle)
+        # Targets at every position (the next input id), weighted at the last only.
+        targets = tf.concat([inputs[:, 1:], targets[:, None]], axis=1)
+        weights = tf.one_hot(
+            tf.fill(tf.shape(inputs)[:1], tf.shape(inputs)[1] - 1), tf.shape(inputs)[1]
         )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        return inputs, targets, weights
+
+    # Window rows span the lines of one map call: bigger calls cut the stream less often.
+    dataset = dataset.batch(4_096 if mode == "window" else 256)
+    dataset = dataset.map(layout, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    if shuffle:
+        dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -10,7 +10,6 @@ import pytest
 from conftest import BACKENDS, REPO, backend
 
 from keras_nextword import NextWordLSTM, NGramVectorizer
-from keras_nextword.data import read_lines, split_lines
 
 LINES = [
     "it is with a heavy heart that i take up my pen",
@@ -38,7 +37,7 @@ def test_tutorial_defaults(final_problem_path):
     assert model.embedding.output_dim == 100 and model.lstm_units == 150
     assert model.vocabulary_size == 1772 and model.preprocessor.sequence_length == 16
     assert model.count_params() == 1772 * 100 + (4 * 150 * (100 + 150 + 1)) + 151 * 1772
-    assert model.loss == "sparse_categorical_crossentropy"
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
     assert isinstance(model.optimizer, keras.optimizers.Adam)
 
 
@@ -46,7 +45,7 @@ def test_fit_on_raw_strings_learns_and_reports_perplexity():
     keras.utils.set_random_seed(0)
     model = tiny_model()
     model.optimizer.learning_rate = 0.05
-    history = model.fit(LINES, validation_data=LINES[:1], epochs=15, batch_size=8, verbose=0)
+    history = model.fit(LINES, validation_data=LINES[:1], epochs=40, batch_size=8, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.5 * losses[0]
     assert {"val_loss", "val_perplexity", "val_accuracy", "perplexity"} <= set(history.history)
@@ -63,24 +62,35 @@ def test_from_text_holds_out_last_lines(tmp_path):
     assert "val_perplexity" in model.history.history
 
 
-def test_early_stopping_restores_best_validation_epoch(tmp_path):
+def test_epochs_are_chosen_without_the_held_out_lines(tmp_path, monkeypatch):
     path = tmp_path / "corpus.txt"
-    path.write_text("\n".join(LINES * 5), encoding="utf-8")
+    path.write_text("\n".join(LINES * 5 + ["zebra quagga okapi"] * 3), encoding="utf-8")
+    calls = []
+    fit = NextWordLSTM.fit
+
+    def spy(self, x=None, validation_data=None, **kwargs):
+        lines = [[line.decode() for line in d.as_numpy_iterator()] for d in (x, validation_data)]
+        history = fit(self, x, validation_data=validation_data, **kwargs)
+        calls.append((*lines, history.history["val_perplexity"]))
+        return history
+
+    monkeypatch.setattr(NextWordLSTM, "fit", spy)
     model = NextWordLSTM.from_text(
         path,
-        epochs=40,
-        validation_split=0.2,
+        epochs=30,
+        validation_split=0.15,
         embedding_dim=8,
         lstm_units=8,
         early_stopping_patience=2,
         seed=0,
         verbose=0,
     )
-    history = model.history.history["val_perplexity"]
-    assert len(history) == 40 or history.index(min(history)) == len(history) - 3
-    _, validation_lines = split_lines(read_lines(path), 0.2)
-    now = model.evaluate(validation_lines, verbose=0, return_dict=True)["perplexity"]
-    assert now == pytest.approx(min(history), rel=1e-4)
+    (probe_train, probe_dev, probe_curve), (final_train, held_out, _) = calls
+    assert held_out == ["zebra quagga okapi"] * 3  # the last 15% of the lines
+    assert "zebra quagga okapi" not in probe_train + probe_dev + final_train
+    assert final_train == probe_train + probe_dev and len(probe_dev) == 2
+    # The final model trains for the probe's best epoch count.
+    assert len(model.history.epoch) == probe_curve.index(min(probe_curve)) + 1
 
 
 def test_evaluate_perplexity_is_exp_loss():
@@ -93,17 +103,15 @@ def test_evaluate_perplexity_is_exp_loss():
 
 def test_fit_on_integer_arrays():
     model = tiny_model()
-    x, y = model.preprocessor(LINES)
-    history = model.fit(
-        keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y), epochs=1, verbose=0
-    )
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    history = model.fit(x, y, sample_weight=w, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
 
 
 def test_predict_on_strings_uses_last_words():
     model = tiny_model()
     by_text = model.predict(["a heavy heart that"], verbose=0)
-    by_ids = model.predict(model.preprocessor.contexts(["a heavy heart that"]), verbose=0)
+    by_ids = model.predict(model.preprocessor.contexts(["a heavy heart that"]), verbose=0)[:, -1]
     np.testing.assert_allclose(by_text, by_ids, atol=1e-7)
     assert by_text.shape == (1, model.vocabulary_size)
     np.testing.assert_allclose(by_text.sum(), 1.0, rtol=1e-5)
@@ -114,7 +122,7 @@ def test_padding_does_not_change_predictions():
     ids = keras.ops.convert_to_numpy(model.preprocessor.contexts(["a heavy heart"]))
     unpadded = ids[:, ids[0] != 0]
     np.testing.assert_allclose(
-        model.predict(ids, verbose=0), model.predict(unpadded, verbose=0), atol=1e-6
+        model.predict(ids, verbose=0)[:, -1], model.predict(unpadded, verbose=0)[:, -1], atol=1e-6
     )
 
 
@@ -177,8 +185,9 @@ def test_loads_under_other_backends(tmp_path, other):
 
 def composite_models(lm):
     token_ids = keras.Input(shape=(None,), dtype="int32")
-    # The whole language model as a layer, under a second output.
-    probabilities = lm(token_ids)
+    # The whole language model as a layer (its next-word distribution after
+    # the last position), under a second output.
+    probabilities = lm(token_ids)[:, -1]
     confidence = keras.layers.Dense(1, name="confidence")(probabilities)
     whole = keras.Model(token_ids, [probabilities, confidence])
     # Its backbone (embedding + LSTM hidden states) under a new head.
