@@ -159,10 +159,51 @@ def _bucket(n, multiple):
     return max(multiple, int(math.ceil(n / multiple)) * multiple)
 
 
+def _encode(preprocessor, prompts):
+    """Word ids of each prompt, warning once per call about words out of the
+    vocabulary; raises on a prompt without words."""
+    token_to_id = preprocessor.token_to_id
+    rows, unknown, hopeless = [], {}, []
+    for n, prompt in enumerate(prompts):
+        words = python_split_words(prompt)
+        if not words:
+            raise ValueError(
+                f"Prompt {n} ({prompt!r}) has no words to continue: the LSTM needs at "
+                "least one word (a [UNK] counts) to start from."
+            )
+        ids = [token_to_id(w) for w in words]
+        if OOV_ID in ids:
+            unknown[prompt] = [w for w, i in zip(words, ids) if i == OOV_ID]
+            if len(unknown[prompt]) == len(words):
+                hopeless.append(prompt)
+        rows.append(ids)
+    if unknown:
+        listed = "; ".join(f"{p!r}: {w}" for p, w in list(unknown.items())[:5])
+        more = f"; and {len(unknown) - 5} more prompts" if len(unknown) > 5 else ""
+        warnings.warn(
+            f"Out-of-vocabulary words in prompts read as [UNK]: {listed}{more}", stacklevel=3
+        )
+    if hopeless:
+        more = f" and {len(hopeless) - 5} more" if len(hopeless) > 5 else ""
+        warnings.warn(
+            f"Prompts with no word in the vocabulary continue from [UNK]s alone: "
+            f"{hopeless[:5]}{more}",
+            stacklevel=3,
+        )
+    return rows
+
+
 def generate(
     model, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs
 ):
     """Continues each prompt with `max_length` words.
+
+    Prompts are split into words as in training. A word out of the vocabulary
+    reads as `[UNK]` (never dropped) and one warning per call names such words;
+    a prompt with no word in the vocabulary warns as well and continues from
+    its `[UNK]`s alone, which the model has seen in training (word dropout)
+    but knows little from. A prompt with no words at all (empty, blank or only
+    punctuation) raises `ValueError`. Padding and `[UNK]` are never generated.
 
     Args:
         model: a `NextWordLSTM` with an adapted preprocessor.
@@ -180,6 +221,10 @@ def generate(
         The prompt followed by the new words: a string for a string, a list of
         strings for a list.
 
+    Raises:
+        ValueError: a prompt has no words, `max_length` is negative, a stop
+            word is out of the vocabulary, or the sampler is unknown.
+
     Example:
     >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1)
     >>> text = generate(model, "What happens we do this", max_length=3)
@@ -193,19 +238,7 @@ def generate(
     sampler = get_sampler(sampler, **sampler_kwargs)
     preprocessor = model.preprocessor
     stop_token_ids = _stop_token_ids(preprocessor, stop)
-    rows = []
-    for prompt in prompts:
-        words = python_split_words(prompt)
-        if not words:
-            raise ValueError(f"Prompt {prompt!r} has no words to continue.")
-        ids = [preprocessor.token_to_id(w) for w in words]
-        unknown = [w for w, i in zip(words, ids) if i == OOV_ID]
-        if unknown:
-            warnings.warn(
-                f"Out-of-vocabulary words in prompt {prompt!r} read as [UNK]: {unknown}",
-                stacklevel=2,
-            )
-        rows.append(ids)
+    rows = _encode(preprocessor, prompts)
     if max_length == 0:
         return prompts[0] if single else prompts
 

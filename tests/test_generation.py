@@ -20,15 +20,22 @@ def prompt_ids(model, prompt):
     return [model.preprocessor.token_to_id(w) for w in python_split_words(prompt)]
 
 
+def last_position_scores(model, x):
+    """The model's next-word scores after each row of `x`, whether it returns
+    one distribution per row or one per position."""
+    scores = keras.ops.convert_to_numpy(model.predict_on_batch(x)).copy()
+    if scores.ndim == 3:
+        scores = scores[:, -1]
+    scores[:, : OOV_ID + 1] = -np.inf  # padding and [UNK] are never proposed
+    return scores
+
+
 def naive_next_word_scores(model, sequences, length=24):
     """The tutorial's way: the model on the whole pre-padded sequence."""
     x = np.zeros((len(sequences), length), "int32")
     for row, ids in zip(x, sequences):
         row[length - len(ids) :] = ids
-    scores = model.predict_on_batch(x)
-    scores = keras.ops.convert_to_numpy(scores).copy()
-    scores[:, : OOV_ID + 1] = -np.inf  # padding and [UNK] are never proposed
-    return scores
+    return last_position_scores(model, x)
 
 
 def naive_greedy(model, prompt, max_length):
@@ -55,9 +62,7 @@ def test_prompt_longer_than_training_context_is_not_truncated(small_model):
     prompt = " ".join(["holmes and i"] * 8)  # 24 words, context is 16
     ids = prompt_ids(small_model, prompt)
     assert len(ids) > small_model.preprocessor.sequence_length
-    full = small_model.predict_on_batch(np.array([ids], "int32"))
-    scores = keras.ops.convert_to_numpy(full)[0]
-    scores[: OOV_ID + 1] = -np.inf
+    scores = last_position_scores(small_model, np.array([ids], "int32"))[0]
     first = small_model.generate(prompt, max_length=1).split()[-1]
     assert first == small_model.preprocessor.detokenize(int(np.argmax(scores)))
 
@@ -143,3 +148,23 @@ def test_edge_cases(small_model):
         small_model.generate("holmes", sampler="random", temperature=0)
     with pytest.raises(ValueError, match="no words"):
         small_model.generate("  ...  ")
+
+
+def test_empty_prompt_raises_naming_it(small_model):
+    for prompts in ("", ["holmes", "   "], ["holmes", "-- !"]):
+        with pytest.raises(ValueError, match=r"Prompt \d .* has no words"):
+            small_model.generate(prompts, max_length=3)
+    with pytest.raises(ValueError, match=r"Prompt 1 \('-- !'\)"):
+        small_model.generate(["holmes", "-- !"])
+
+
+def test_all_oov_prompt_warns_and_continues_from_unk(small_model):
+    prompt = "zzyzx qwxv"
+    assert prompt_ids(small_model, prompt) == [OOV_ID, OOV_ID]
+    with pytest.warns(UserWarning, match="no word in the vocabulary") as caught:
+        text = small_model.generate(prompt, max_length=6)
+    assert any("zzyzx" in str(w.message) for w in caught)
+    assert text == naive_greedy(small_model, prompt, 6)
+    with pytest.warns(UserWarning, match="no word in the vocabulary"):
+        texts = small_model.generate(["holmes", prompt], max_length=6)
+    assert texts[1] == text
