@@ -5,7 +5,7 @@ import keras_hub
 import numpy as np
 import pytest
 
-from keras_nextword import generate
+from keras_nextword import generate, generation
 from keras_nextword.preprocessing import OOV_ID, python_split_words
 
 PROMPTS = [
@@ -38,6 +38,11 @@ def naive_next_word_scores(model, sequences, length=24):
     return last_position_scores(model, x)
 
 
+class SamplerLoopGreedy(generation.GreedySampler):
+    """Greedy through keras-hub's sampler loop: `generate` keeps its lean
+    greedy loop for plain greedy samplers only."""
+
+
 def naive_greedy(model, prompt, max_length):
     ids = prompt_ids(model, prompt)
     for _ in range(max_length):
@@ -51,6 +56,22 @@ def test_greedy_equals_naive_argmax_loop(small_model):
     assert [small_model.generate(p, max_length=10) for p in PROMPTS] == expected
     assert small_model.generate(PROMPTS, max_length=10) == expected
     assert generate(small_model, PROMPTS[0], max_length=10) == expected[0]
+
+
+def test_lean_greedy_equals_the_sampler_loop(small_model):
+    # 64 rows and more take the transposed-logits layout, fewer the other one.
+    for prompts in (PROMPTS, PROMPTS * 17):
+        lean = small_model.generate(prompts, max_length=9)
+        assert small_model.generate(prompts, max_length=9, sampler=SamplerLoopGreedy()) == lean
+        assert lean == small_model.generate(PROMPTS, max_length=9) * (len(prompts) // 4)
+        stop = lean[1].split()[-4]
+        stopped = small_model.generate(prompts, max_length=9, stop=stop)
+        assert stopped == small_model.generate(
+            prompts, max_length=9, stop=stop, sampler=SamplerLoopGreedy()
+        )
+    assert small_model.generate(
+        PROMPTS, max_length=9, sampler=keras_hub.samplers.GreedySampler()
+    ) == small_model.generate(PROMPTS, max_length=9)
 
 
 def test_mixed_length_batch_equals_one_by_one(small_model):
