@@ -2,7 +2,8 @@
 
 The `(h, c)` state of the LSTM is the cache: the prompt runs through the cell
 once, then each new word costs one cell step and one output projection, inside
-a `keras_hub.samplers.Sampler` loop compiled by `backend.jit_with_variables`. All math is
+one loop compiled by `backend.jit_with_variables`: keras-hub's `Sampler` loop
+for sampled decoding, a leaner loop of our own for greedy. All math is
 `keras.ops`, so the same code runs on JAX, TensorFlow and PyTorch.
 
 This module reads a model only through `model.preprocessor` and
@@ -97,33 +98,42 @@ def lstm_step(project, recurrent_kernel, token_ids, state):
     return h, c
 
 
+def _prefill(project, recurrent_kernel, prompt, start):
+    """The `(h, c)` state after each row's prompt words but the last (the first
+    generation step feeds that one), padding leaving the state untouched."""
+    batch = ops.shape(prompt)[0]
+    zeros = ops.zeros((batch, ops.shape(recurrent_kernel)[0]), dtype=recurrent_kernel.dtype)
+
+    def step(i, state):
+        token_ids = ops.take(prompt, i, axis=1)
+        new_state = lstm_step(project, recurrent_kernel, token_ids, state)
+        real = ops.expand_dims(ops.not_equal(token_ids, PAD_ID), -1)
+        return tuple(ops.where(real, new, old) for new, old in zip(new_state, state))
+
+    return ops.fori_loop(0, start - 1, step, (zeros, zeros))
+
+
+def _never_generated(output_bias):
+    """The output bias with padding and [UNK] pushed out of reach."""
+    vocabulary = ops.arange(ops.shape(output_bias)[0])
+    return ops.where(vocabulary <= OOV_ID, -1e9, output_bias)
+
+
 def _generate_fn(sampler, stop_token_ids):
     """Builds the compiled `(weights, prompt, start) -> ids` for `sampler`.
 
     `prompt` holds each row's words pre-padded to end at `start`, then room for
     the new words. The prefill runs the cell over the prompts without the
-    output layer, padding leaving the state untouched; the sampler loop then
-    costs one cell step and one output projection per new word, the same for
-    every row.
+    output layer; the sampler loop then costs one cell step and one output
+    projection per new word, the same for every row.
     """
 
     def generate_ids(weights, prompt, start):
         recurrent_kernel, _, output_kernel, output_bias = weights[2:]
         batch, length = ops.shape(prompt)
         project = input_projection(weights, batch * length)
-        # Padding and [UNK] are never generated.
-        vocabulary = ops.arange(ops.shape(output_bias)[0])
-        output_bias = ops.where(vocabulary <= OOV_ID, -1e9, output_bias)
-        zeros = ops.zeros((batch, ops.shape(recurrent_kernel)[0]), dtype=output_kernel.dtype)
-
-        def prefill(i, state):
-            token_ids = ops.take(prompt, i, axis=1)
-            new_state = lstm_step(project, recurrent_kernel, token_ids, state)
-            real = ops.expand_dims(ops.not_equal(token_ids, PAD_ID), -1)
-            return tuple(ops.where(real, new, old) for new, old in zip(new_state, state))
-
-        # All prompt words but the last; the first sampler step feeds the last.
-        state = ops.fori_loop(0, start - 1, prefill, (zeros, zeros))
+        output_bias = _never_generated(output_bias)
+        state = _prefill(project, recurrent_kernel, prompt, start)
 
         def next(prompt, cache, index):
             token_ids = ops.take(prompt, index - 1, axis=1)
@@ -138,6 +148,71 @@ def _generate_fn(sampler, stop_token_ids):
         )
 
     return backend.jit_with_variables(generate_ids, sampler.variables)
+
+
+def _greedy_fn(stop_token_ids):
+    """Builds the compiled greedy `(weights, prompt, start) -> ids`, same
+    contract and same words as `_generate_fn(GreedySampler(), stop_token_ids)`.
+
+    keras-hub's sampler loop rewrites the whole `(batch, length)` prompt and
+    its mask every step and reads the last token back out of it; here the loop
+    carries the last token and writes one row of a `(length, batch)` buffer.
+    The argmax is a max then the smallest index that reaches it (the first
+    maximum, as `ops.argmax`): on XLA's CPU backend the fused `(value, index)`
+    argmax reduction costs more than the output matmul itself, two plain
+    reductions less. From 64 rows the logits come out transposed,
+    `(vocabulary, batch)`, so both reduce over the major axis (faster there,
+    measured; slower for a few rows, whose matvec dislikes the transpose).
+    With `stop_token_ids` the loop ends once every row has produced one.
+    """
+
+    def generate_ids(weights, prompt, start):
+        recurrent_kernel, _, output_kernel, output_bias = weights[2:]
+        batch, length = ops.shape(prompt)
+        project = input_projection(weights, batch * length)
+        h, c = _prefill(project, recurrent_kernel, prompt, start)
+        vocabulary = ops.shape(output_bias)[0]
+        output_bias = _never_generated(output_bias)
+        index = ops.arange(vocabulary, dtype="int32")
+        # Vocabulary on axis 0 for large batches (see the docstring), else on axis 1.
+        axis = 0 if batch >= 64 else 1
+        if axis == 0:
+            output_kernel = ops.transpose(output_kernel)
+            output_bias = ops.expand_dims(output_bias, -1)
+            index = ops.expand_dims(index, -1)
+        stop = None if stop_token_ids is None else ops.array(stop_token_ids, "int32")
+
+        def cond(i, token_ids, h, c, ids, done):
+            more = ops.less(i, length)
+            return more if stop is None else ops.logical_and(more, ops.logical_not(ops.all(done)))
+
+        def body(i, token_ids, h, c, ids, done):
+            h, c = lstm_step(project, recurrent_kernel, token_ids, (h, c))
+            if axis == 0:
+                logits = ops.matmul(output_kernel, ops.transpose(h)) + output_bias
+            else:
+                logits = ops.matmul(h, output_kernel) + output_bias
+            best = ops.max(logits, axis=axis, keepdims=True)
+            # A NaN row matches nothing and gives the last id, still a word.
+            token_ids = ops.min(ops.where(logits == best, index, vocabulary - 1), axis=axis)
+            ids = ops.slice_update(ids, (i, 0), ops.expand_dims(token_ids, 0))
+            if stop is not None:
+                hit = ops.equal(ops.expand_dims(token_ids, -1), stop)
+                done = ops.logical_or(done, ops.any(hit, axis=-1))
+            return i + 1, token_ids, h, c, ids, done
+
+        loop_vars = (
+            start,
+            ops.take(prompt, start - 1, axis=1),
+            h,
+            c,
+            ops.zeros((length, batch), "int32"),
+            ops.zeros((batch,), "bool"),
+        )
+        ids = ops.while_loop(cond, body, loop_vars)[4]
+        return ops.transpose(ids)
+
+    return backend.jit_with_variables(generate_ids, [])
 
 
 _COMPILED = {}
@@ -159,17 +234,61 @@ def _bucket(n, multiple):
     return max(multiple, int(math.ceil(n / multiple)) * multiple)
 
 
+def _encode(preprocessor, prompts):
+    """Word ids of each prompt, warning once per call about words out of the
+    vocabulary; raises on a prompt without words."""
+    token_to_id = preprocessor.token_to_id
+    rows, unknown, hopeless = [], {}, []
+    for n, prompt in enumerate(prompts):
+        words = python_split_words(prompt)
+        if not words:
+            raise ValueError(
+                f"Prompt {n} ({prompt!r}) has no words to continue: the LSTM needs at "
+                "least one word (a [UNK] counts) to start from."
+            )
+        ids = [token_to_id(w) for w in words]
+        if OOV_ID in ids:
+            unknown[prompt] = [w for w, i in zip(words, ids) if i == OOV_ID]
+            if len(unknown[prompt]) == len(words):
+                hopeless.append(prompt)
+        rows.append(ids)
+    if unknown:
+        listed = "; ".join(f"{p!r}: {w}" for p, w in list(unknown.items())[:5])
+        more = f"; and {len(unknown) - 5} more prompts" if len(unknown) > 5 else ""
+        warnings.warn(
+            f"Out-of-vocabulary words in prompts read as [UNK]: {listed}{more}", stacklevel=3
+        )
+    if hopeless:
+        more = f" and {len(hopeless) - 5} more" if len(hopeless) > 5 else ""
+        warnings.warn(
+            f"Prompts with no word in the vocabulary continue from [UNK]s alone: "
+            f"{hopeless[:5]}{more}",
+            stacklevel=3,
+        )
+    return rows
+
+
 def generate(
     model, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs
 ):
     """Continues each prompt with `max_length` words.
+
+    Prompts are split into words as in training. A word out of the vocabulary
+    reads as `[UNK]` (never dropped) and one warning per call names such words;
+    a prompt with no word in the vocabulary warns as well and continues from
+    its `[UNK]`s alone, which the model has seen in training (word dropout)
+    but knows little from. A prompt with no words at all (empty, blank or only
+    punctuation) raises `ValueError`. Padding and `[UNK]` are never generated.
 
     Args:
         model: a `NextWordLSTM` with an adapted preprocessor.
         prompts: a string or a list of strings.
         max_length: number of new words per prompt.
         sampler: a sampler name (`"greedy"`, `"random"`, `"top_k"`, `"top_p"`,
-            `"beam"`) or a `keras_hub.samplers.Sampler` instance.
+            `"beam"`) or a `keras_hub.samplers.Sampler` instance. Greedy
+            decoding (by name or a plain `keras_hub.samplers.GreedySampler`)
+            runs a leaner compiled loop of its own with the same words; the
+            others run keras-hub's sampler loop.
         seed: int or None. Seeds the sampler so sampled text is reproducible.
         stop: a word or list of words (in the vocabulary) that end a
             continuation early; the stop word is kept. Generation ends once
@@ -179,6 +298,10 @@ def generate(
     Returns:
         The prompt followed by the new words: a string for a string, a list of
         strings for a list.
+
+    Raises:
+        ValueError: a prompt has no words, `max_length` is negative, a stop
+            word is out of the vocabulary, or the sampler is unknown.
 
     Example:
     >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1)
@@ -193,19 +316,7 @@ def generate(
     sampler = get_sampler(sampler, **sampler_kwargs)
     preprocessor = model.preprocessor
     stop_token_ids = _stop_token_ids(preprocessor, stop)
-    rows = []
-    for prompt in prompts:
-        words = python_split_words(prompt)
-        if not words:
-            raise ValueError(f"Prompt {prompt!r} has no words to continue.")
-        ids = [preprocessor.token_to_id(w) for w in words]
-        unknown = [w for w, i in zip(words, ids) if i == OOV_ID]
-        if unknown:
-            warnings.warn(
-                f"Out-of-vocabulary words in prompt {prompt!r} read as [UNK]: {unknown}",
-                stacklevel=2,
-            )
-        rows.append(ids)
+    rows = _encode(preprocessor, prompts)
     if max_length == 0:
         return prompts[0] if single else prompts
 
@@ -220,23 +331,30 @@ def generate(
 
     # Weights are arguments, so one compiled function per sampler configuration
     # serves every model; each (batch, length) bucket is traced once.
-    key = (
-        keras.config.backend(),
-        type(sampler).__name__,
-        repr(sorted(sampler.get_config().items())),
-        stop_token_ids,
-    )
-    if key not in _COMPILED:
-        _COMPILED[key] = (_generate_fn(sampler, stop_token_ids), sampler)
+    if type(sampler) in (GreedySampler, keras_hub.samplers.GreedySampler):
+        key = (keras.config.backend(), "greedy", stop_token_ids)
+        if key not in _COMPILED:
+            _COMPILED[key] = (_greedy_fn(stop_token_ids), None)
+    else:
+        key = (
+            keras.config.backend(),
+            type(sampler).__name__,
+            repr(sorted(sampler.get_config().items())),
+            stop_token_ids,
+        )
+        if key not in _COMPILED:
+            _COMPILED[key] = (_generate_fn(sampler, stop_token_ids), sampler)
     compiled, sampler = _COMPILED[key]
-    if seed is not None:
+    if seed is not None and sampler is not None:
         for variable in sampler.variables:
             variable.assign(keras.random.SeedGenerator(seed).state.value)
     ids = compiled(model.generation_weights(), prompt, np.int32(start))
     new_ids = ops.convert_to_numpy(ids)[: len(rows), start:]
-    outputs = []
-    for text, row in zip(prompts, new_ids):
-        stops = np.flatnonzero(np.isin(row, stop_token_ids or ()))
-        row = row[: stops[0] + 1] if stops.size else row
-        outputs.append(" ".join([text, *preprocessor.detokenize(row)]))
+    lengths = np.full(len(rows), max_length)
+    if stop_token_ids:
+        # Each row ends at its first stop word, kept.
+        stopped = np.isin(new_ids, stop_token_ids)
+        lengths = np.where(stopped.any(axis=1), stopped.argmax(axis=1) + 1, lengths)
+    words = preprocessor.detokenize(new_ids)
+    outputs = [" ".join([text, *row[:n]]) for text, row, n in zip(prompts, words, lengths)]
     return outputs[0] if single else outputs

@@ -5,7 +5,7 @@ import keras_hub
 import numpy as np
 import pytest
 
-from keras_nextword import generate
+from keras_nextword import generate, generation
 from keras_nextword.preprocessing import OOV_ID, python_split_words
 
 PROMPTS = [
@@ -20,15 +20,27 @@ def prompt_ids(model, prompt):
     return [model.preprocessor.token_to_id(w) for w in python_split_words(prompt)]
 
 
+def last_position_scores(model, x):
+    """The model's next-word scores after each row of `x`, whether it returns
+    one distribution per row or one per position."""
+    scores = keras.ops.convert_to_numpy(model.predict_on_batch(x)).copy()
+    if scores.ndim == 3:
+        scores = scores[:, -1]
+    scores[:, : OOV_ID + 1] = -np.inf  # padding and [UNK] are never proposed
+    return scores
+
+
 def naive_next_word_scores(model, sequences, length=24):
     """The tutorial's way: the model on the whole pre-padded sequence."""
     x = np.zeros((len(sequences), length), "int32")
     for row, ids in zip(x, sequences):
         row[length - len(ids) :] = ids
-    scores = model.predict_on_batch(x)
-    scores = keras.ops.convert_to_numpy(scores).copy()
-    scores[:, : OOV_ID + 1] = -np.inf  # padding and [UNK] are never proposed
-    return scores
+    return last_position_scores(model, x)
+
+
+class SamplerLoopGreedy(generation.GreedySampler):
+    """Greedy through keras-hub's sampler loop: `generate` keeps its lean
+    greedy loop for plain greedy samplers only."""
 
 
 def naive_greedy(model, prompt, max_length):
@@ -46,6 +58,22 @@ def test_greedy_equals_naive_argmax_loop(small_model):
     assert generate(small_model, PROMPTS[0], max_length=10) == expected[0]
 
 
+def test_lean_greedy_equals_the_sampler_loop(small_model):
+    # 64 rows and more take the transposed-logits layout, fewer the other one.
+    for prompts in (PROMPTS, PROMPTS * 17):
+        lean = small_model.generate(prompts, max_length=9)
+        assert small_model.generate(prompts, max_length=9, sampler=SamplerLoopGreedy()) == lean
+        assert lean == small_model.generate(PROMPTS, max_length=9) * (len(prompts) // 4)
+        stop = lean[1].split()[-4]
+        stopped = small_model.generate(prompts, max_length=9, stop=stop)
+        assert stopped == small_model.generate(
+            prompts, max_length=9, stop=stop, sampler=SamplerLoopGreedy()
+        )
+    assert small_model.generate(
+        PROMPTS, max_length=9, sampler=keras_hub.samplers.GreedySampler()
+    ) == small_model.generate(PROMPTS, max_length=9)
+
+
 def test_mixed_length_batch_equals_one_by_one(small_model):
     one_by_one = [small_model.generate(p, max_length=7, sampler="top_k", k=1) for p in PROMPTS]
     assert small_model.generate(PROMPTS, max_length=7, sampler="top_k", k=1) == one_by_one
@@ -55,9 +83,7 @@ def test_prompt_longer_than_training_context_is_not_truncated(small_model):
     prompt = " ".join(["holmes and i"] * 8)  # 24 words, context is 16
     ids = prompt_ids(small_model, prompt)
     assert len(ids) > small_model.preprocessor.sequence_length
-    full = small_model.predict_on_batch(np.array([ids], "int32"))
-    scores = keras.ops.convert_to_numpy(full)[0]
-    scores[: OOV_ID + 1] = -np.inf
+    scores = last_position_scores(small_model, np.array([ids], "int32"))[0]
     first = small_model.generate(prompt, max_length=1).split()[-1]
     assert first == small_model.preprocessor.detokenize(int(np.argmax(scores)))
 
@@ -143,3 +169,23 @@ def test_edge_cases(small_model):
         small_model.generate("holmes", sampler="random", temperature=0)
     with pytest.raises(ValueError, match="no words"):
         small_model.generate("  ...  ")
+
+
+def test_empty_prompt_raises_naming_it(small_model):
+    for prompts in ("", ["holmes", "   "], ["holmes", "-- !"]):
+        with pytest.raises(ValueError, match=r"Prompt \d .* has no words"):
+            small_model.generate(prompts, max_length=3)
+    with pytest.raises(ValueError, match=r"Prompt 1 \('-- !'\)"):
+        small_model.generate(["holmes", "-- !"])
+
+
+def test_all_oov_prompt_warns_and_continues_from_unk(small_model):
+    prompt = "zzyzx qwxv"
+    assert prompt_ids(small_model, prompt) == [OOV_ID, OOV_ID]
+    with pytest.warns(UserWarning, match="no word in the vocabulary") as caught:
+        text = small_model.generate(prompt, max_length=6)
+    assert any("zzyzx" in str(w.message) for w in caught)
+    assert text == naive_greedy(small_model, prompt, 6)
+    with pytest.warns(UserWarning, match="no word in the vocabulary"):
+        texts = small_model.generate(["holmes", prompt], max_length=6)
+    assert texts[1] == text
