@@ -152,6 +152,7 @@ class NextWordLSTM(keras.Model):
         if seed is not None:
             keras.utils.set_random_seed(seed)
         train_lines, validation_lines = data.split_lines(data.read_lines(path), validation_split)
+        data.check_next_words(train_lines, path)
         preprocessor = NGramVectorizer(
             max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
         )
