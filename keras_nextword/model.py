@@ -263,3 +263,10 @@ class NextWordLSTM(keras.Model):
         if config.get("preprocessor") is not None:
             config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """`keras.Model.save`, atomically: a kill mid-save leaves the previous file
+        whole. See `keras_nextword.saving.save_atomic`."""
+        from keras_nextword.saving import save_atomic
+
+        save_atomic(self, filepath, overwrite=overwrite, **kwargs)
