@@ -4,6 +4,7 @@ from keras_nextword import datasets
 from keras_nextword.generation import generate, get_sampler
 from keras_nextword.model import NextWordLSTM
 from keras_nextword.preprocessing import NGramVectorizer
+from keras_nextword.saving import load_model
 
 __version__ = "0.1.0"
-__all__ = ["NGramVectorizer", "NextWordLSTM", "datasets", "generate", "get_sampler"]
+__all__ = ["NGramVectorizer", "NextWordLSTM", "datasets", "generate", "get_sampler", "load_model"]

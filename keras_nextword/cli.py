@@ -12,11 +12,11 @@ Examples (shell):
 """
 
 import argparse
-import io
 import json
 import os
 import sys
 import tempfile
+import warnings
 
 BACKENDS = ("jax", "tensorflow", "torch")
 SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
@@ -27,6 +27,13 @@ METRIC_ORDER = {"loss": 0, "accuracy": 1, "perplexity": 2}
 
 class UsageError(Exception):
     """Bad input from the user: reported in one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad argument in one line, as every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def main(argv=None):
@@ -59,17 +66,13 @@ def main(argv=None):
 
 def build_parser():
     """Returns the `argparse` parser of the three subcommands."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--backend", choices=BACKENDS, help="Keras backend (default: $KERAS_BACKEND or Keras')"
     )
     common.add_argument("--debug", action="store_true", help="show tracebacks")
-    corpus_help = (
-        "text files, directories of .txt files, '-' for standard input, "
-        "or a demo corpus: final-problem, sherlock-canon"
-    )
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-nextword", description="Word-level next-word LSTMs on any Keras 3 backend."
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
@@ -77,14 +80,24 @@ def build_parser():
     train = commands.add_parser(
         "train", parents=[common], help="train a model on a corpus and save it"
     )
-    train.add_argument("corpus", nargs="+", metavar="CORPUS", help=corpus_help)
+    _add_corpus_arguments(train)
     train.add_argument("--out", default="model.keras", help="model path (default: %(default)s)")
-    train.add_argument("--epochs", type=_positive_int, default=100)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--validation-split", type=float, default=0.1)
-    train.add_argument("--embedding-dim", type=_positive_int, default=100)
-    train.add_argument("--lstm-units", type=_positive_int, default=150)
-    train.add_argument("--max-tokens", type=_positive_int, help="vocabulary cap")
+    train.add_argument(
+        "--epochs",
+        type=_integer(0),
+        default=100,
+        help="0 saves the untrained model (default: %(default)s)",
+    )
+    train.add_argument("--batch-size", type=_integer(1), default=32)
+    train.add_argument(
+        "--validation-split",
+        type=_fraction,
+        default=0.1,
+        help="share of lines held out, in [0, 1) (default: %(default)s)",
+    )
+    train.add_argument("--embedding-dim", type=_integer(1), default=100)
+    train.add_argument("--lstm-units", type=_integer(1), default=150)
+    train.add_argument("--max-tokens", type=_integer(3), help="vocabulary cap")
     train.add_argument(
         "--mode",
         choices=("window", "line", "prefix"),
@@ -92,15 +105,15 @@ def build_parser():
         help="training layout: the word stream in windows, one row per line, or the "
         "tutorial's prefix n-grams (default: %(default)s)",
     )
-    train.add_argument("--window-length", type=_positive_int, default=20)
+    train.add_argument("--window-length", type=_integer(1), default=20)
     train.add_argument(
         "--patience",
-        type=int,
+        type=_integer(0),
         default=5,
         help="stop once validation perplexity has not improved for this many epochs and "
         "keep the best; 0 trains all epochs (default: %(default)s)",
     )
-    train.add_argument("--seed", type=int)
+    train.add_argument("--seed", type=_integer(0))
     train.set_defaults(command=_train)
 
     generate = commands.add_parser(
@@ -108,28 +121,64 @@ def build_parser():
     )
     generate.add_argument("model", metavar="MODEL", help="a .keras file saved by `train`")
     generate.add_argument("prompts", nargs="+", metavar="PROMPT")
-    generate.add_argument("--max-length", type=_positive_int, default=10, help="new words")
+    generate.add_argument("--max-length", type=_integer(1), default=10, help="new words")
     generate.add_argument("--sampler", choices=SAMPLERS, default="greedy")
     generate.add_argument("--temperature", type=float)
-    generate.add_argument("--k", type=_positive_int, help="top_k (and top_p) cut-off")
+    generate.add_argument("--k", type=_integer(1), help="top_k (and top_p) cut-off")
     generate.add_argument("--p", type=float, help="top_p probability mass")
-    generate.add_argument("--seed", type=int)
+    generate.add_argument("--seed", type=_integer(0))
     generate.set_defaults(command=_generate)
 
     evaluate = commands.add_parser(
         "evaluate", parents=[common], help="loss, accuracy and perplexity on a corpus"
     )
     evaluate.add_argument("model", metavar="MODEL", help="a .keras file saved by `train`")
-    evaluate.add_argument("corpus", nargs="+", metavar="CORPUS", help=corpus_help)
+    _add_corpus_arguments(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(command=_evaluate)
     return parser
 
 
-def _positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+def _add_corpus_arguments(parser):
+    parser.add_argument(
+        "corpus",
+        nargs="+",
+        metavar="CORPUS",
+        help="text files, directories of .txt files, '-' for standard input, "
+        "or a demo corpus: final-problem, sherlock-canon",
+    )
+    parser.add_argument(
+        "--encoding-errors",
+        choices=("strict", "replace"),
+        default="strict",
+        help="bytes that are not UTF-8: refuse the file, or read them as U+FFFD with a "
+        "warning (default: %(default)s)",
+    )
+
+
+def _integer(minimum):
+    """An argparse type: an int >= `minimum`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, not {text}")
+        return value
+
+    return parse
+
+
+def _fraction(text):
+    """An argparse type: a float in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), not {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {text}")
     return value
 
 
@@ -162,7 +211,7 @@ def _device():
 
 def _corpus_paths(source):
     """The text files one CORPUS argument names ('-' stays '-')."""
-    from keras_nextword import datasets
+    from keras_nextword import data, datasets
 
     if source == "-":
         return ["-"]
@@ -170,22 +219,20 @@ def _corpus_paths(source):
         return [datasets.load_final_problem()]
     if source == "sherlock-canon":
         return [datasets.load_sherlock_canon()]
-    if os.path.isdir(source):
-        paths = sorted(entry.path for entry in os.scandir(source) if entry.name.endswith(".txt"))
-        if not paths:
-            raise UsageError(f"no .txt files in directory {source}")
-        return paths
-    if not os.path.isfile(source):
-        raise UsageError(f"no such corpus file or directory: {source}")
-    return [source]
+    return data.text_files(source)
 
 
-def read_corpus(sources):
+def read_corpus(sources, errors="strict"):
     """Reads the lines of every CORPUS argument, in order.
+
+    Every file is checked as `keras_nextword.data.read_lines` checks it; with
+    `errors="replace"`, bytes that are not UTF-8 are read as U+FFFD and a
+    one-line warning on standard error counts them.
 
     Args:
         sources: list of str: paths, directories of `.txt` files, `-` for
             standard input, or the demo names `final-problem`, `sherlock-canon`.
+        errors: `"strict"` or `"replace"`, as in `read_lines`.
 
     Returns:
         A list of str, one per line (blank lines included).
@@ -199,41 +246,40 @@ def read_corpus(sources):
     if sources.count("-") > 1:
         raise UsageError("standard input ('-') can be read only once")
     lines = []
-    for source in sources:
-        for path in _corpus_paths(source):
-            if path == "-":
-                # UTF-8 and universal newlines whatever the locale, as `data.read_lines`.
-                stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline=None)
-                lines += stdin.read().split("\n")
-            else:
-                lines += data.read_lines(path)
-    if not any(line.strip() for line in lines):
-        raise UsageError(f"the corpus {' '.join(sources)} has no text")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for source in sources:
+            for path in _corpus_paths(source):
+                if path == "-":
+                    lines += data.decode_lines(sys.stdin.buffer.read(), "<stdin>", errors)
+                else:
+                    lines += data.read_lines(path, errors)
+    for warning in caught:
+        print(f"keras-nextword: warning: {warning.message}", file=sys.stderr)
     return lines
 
 
 def _load_model(path):
-    import keras
+    from keras_nextword import saving
 
-    import keras_nextword  # noqa: F401  (registers the classes for deserialization)
-
-    if not os.path.isfile(path):
-        raise UsageError(f"no such model file: {path}")
-    return keras.saving.load_model(path)
+    model = saving.load_model(path)
+    if model.preprocessor is None:
+        raise UsageError(f"{path}: the model has no preprocessor, so it cannot read text")
+    return model
 
 
 def _train(args):
     import keras
 
-    from keras_nextword import NextWordLSTM
+    from keras_nextword import NextWordLSTM, data, saving
     from keras_nextword.plotting import plot_history
 
     if not args.out.endswith(".keras"):
         raise UsageError(f"--out must end in .keras, not {args.out}")
-    if not 0 <= args.validation_split < 1:
-        raise UsageError(f"--validation-split must be in [0, 1), not {args.validation_split}")
     print(f"Backend: {keras.config.backend()} ({_device()})", flush=True)
-    lines = read_corpus(args.corpus)
+    lines = read_corpus(args.corpus, args.encoding_errors)
+    train_lines, _ = data.split_lines(lines, args.validation_split)
+    data.check_next_words(train_lines, " ".join(args.corpus))
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "corpus.txt")
         with open(corpus, "w", encoding="utf-8") as f:
@@ -255,11 +301,16 @@ def _train(args):
     if folder:
         os.makedirs(folder, exist_ok=True)
     model.save(args.out)
+    if model.history is None:  # --epochs 0
+        print(f"Saved {args.out}, untrained")
+        return
     history = {name: [float(v) for v in values] for name, values in model.history.history.items()}
     history_path = os.path.join(folder, "history.json")
-    with open(history_path, "w", encoding="utf-8") as f:
+    with saving.atomic_write(history_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(history, f, indent=1)
-    plot_path = plot_history(history, os.path.join(folder, "history.png"), title=args.out)
+    plot_path = os.path.join(folder, "history.png")
+    with saving.atomic_write(plot_path) as tmp:
+        plot_history(history, tmp, title=args.out)
     print(f"Saved {args.out}, {history_path} and {plot_path}")
 
 
@@ -279,7 +330,7 @@ def _generate(args):
 
 def _evaluate(args):
     model = _load_model(args.model)
-    lines = [line for line in read_corpus(args.corpus) if line.strip()]
+    lines = [line for line in read_corpus(args.corpus, args.encoding_errors) if line.strip()]
     metrics = model.evaluate(lines, return_dict=True, verbose=0)
     metrics = {name: float(value) for name, value in metrics.items()}
     if args.json:

@@ -1,5 +1,8 @@
 """`NextWordLSTM`: Embedding -> LSTM -> softmax over the vocabulary, with its preprocessor."""
 
+import json
+import math
+import os
 import warnings
 
 import keras
@@ -83,14 +86,28 @@ class NextWordLSTM(keras.Model):
         self.embedding_dim = embedding_dim
         self.lstm_units = lstm_units
         self.dropout = dropout
-        # The tutorial's Adam, with sparse targets (never one-hot) and perplexity.
-        self.compile(
-            optimizer="adam",
-            # A mean over real positions only: padding carries sample weight 0.
-            loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
-            # Weighted: padding (sample weight 0) counts in neither metric.
-            weighted_metrics=["accuracy", keras_hub.metrics.Perplexity(name="perplexity")],
-        )
+        self.compile()
+
+    def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
+        """`keras.Model.compile` with this model's defaults for `"auto"`.
+
+        Args:
+            optimizer: `"auto"` is the tutorial's Adam (learning rate 0.001)
+                with gradients clipped to norm 1.0, the tutorial's answer to
+                exploding gradients.
+            loss: `"auto"` is sparse cross-entropy (integer targets, never
+                one-hot), averaged over the positions of sample weight > 0.
+            weighted_metrics: `"auto"` is accuracy and perplexity, counted
+                over the same positions.
+            **kwargs: other `keras.Model.compile` arguments.
+        """
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(learning_rate=0.001, clipnorm=1.0)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+        if weighted_metrics == "auto":
+            weighted_metrics = ["accuracy", keras_hub.metrics.Perplexity(name="perplexity")]
+        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
 
     @classmethod
     def from_text(
@@ -98,13 +115,16 @@ class NextWordLSTM(keras.Model):
         path,
         epochs=100,
         validation_split=0.1,
-        batch_size=32,
-        mode="window",
+        batch_size=16,
+        learning_rate=0.003,
+        mode="line",
         window_length=20,
         max_tokens=None,
         sequence_length=None,
         word_dropout=True,
         early_stopping_patience=5,
+        checkpoint_dir=None,
+        encoding_errors="strict",
         seed=None,
         callbacks=None,
         verbose="auto",
@@ -112,48 +132,60 @@ class NextWordLSTM(keras.Model):
     ):
         """Builds the vocabulary and the model from text files, and trains.
 
-        The files stream from disk (`keras_nextword.data.stream_lines`), so
-        memory does not grow with the corpus. The last `validation_split` of
-        the non-blank lines are held out: the vocabulary comes from the other
-        lines only, and held-out loss, accuracy and perplexity are reported
-        each epoch, never used to choose anything.
+        The files are checked (`data.check_text_file`), then stream from disk
+        on every pass, so memory does not grow with the corpus. The last
+        `validation_split` of the non-blank lines are held out: the vocabulary
+        comes from the other lines only, and held-out loss, accuracy and
+        perplexity are reported each epoch, never used to choose anything.
 
-        With `early_stopping_patience`, the number of epochs is chosen first:
-        a model trains on the first 90% of the training lines until perplexity
-        on the rest has not improved for that many epochs; then a fresh model
-        trains on all training lines for the best epoch count.
+        With `early_stopping_patience`, the number of epochs is chosen first,
+        by a rehearsal inside the training lines: a model with a vocabulary of
+        their first 90% trains on them until perplexity on the last 10% has not
+        improved for that many epochs. A fresh model then trains on all the
+        training lines for the best epoch count.
+
+        The defaults were chosen on The Final Problem's held-out lines by
+        `benchmarks/heldout.py`; `mode="prefix", batch_size=32,
+        learning_rate=0.001, dropout=0.0, word_dropout=False,
+        early_stopping_patience=None` is the tutorial's recipe.
 
         Args:
             path: a path, or a list of paths, of UTF-8 text files.
             epochs: int >= 0, the most epochs; 0 returns the untrained model.
             validation_split: float in [0, 1), the share of lines held out.
             batch_size: rows per training step.
-            mode: the training layout, `"window"` (the word stream in rows of
-                `window_length`), `"line"` (one row per line) or `"prefix"`
-                (the tutorial's prefix n-grams); see `data.text_dataset`.
+            learning_rate: Adam's learning rate (gradients clipped to norm 1).
+            mode: the training layout, `"line"` (one row per line),
+                `"window"` (the word stream in rows of `window_length`) or
+                `"prefix"` (the tutorial's prefix n-grams); see
+                `data.text_dataset`.
             window_length: positions per row in `"window"` mode.
             max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
-            sequence_length: context length of `predict` on strings, and row
-                length in `"line"` and `"prefix"` modes; None for the longest
-                line minus one.
+            sequence_length: row length in `"line"` and `"prefix"` modes, and
+                the context of `predict` on strings; None for the longest line
+                minus one (at most 64).
             word_dropout: bool, replace rare training words by `[UNK]` at random
                 (see `NGramVectorizer`), so the model learns `[UNK]`'s share.
             early_stopping_patience: int or None, see above. None trains for
                 all `epochs`, as the tutorial.
-            seed: int or None; seeds Keras, weights and shuffling.
+            checkpoint_dir: str or None. Training state is saved there after
+                every epoch (`keras.callbacks.BackupAndRestore`): the same call
+                after an interruption resumes from the last finished epoch.
+            encoding_errors: `"strict"` refuses bytes that are not UTF-8,
+                `"replace"` reads them as U+FFFD with a warning.
+            seed: int or None; seeds weights, dropout and shuffling, so two runs
+                on one backend and machine train the same weights.
             callbacks: list of Keras callbacks for the final `fit`.
             verbose: `fit` verbosity.
             **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`,
                 `dropout`, default 0.5 here).
 
-        The defaults (window mode, `dropout=0.5`, word dropout, epochs chosen
-        on training lines) are measured by `benchmarks/heldout.py`; `mode=
-        "prefix", dropout=0.0, word_dropout=False, early_stopping_patience=None`
-        is the tutorial's recipe.
-
         Returns:
             The trained `NextWordLSTM`; `model.history` holds the final
             `History`, or None when `epochs` is 0.
+
+        Raises:
+            FloatingPointError: the loss became NaN or infinite.
 
         Example:
         >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1, verbose=0)
@@ -165,8 +197,13 @@ class NextWordLSTM(keras.Model):
         _positive_int("batch_size", batch_size)
         if early_stopping_patience is not None:
             _positive_int("early_stopping_patience", early_stopping_patience)
+        if not learning_rate > 0:
+            raise ValueError(
+                f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}"
+            )
+        lines, count = data.stream_lines(path, encoding_errors)
         train_lines, validation_lines, (train_count, held_out) = data.split_dataset(
-            *data.stream_lines(path), validation_split
+            lines, count, validation_split
         )
         config.setdefault("dropout", 0.5)
         fit_kwargs = dict(
@@ -182,44 +219,74 @@ class NextWordLSTM(keras.Model):
             preprocessor = NGramVectorizer(
                 max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
             )
-            preprocessor.adapt(lines)
+            try:
+                preprocessor.adapt(lines)
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from None
             if seed is not None:
                 keras.utils.set_random_seed(seed)
-            return cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
+            model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0))
+            return model
 
-        if epochs and early_stopping_patience is not None:
-            # A rehearsal of the whole recipe inside the training lines: its own
-            # vocabulary (so words only in the last 10% read as [UNK], as unseen
-            # words will), trained on the first 90%, scored on the last 10%.
-            fit_lines, dev_lines, (_, dev_count) = data.split_dataset(train_lines, train_count, 0.1)
-            if dev_count:
-                if verbose:
-                    print(f"Choosing the number of epochs on the last {dev_count} training lines")
-                history = build(fit_lines).fit(
-                    fit_lines,
-                    validation_data=dev_lines,
-                    epochs=epochs,
-                    callbacks=[
-                        keras.callbacks.EarlyStopping(
-                            "val_perplexity", patience=early_stopping_patience, mode="min"
-                        )
-                    ],
-                    **fit_kwargs,
-                )
-                perplexities = history.history["val_perplexity"]
-                epochs = perplexities.index(min(perplexities)) + 1
-                if verbose:
-                    print(f"Training on all training lines for {epochs} epochs")
-        model = build(train_lines)
-        model.history = None
-        if epochs:
-            model.fit(
-                train_lines,
-                validation_data=validation_lines if held_out else None,
+        def train(model, lines, validation, epochs, callbacks, backup):
+            # Worse than guessing uniformly: the loss has exploded (or is NaN).
+            limit = 2 * math.log(model.vocabulary_size)
+
+            def stop_if_diverged(epoch, logs):
+                model.stop_training = model.stop_training or not logs["loss"] <= limit
+
+            guards = [
+                keras.callbacks.TerminateOnNaN(),
+                keras.callbacks.LambdaCallback(on_epoch_end=stop_if_diverged),
+            ]
+            if checkpoint_dir is not None:
+                backup_dir = os.path.join(checkpoint_dir, backup)
+                guards.append(keras.callbacks.BackupAndRestore(backup_dir))
+            history = model.fit(
+                lines,
+                validation_data=validation,
                 epochs=epochs,
-                callbacks=callbacks,
+                callbacks=guards + list(callbacks),
                 **fit_kwargs,
             )
+            loss = history.history["loss"][-1]
+            if not loss <= limit:
+                raise FloatingPointError(
+                    f"Training diverged: the loss became {loss:.4g} in epoch "
+                    f"{history.epoch[-1] + 1}, worse than guessing ({limit / 2:.2f}). "
+                    f"Lower `learning_rate` (now {learning_rate})."
+                )
+            return history
+
+        model = build(train_lines)
+        model.history = None
+        if epochs and early_stopping_patience is not None:
+            fit_lines, dev_lines, (_, dev_count) = data.split_dataset(train_lines, train_count, 0.1)
+            chosen = checkpoint_dir and os.path.join(checkpoint_dir, "epochs.json")
+            if chosen and os.path.exists(chosen):
+                with open(chosen) as f:
+                    epochs = json.load(f)["epochs"]
+            elif dev_count:
+                if verbose:
+                    print(f"Choosing the number of epochs on the last {dev_count} training lines")
+                stop = keras.callbacks.EarlyStopping(
+                    "val_perplexity", patience=early_stopping_patience, mode="min"
+                )
+                history = train(build(fit_lines), fit_lines, dev_lines, epochs, [stop], "rehearsal")
+                perplexities = history.history["val_perplexity"]
+                # `history.epoch` counts from the first epoch when a backup resumed it.
+                epochs = history.epoch[perplexities.index(min(perplexities))] + 1
+                if chosen:
+                    with open(chosen, "w") as f:
+                        json.dump({"epochs": epochs}, f)
+                if verbose:
+                    print(f"Training on all training lines for {epochs} epochs")
+            if seed is not None:
+                keras.utils.set_random_seed(seed)  # the same shuffles as without a rehearsal
+        if epochs:
+            validation = validation_lines if held_out else None
+            train(model, train_lines, validation, epochs, callbacks or [], "final")
         return model
 
     def _text_dataset(self, x, batch_size, mode="line", **kwargs):
@@ -331,3 +398,10 @@ class NextWordLSTM(keras.Model):
         if config.get("preprocessor") is not None:
             config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """`keras.Model.save`, atomically: a kill mid-save leaves the previous file
+        whole. See `keras_nextword.saving.save_atomic`."""
+        from keras_nextword.saving import save_atomic
+
+        save_atomic(self, filepath, overwrite=overwrite, **kwargs)

@@ -18,6 +18,7 @@ _FILTER_PATTERN = "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILT
 _FILTER_TABLE = str.maketrans(FILTERS, " " * len(FILTERS))
 PAD_ID = 0
 OOV_ID = 1
+MAX_SEQUENCE_LENGTH = 64
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
@@ -69,7 +70,9 @@ class NGramVectorizer(keras.layers.Layer):
         max_tokens: int or None. Cap on the vocabulary, padding and `[UNK]`
             included. None keeps every word seen by `adapt()`.
         sequence_length: int or None. Length of the padded inputs. None sets it
-            in `adapt()` to the longest line minus one, as the tutorial did.
+            in `adapt()` to the longest line minus one, as the tutorial did, up
+            to `MAX_SEQUENCE_LENGTH` (64: a text without line breaks is one
+            line, and longer lines continue in the next row).
         vocabulary: list of str or None. A vocabulary to use instead of
             `adapt()`, as returned by `get_vocabulary()`.
         word_dropout: bool. When called with `training=True`, replace each
@@ -159,9 +162,9 @@ class NGramVectorizer(keras.layers.Layer):
         self._reset_lookup_cache()
         self.word_counts = [counts.get(w.encode("utf-8"), 0) for w in self.get_vocabulary()]
         if longest < 2:
-            raise ValueError("No line has two or more words, so there is no next word to learn.")
+            raise ValueError("no line has two or more words, so there is no next word to learn.")
         if self.sequence_length is None:
-            self.sequence_length = longest - 1
+            self.sequence_length = min(longest - 1, MAX_SEQUENCE_LENGTH)
 
     def _reset_lookup_cache(self):
         # `finalize_state()` builds a new lookup table, so drop what holds the old one.

@@ -5,19 +5,24 @@ and reused by the `generate` and `evaluate` tests.
 """
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
-from keras_nextword import cli, data, datasets
+from keras_nextword import NextWordLSTM, cli, data, datasets
+
+REPO = Path(__file__).resolve().parents[1]
 
 TINY = ["--epochs", "1", "--embedding-dim", "8", "--lstm-units", "8", "--seed", "0"]
 
 
 def keras_nextword(*args, input=None):
-    """Runs `python -m keras_nextword ARGS...`; returns the CompletedProcess."""
+    """Runs `python -m keras_nextword ARGS...` from this checkout; returns the CompletedProcess."""
     return subprocess.run(
         [sys.executable, "-m", "keras_nextword", *map(str, args)],
         input=input,
@@ -25,12 +30,22 @@ def keras_nextword(*args, input=None):
         text=True,
         encoding="utf-8",
         timeout=300,
+        cwd=REPO,
     )
 
 
 def succeeded(result):
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+def failed(result, message):
+    """Checks exit status 2 and a last stderr line that matches `message` (a regex)."""
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert re.fullmatch(message, last), last
+    return last
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +68,12 @@ def test_train_writes_model_history_and_plot(trained):
     model_path, stdout = trained
     assert stdout.startswith(f"Backend: {keras.config.backend()} (")
     assert model_path.stat().st_size > 0
+    # Written through temporary files, renamed: none is left over.
+    assert sorted(p.name for p in model_path.parent.iterdir()) == [
+        "history.json",
+        "history.png",
+        "model.keras",
+    ]
     history = json.loads((model_path.parent / "history.json").read_text())
     for metric in ("loss", "val_loss", "perplexity", "val_perplexity"):
         assert len(history[metric]) == 1
@@ -97,15 +118,119 @@ def test_stdin_corpus_on_torch(corpus, tmp_path):
 
 def test_bad_input_exits_2_in_one_line(tmp_path):
     result = keras_nextword("evaluate", tmp_path / "missing.keras", "final-problem")
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[-1] == (
-        f"keras-nextword: error: no such model file: {tmp_path / 'missing.keras'}"
+    failed(
+        result,
+        re.escape(f"keras-nextword: error: {tmp_path / 'missing.keras'}: no such model file"),
     )
 
 
+BAD_CORPORA = {
+    "missing.txt": (None, "no such file or directory"),
+    "no_txt": ({"notes.md": b"not a corpus"}, "a directory without .txt files"),
+    "empty.txt": (b"", "empty, no text to read"),
+    "blank.txt": (b" \r\n\t\n ", "whitespace only, no text to read"),
+    "latin1.txt": (
+        b"one line\ncaf\xe9 au lait\n",
+        r"not UTF-8: byte 0xe9 at offset 12 \(line 2\) .*",
+    ),
+    "binary.txt": (b"PK\x03\x04\x00\x00", r"a binary file, not text: NUL byte at offset 4\. .*"),
+    "names.txt": (b"Holmes\n\nMoriarty\n", "no line to learn from has two or more words, .*"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_CORPORA)
+def test_bad_corpus_exits_2_naming_the_path(tmp_path, name):
+    content, problem = BAD_CORPORA[name]
+    path = tmp_path / name
+    if isinstance(content, dict):
+        path.mkdir()
+        for file, text in content.items():
+            (path / file).write_bytes(text)
+    elif content is not None:
+        path.write_bytes(content)
+    result = keras_nextword("train", path, "--out", tmp_path / "m.keras", *TINY)
+    failed(result, f"keras-nextword: error: {re.escape(str(path))}: {problem}")
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_empty_standard_input(tmp_path):
+    result = keras_nextword("train", "-", "--out", tmp_path / "m.keras", *TINY, input="")
+    failed(result, "keras-nextword: error: <stdin>: empty, no text to read")
+
+
+def test_encoding_errors_replace_warns_with_the_count(trained, tmp_path):
+    model_path, _ = trained
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"it is with a heavy heart\nthat I take up my pen caf\xe9\n")
+    failed(keras_nextword("evaluate", model_path, path), ".* not UTF-8: byte 0xe9 .*")
+    result = succeeded(
+        keras_nextword("evaluate", model_path, path, "--encoding-errors", "replace", "--json")
+    )
+    assert f"keras-nextword: warning: {path}: not UTF-8: 1 undecodable" in result.stderr
+    assert set(json.loads(result.stdout)) == {"loss", "accuracy", "perplexity"}
+
+
+@pytest.fixture(scope="module")
+def bad_models(trained, tmp_path_factory):
+    """Files that `generate` must refuse, and what it says about each."""
+    folder = tmp_path_factory.mktemp("bad_models")
+    models = {"directory.keras": r"a directory, not a \.keras model file"}
+    (folder / "directory.keras").mkdir()
+    truncated = trained[0].read_bytes()
+    (folder / "truncated.keras").write_bytes(truncated[: len(truncated) // 2])
+    models["truncated.keras"] = r"not a \.keras model: not a zip archive .*"
+    (folder / "random.keras").write_bytes(np.random.default_rng(0).bytes(3000))
+    models["random.keras"] = r"not a \.keras model: not a zip archive .*"
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(folder / "sequential.keras")
+    models["sequential.keras"] = "holds a Sequential, not a keras_nextword NextWordLSTM"
+    NextWordLSTM(10, embedding_dim=4, lstm_units=4).save(folder / "no_vocabulary.keras")
+    models["no_vocabulary.keras"] = "the model has no preprocessor, so it cannot read text"
+    return folder, models
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "directory.keras",
+        "truncated.keras",
+        "random.keras",
+        "sequential.keras",
+        "no_vocabulary.keras",
+    ],
+)
+def test_bad_model_file_exits_2_naming_the_path(bad_models, name):
+    folder, models = bad_models
+    result = keras_nextword("generate", folder / name, "Holmes")
+    failed(result, f"keras-nextword: error: {re.escape(str(folder / name))}: {models[name]}")
+
+
+@pytest.mark.parametrize(
+    "option,value,problem",
+    [
+        ("--epochs", "-1", "must be an integer >= 0, not -1"),
+        ("--validation-split", "1", r"must be in \[0, 1\), not 1"),
+        ("--validation-split", "-0.1", r"must be in \[0, 1\), not -0\.1"),
+    ],
+)
+def test_bad_hyper_parameter_exits_2_naming_it(tmp_path, option, value, problem):
+    result = keras_nextword("train", "final-problem", "--out", tmp_path / "m.keras", option, value)
+    failed(
+        result,
+        f"keras-nextword train: error: argument {option}: {problem} "
+        r"\(see keras-nextword train --help\)",
+    )
+
+
+def test_zero_epochs_saves_the_untrained_model(corpus, tmp_path):
+    model_path = tmp_path / "model.keras"
+    args = ["--epochs", "0", "--embedding-dim", "4", "--lstm-units", "4"]
+    result = succeeded(keras_nextword("train", corpus, "--out", model_path, *args))
+    assert result.stdout.splitlines()[-1] == f"Saved {model_path}, untrained"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+
+
 def test_debug_shows_the_traceback(tmp_path):
-    with pytest.raises(cli.UsageError, match="no such corpus"):
+    with pytest.raises(FileNotFoundError, match="missing.txt: no such file"):
         cli.main(["train", str(tmp_path / "missing.txt"), "--debug"])
 
 
@@ -126,5 +251,5 @@ def test_corpus_of_directories_paths_and_demo_names(tmp_path):
     assert cli.read_corpus(["final-problem"]) == data.read_lines(datasets.load_final_problem())
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(cli.UsageError, match="no .txt files"):
+    with pytest.raises(FileNotFoundError, match="a directory without .txt files"):
         cli.read_corpus([str(empty)])

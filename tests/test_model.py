@@ -1,6 +1,7 @@
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 
@@ -238,3 +239,75 @@ def test_bad_hyper_parameters_are_named(final_problem_path, kwargs, name):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         NextWordLSTM.from_text(tmp_path / "nope.txt", epochs=0)
+
+
+def test_diverging_training_is_reported(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 3), encoding="utf-8")
+    with pytest.raises(FloatingPointError, match="diverged.*learning_rate"):
+        NextWordLSTM.from_text(
+            path,
+            epochs=5,
+            learning_rate=1e12,
+            early_stopping_patience=None,
+            embedding_dim=4,
+            lstm_units=4,
+            verbose=0,
+        )
+
+
+TRAIN = """
+import sys, time, numpy as np, keras
+from keras_nextword import NextWordLSTM
+
+class Report(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        print("finished epoch", epoch + 1, flush=True)
+        time.sleep(float(sys.argv[3]))  # a window to be killed in
+
+model = NextWordLSTM.from_text(
+    sys.argv[1], epochs=4, early_stopping_patience=None, checkpoint_dir=sys.argv[2],
+    embedding_dim=8, lstm_units=8, seed=0, verbose=0, callbacks=[Report()],
+)
+print("epochs run", model.history.epoch, "steps", int(model.optimizer.iterations), flush=True)
+np.savez(sys.argv[2] + ".npz", *model.get_weights())
+print(model.generate("a heavy", max_length=6, sampler="top_p", p=0.9, seed=3), flush=True)
+"""
+
+
+def run_training(*args, timeout=300):
+    command = [sys.executable, "-c", TRAIN, *map(str, args)]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(LINES * 5), encoding="utf-8")
+    checkpoints = tmp_path / "checkpoints"
+    command = [sys.executable, "-c", TRAIN, str(corpus), str(checkpoints), "30"]
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "finished epoch 1"
+        child.send_signal(signal.SIGKILL)  # epoch 1 is backed up before our callback runs
+    finally:
+        child.kill()
+        child.wait()
+    resumed = run_training(corpus, checkpoints, 0)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    lines = resumed.stdout.splitlines()
+    assert lines[0] == "finished epoch 2"  # not from epoch 0
+    assert lines[3].startswith("epochs run [1, 2, 3]")
+    # The optimizer took the steps of all 4 epochs: the same as an uninterrupted run.
+    whole = run_training(corpus, tmp_path / "whole", 0)
+    assert whole.stdout.splitlines()[4] == lines[3].replace("[1, 2, 3]", "[0, 1, 2, 3]")
+
+
+def test_same_seed_same_weights_and_text(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(LINES * 5), encoding="utf-8")
+    first, second = (run_training(corpus, tmp_path / name, 0) for name in ("a", "b"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout == second.stdout  # the same sampled text
+    a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name])

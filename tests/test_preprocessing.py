@@ -2,6 +2,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keras_nextword import NGramVectorizer
 from keras_nextword.preprocessing import OOV_ID, PAD_ID, python_split_words
@@ -136,3 +138,57 @@ def test_bad_arguments_are_named(kwargs):
 def test_adapt_without_two_word_line_fails():
     with pytest.raises(ValueError, match="two or more words"):
         NGramVectorizer().adapt(["one", "", "two"])
+
+
+# Property tests: random texts of lines drawn from a small vocabulary, one unknown
+# word ("zebra"), mixed case, separators that the tokenizer reads as spaces, and
+# lines without words. One vectorizer with a fixed vocabulary serves every example.
+VOCABULARY = ["", "[UNK]", "holmes", "moriarty", "the", "fall", "i'm", "été"]
+SEQUENCE_LENGTH = 4  # shorter than the longest lines: contexts are cut from the front
+separator = st.sampled_from([" ", "  ", ", ", " -- ", "\t", ". "])
+# A line: a leading separator, then (word, uppercase?, separator) triples.
+line = st.tuples(
+    separator,
+    st.lists(
+        st.tuples(st.sampled_from([*VOCABULARY[2:], "zebra"]), st.booleans(), separator),
+        max_size=9,
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def word_vectorizer():
+    return NGramVectorizer(vocabulary=VOCABULARY, sequence_length=SEQUENCE_LENGTH)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.lists(line, min_size=1, max_size=12))
+def test_ngrams_of_random_texts(word_vectorizer, text):
+    lines = [
+        lead + "".join((w.upper() if up else w) + sep for w, up, sep in words)
+        for lead, words in text
+    ]
+    # The expected ids, from the drawn words, not from the tokenizer.
+    ids = [
+        [VOCABULARY.index(w) if w in VOCABULARY else OOV_ID for w, _, _ in words]
+        for _, words in text
+    ]
+    inputs, targets = word_vectorizer(lines)
+    inputs = keras.ops.convert_to_numpy(inputs).tolist()
+    targets = keras.ops.convert_to_numpy(targets).tolist()
+    # One example per word after the first of its line, lines in order.
+    examples = [(row, i) for row in ids for i in range(1, len(row))]
+    assert len(targets) == len(inputs) == len(examples)
+    assert len(targets) == sum(len(row) - 1 for row in ids if row)
+    # The line layout makes the same predictions, one row pass per line.
+    _, sequence_targets, weights = word_vectorizer.sequences(lines)
+    weights = keras.ops.convert_to_numpy(weights) > 0
+    assert keras.ops.convert_to_numpy(sequence_targets)[weights].tolist() == targets
+    for context, target, (row, i) in zip(inputs, targets, examples):
+        assert len(context) == SEQUENCE_LENGTH
+        assert target == row[i]  # the true next token
+        padding = SEQUENCE_LENGTH - min(i, SEQUENCE_LENGTH)
+        assert context[:padding] == [PAD_ID] * padding  # zeros only at the front
+        assert PAD_ID not in context[padding:]
+        # The words just before the target, from its own line only.
+        assert context[padding:] == row[max(0, i - SEQUENCE_LENGTH) : i]
