@@ -18,10 +18,10 @@ import json
 import time
 from pathlib import Path
 
+import baselines
 import keras
 import numpy as np
 
-import baselines
 from keras_nextword import NextWordLSTM, datasets
 from keras_nextword.data import read_lines, split_lines
 from keras_nextword.preprocessing import OOV_ID
