@@ -36,7 +36,7 @@ def tutorial_generate(model, word_index, prompts, max_length):
     for _ in range(max_length):
         tokens = [[word_index[w] for w in python_split_words(t) if w in word_index] for t in texts]
         x = keras.utils.pad_sequences(tokens, maxlen=length, padding="pre")
-        predicted = np.argmax(model.predict(x, verbose=0), axis=-1)
+        predicted = np.argmax(model.predict(x, verbose=0)[:, -1], axis=-1)
         for i, p in enumerate(predicted):
             output_word = ""
             for word, index in word_index.items():

@@ -21,11 +21,8 @@ def prompt_ids(model, prompt):
 
 
 def last_position_scores(model, x):
-    """The model's next-word scores after each row of `x`, whether it returns
-    one distribution per row or one per position."""
-    scores = keras.ops.convert_to_numpy(model.predict_on_batch(x)).copy()
-    if scores.ndim == 3:
-        scores = scores[:, -1]
+    """The model's next-word scores after each row of `x` (its last position)."""
+    scores = keras.ops.convert_to_numpy(model.predict_on_batch(x))[:, -1].copy()
     scores[:, : OOV_ID + 1] = -np.inf  # padding and [UNK] are never proposed
     return scores
 
