@@ -1,14 +1,17 @@
 """The tutorial, end to end: train on "The Final Problem", plot, and generate.
 
-The tutorial's defaults: `Embedding(100) -> LSTM(150) -> softmax`, Adam, batch
-32 and all of 100 epochs (no early stopping). The last 10% of lines are held
-out, so the plot shows validation perplexity parting from training perplexity
-as the model learns the story by heart. Saves the model and the plot, then
-continues a few prompts greedily and with top-p sampling. An epoch takes 2-5 s
-on 2 CPU cores with JAX.
+The tutorial's model (`Embedding(100) -> LSTM(150) -> softmax`, Adam) trained
+with the package's defaults: one LSTM pass per line, dropout and word dropout,
+the epoch count chosen on the training lines (about 2 minutes on 2 CPU cores
+with JAX). The last 10% of lines are held out and only reported: the plot shows
+loss and perplexity on both sides. `--tutorial` trains the tutorial's own recipe
+instead (prefix n-grams, no regularization, all 100 epochs: about 8 minutes),
+whose plot shows held-out perplexity parting from training perplexity as the
+model learns the story by heart. Saves the model and the plot, then continues a
+few prompts greedily and with top-p sampling.
 
     python examples/final_problem.py
-    python examples/final_problem.py --epochs 20 --backend torch --out /tmp/fp.keras
+    python examples/final_problem.py --tutorial --epochs 20 --backend torch --out /tmp/fp.keras
 """
 
 import argparse
@@ -16,22 +19,30 @@ import os
 import time
 
 PROMPTS = ["What happens we do this", "It is with a heavy heart", "Holmes", "my dear Watson"]
+# The tutorial's recipe, as `from_text` arguments.
+TUTORIAL = {
+    "mode": "prefix",
+    "batch_size": 32,
+    "learning_rate": 0.001,
+    "dropout": 0.0,
+    "word_dropout": False,
+    "early_stopping_patience": None,
+}
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=100, help="default: the tutorial's 100")
+    parser.add_argument("--epochs", type=int, default=100, help="at most (default: %(default)s)")
+    parser.add_argument(
+        "--tutorial",
+        action="store_true",
+        help="the tutorial's recipe: prefix n-grams, batch 32, no regularization, all epochs",
+    )
     parser.add_argument(
         "--backend",
         choices=["jax", "tensorflow", "torch"],
         default=os.environ.get("KERAS_BACKEND", "jax"),
         help="default: $KERAS_BACKEND, else jax (the fastest on CPU here)",
-    )
-    parser.add_argument(
-        "--patience",
-        type=int,
-        help="stop once held-out perplexity has not improved for this many epochs "
-        "(default: never, as the tutorial, which lets the model learn the story by heart)",
     )
     parser.add_argument("--out", default="final_problem.keras", help="model path; plot beside it")
     parser.add_argument("--max-length", type=int, default=10, help="words to generate")
@@ -47,11 +58,12 @@ def main():
     from keras_nextword import NextWordLSTM, datasets
     from keras_nextword.plotting import plot_history
 
-    print(f"Backend: {keras.config.backend()}; training {args.epochs} epochs")
+    recipe = TUTORIAL if args.tutorial else {}
+    print(f"Backend: {keras.config.backend()}; {'the tutorial recipe' if recipe else 'defaults'}")
     start = time.perf_counter()
 
     def report(epoch, logs):
-        if (epoch + 1) % 10 == 0 or epoch + 1 in (1, args.epochs):
+        if (epoch + 1) % 5 == 0 or epoch == 0:
             print(
                 f"epoch {epoch + 1:3d}: loss {logs['loss']:.3f}, "
                 f"perplexity {logs['perplexity']:8.1f}, "
@@ -64,17 +76,22 @@ def main():
         datasets.load_final_problem(),
         epochs=args.epochs,
         seed=args.seed,
-        early_stopping_patience=args.patience,
-        word_dropout=False,  # the tutorial's recipe: no regularization
-        dropout=0.0,
         verbose=0,
         callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=report)],
+        **recipe,
+    )
+    epochs = len(model.history.epoch)
+    held_out = {name: model.history.history[f"val_{name}"][-1] for name in ("loss", "perplexity")}
+    print(
+        f"Trained {epochs} epochs; held-out loss {held_out['loss']:.3f}, "
+        f"perplexity {held_out['perplexity']:.1f}"
     )
     model.save(args.out)
     plot = plot_history(
         model.history,
         os.path.splitext(args.out)[0] + ".png",
-        title=f'"The Final Problem", {args.epochs} epochs, {keras.config.backend()}',
+        title=f'"The Final Problem", {epochs} epochs, '
+        f"{'tutorial recipe' if recipe else 'defaults'}, {keras.config.backend()}",
     )
     print(f"Saved {args.out} and {plot}")
 

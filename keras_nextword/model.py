@@ -1,5 +1,6 @@
 """`NextWordLSTM`: Embedding -> LSTM -> softmax over the vocabulary, with its preprocessor."""
 
+import contextlib
 import json
 import math
 import os
@@ -11,11 +12,20 @@ from keras import ops
 
 from keras_nextword import data, generation
 from keras_nextword.preprocessing import NGramVectorizer
+from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
 
 
 def _positive_int(name, value):
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+@contextlib.contextmanager
+def _unknown_length_ok():
+    """Streamed text has no known length, and Keras warns at the end of each pass."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Your input ran out of data")
+        yield
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
@@ -122,6 +132,7 @@ class NextWordLSTM(keras.Model):
         max_tokens=None,
         sequence_length=None,
         word_dropout=True,
+        num_sampled=None,
         early_stopping_patience=5,
         checkpoint_dir=None,
         encoding_errors="strict",
@@ -166,6 +177,9 @@ class NextWordLSTM(keras.Model):
                 minus one (at most 64).
             word_dropout: bool, replace rare training words by `[UNK]` at random
                 (see `NGramVectorizer`), so the model learns `[UNK]`'s share.
+            num_sampled: int or None. Train with a sampled softmax over this
+                many negative words per step (see `fit`), for large
+                vocabularies; held-out figures stay exact.
             early_stopping_patience: int or None, see above. None trains for
                 all `epochs`, as the tutorial.
             checkpoint_dir: str or None. Training state is saved there after
@@ -210,6 +224,7 @@ class NextWordLSTM(keras.Model):
             batch_size=batch_size,
             mode=mode,
             window_length=window_length,
+            num_sampled=num_sampled,
             verbose=verbose,
             seed=seed,
         )
@@ -302,19 +317,25 @@ class NextWordLSTM(keras.Model):
         y=None,
         batch_size=None,
         validation_data=None,
-        mode="window",
+        mode="line",
         window_length=20,
+        num_sampled=None,
         seed=None,
         **kwargs,
     ):
         """`keras.Model.fit` that also takes raw lines of text (then `y` is None).
 
         Raw strings are laid out by `keras_nextword.data.text_dataset` in
-        `mode` (`"window"`, `"line"` or the tutorial's `"prefix"`), shuffled
+        `mode` (`"line"`, `"window"` or the tutorial's `"prefix"`), shuffled
         (`seed` fixes the order) and with word dropout if the preprocessor has
         it. Raw-string `validation_data` is always scored line by line (each
         word after the first of its line, from the words before it in the
         line), so validation perplexity means the same whatever `mode`.
+
+        With `num_sampled`, training uses a sampled softmax over that many
+        negative words per step (`keras_nextword.sampled_softmax`): the
+        reported training loss is the sampled one, validation metrics stay
+        exact.
         """
         if validation_data is not None and data.is_text(validation_data):
             validation_data = self._text_dataset(validation_data, batch_size)
@@ -328,19 +349,32 @@ class NextWordLSTM(keras.Model):
                 seed=seed,
             )
             batch_size, kwargs["shuffle"] = None, False  # the dataset shuffles itself
-        with warnings.catch_warnings():
-            # Streamed text has no known length: Keras warns at the end of every epoch.
-            warnings.filterwarnings("ignore", "Your input ran out of data")
-            return super().fit(
+        trainer = self
+        if num_sampled:
+            trainer = SampledSoftmaxTrainer(self, num_sampled, seed=seed)
+            trainer.compile(
+                optimizer=self.optimizer.__class__.from_config(self.optimizer.get_config())
+            )
+            if validation_data is not None:
+                kwargs["callbacks"] = [
+                    ExactValidation(self, validation_data),
+                    *(kwargs.get("callbacks") or []),
+                ]
+                validation_data = None
+        with _unknown_length_ok():
+            fit = super().fit if trainer is self else trainer.fit
+            self.history = fit(
                 x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
             )
+        return self.history
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """`keras.Model.evaluate` that also takes raw lines of text, scored line
         by line: every word after the first of its line, from the words before it."""
         if data.is_text(x):
             x, batch_size = self._text_dataset(x, batch_size), None
-        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        with _unknown_length_ok():
+            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
         """`keras.Model.predict`: for token ids, the next-word probabilities at

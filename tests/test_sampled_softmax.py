@@ -1,0 +1,60 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_nextword import NextWordLSTM, NGramVectorizer
+from keras_nextword.sampled_softmax import SampledSoftmaxTrainer
+
+LINES = [
+    "it is with a heavy heart that i take up my pen",
+    "to write these the last words in which i shall ever record",
+    "the singular gifts by which my friend mr sherlock holmes",
+    "was distinguished in a heavy heart",
+]
+
+
+def tiny_model():
+    preprocessor = NGramVectorizer()
+    preprocessor.adapt(LINES)
+    keras.utils.set_random_seed(0)
+    return NextWordLSTM(preprocessor.vocabulary_size(), 8, 8, preprocessor=preprocessor)
+
+
+def test_loss_is_the_softmax_over_target_and_negatives(monkeypatch):
+    model = tiny_model()
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    y[0, 0] = 5  # an accidental hit: word 5 is also a negative
+    negatives = np.array([5, 9, 2, 17], "int32")
+    monkeypatch.setattr(keras.random, "randint", lambda *args, **kwargs: negatives)
+    trainer = SampledSoftmaxTrainer(model, num_sampled=4)
+    hidden = trainer(x)
+    loss = trainer.compute_loss(x, y, hidden, w)
+
+    h = keras.ops.convert_to_numpy(hidden)
+    logits = h @ keras.ops.convert_to_numpy(model.head.kernel) + keras.ops.convert_to_numpy(
+        model.head.bias
+    )
+    target = np.take_along_axis(logits, y[..., None], -1)
+    others = np.where(negatives == y[..., None], -np.inf, logits[..., negatives])
+    both = np.concatenate([target, others], -1)
+    top = both.max(-1, keepdims=True)
+    expected = (np.log(np.exp(both - top).sum(-1)) + top[..., 0] - target[..., 0]) * w
+    np.testing.assert_allclose(float(loss), expected.sum() / w.sum(), rtol=1e-5)
+
+
+def test_fit_with_sampled_softmax_reports_exact_validation():
+    model = tiny_model()
+    model.optimizer.learning_rate = 0.05
+    history = model.fit(
+        LINES, validation_data=LINES[:2], epochs=20, batch_size=8, num_sampled=8, verbose=0
+    )
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    exact = model.evaluate(LINES[:2], verbose=0, return_dict=True)
+    assert history.history["val_perplexity"][-1] == pytest.approx(exact["perplexity"], rel=1e-5)
+    assert model.history is history
+
+
+@pytest.mark.parametrize("num_sampled", [0, 10_000])
+def test_bad_num_sampled_is_named(num_sampled):
+    with pytest.raises(ValueError, match="num_sampled"):
+        SampledSoftmaxTrainer(tiny_model(), num_sampled)
