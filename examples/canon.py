@@ -2,13 +2,14 @@
 
 The canon is downloaded once by `keras_nextword.datasets.load_sherlock_canon()`
 and cached under `~/.keras/datasets/` (or pass `--corpus PATH` to a local
-copy). The n-grams stream: `tf.data` builds them batch by batch from the
-lines, so memory holds the text but never its 600,000-odd training examples.
-The vocabulary is capped (`--max-tokens`) to keep the softmax affordable on a
-CPU; rarer words read as `[UNK]`. An epoch takes minutes on a laptop CPU.
+copy). The file streams from disk through `tf.data` on every pass, so memory
+holds neither its lines nor its 600,000-odd training examples, and the whole
+vocabulary (about 19,000 words) is kept: training uses a sampled softmax
+(`--num-sampled` negatives per step), while the held-out perplexity printed
+after every epoch is exact. An epoch takes about a minute on 2 CPU cores.
 
     python examples/canon.py --epochs 1
-    python examples/canon.py --corpus ../shared/data/complete_sherlock_holmes.txt --epochs 5
+    python examples/canon.py --corpus ../shared/data/complete_sherlock_holmes.txt
 """
 
 import argparse
@@ -20,9 +21,11 @@ PROMPTS = ["Sherlock Holmes", "It was a dark", "my dear Watson", "the body of th
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", help="a local copy of the canon (default: download once)")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--max-tokens", type=int, default=10_000, help="vocabulary cap")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=10, help="at most (default: %(default)s)")
+    parser.add_argument("--max-tokens", type=int, help="vocabulary cap (default: every word)")
+    parser.add_argument("--num-sampled", type=int, default=1024, help="sampled softmax negatives")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument(
         "--backend",
         choices=["jax", "tensorflow", "torch"],
@@ -44,8 +47,12 @@ def main():
         path,
         epochs=args.epochs,
         max_tokens=args.max_tokens,
+        num_sampled=args.num_sampled,
         batch_size=args.batch_size,
+        dropout=args.dropout,
+        early_stopping_patience=2,
         seed=args.seed,
+        verbose=2,
     )
     model.save(args.out)
     plot = plot_history(model.history, os.path.splitext(args.out)[0] + ".png", title=path)

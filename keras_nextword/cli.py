@@ -88,7 +88,7 @@ def build_parser():
         default=100,
         help="0 saves the untrained model (default: %(default)s)",
     )
-    train.add_argument("--batch-size", type=_integer(1), default=32)
+    train.add_argument("--batch-size", type=_integer(1), help="default: from_text's (8)")
     train.add_argument(
         "--validation-split",
         type=_fraction,
@@ -100,18 +100,24 @@ def build_parser():
     train.add_argument("--max-tokens", type=_integer(3), help="vocabulary cap")
     train.add_argument(
         "--mode",
-        choices=("window", "line", "prefix"),
-        default="window",
-        help="training layout: the word stream in windows, one row per line, or the "
+        choices=("line", "window", "prefix"),
+        default="line",
+        help="training layout: one row per line, the word stream in windows, or the "
         "tutorial's prefix n-grams (default: %(default)s)",
     )
     train.add_argument("--window-length", type=_integer(1), default=20)
     train.add_argument(
+        "--num-sampled",
+        type=_integer(1),
+        help="train with a sampled softmax over this many negative words (large vocabularies)",
+    )
+    train.add_argument(
         "--patience",
         type=_integer(0),
         default=5,
-        help="stop once validation perplexity has not improved for this many epochs and "
-        "keep the best; 0 trains all epochs (default: %(default)s)",
+        help="choose the epoch count on the last 10%% of the training lines, stopping once "
+        "their perplexity has not improved for this many epochs; 0 trains all epochs "
+        "(default: %(default)s)",
     )
     train.add_argument("--seed", type=_integer(0))
     train.set_defaults(command=_train)
@@ -288,10 +294,11 @@ def _train(args):
             corpus,
             epochs=args.epochs,
             validation_split=args.validation_split,
-            batch_size=args.batch_size,
+            **({"batch_size": args.batch_size} if args.batch_size else {}),
             max_tokens=args.max_tokens,
             mode=args.mode,
             window_length=args.window_length,
+            num_sampled=args.num_sampled,
             seed=args.seed,
             early_stopping_patience=args.patience or None,
             embedding_dim=args.embedding_dim,

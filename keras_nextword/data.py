@@ -367,4 +367,31 @@ def text_dataset(
     dataset = dataset.map(layout, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     if shuffle:
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if mode == "line":
+        dataset = _by_length(dataset, batch_size)
+    else:
+        dataset = dataset.batch(batch_size)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _by_length(rows, batch_size, step=4):
+    """Batches line rows of similar length, cut to the longest one's length
+    rounded up to `step`: most lines are far shorter than the longest, and
+    each position cut is LSTM and output-layer work saved. Shapes stay few
+    (one compiled step each): a bucket's last, short batch is filled with
+    rows of weight 0."""
+
+    def length(x, y, w):
+        return tf.cast(tf.reduce_sum(w), tf.int32)
+
+    width = rows.element_spec[0].shape[0]
+    boundaries = list(range(step + 1, width + 1, step))
+
+    def cut(x, y, w):
+        keep = -(-tf.cast(tf.reduce_max(tf.reduce_sum(w, axis=1)), tf.int32) // step) * step
+        fill = [[0, batch_size - tf.shape(x)[0]], [0, 0]]
+        return tuple(tf.pad(t[:, :keep], fill) for t in (x, y, w))
+
+    return rows.bucket_by_sequence_length(
+        length, boundaries, [batch_size] * (len(boundaries) + 1)
+    ).map(cut, num_parallel_calls=tf.data.AUTOTUNE)

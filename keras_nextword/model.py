@@ -125,7 +125,7 @@ class NextWordLSTM(keras.Model):
         path,
         epochs=100,
         validation_split=0.1,
-        batch_size=16,
+        batch_size=8,
         learning_rate=0.003,
         mode="line",
         window_length=20,

@@ -30,8 +30,13 @@ LINES = [
 
 
 def as_arrays(dataset):
-    batches = list(dataset)
-    return [np.concatenate([np.asarray(b[i]) for b in batches]) for i in range(3)]
+    """The batches' rows in one array each, padded to the widest batch."""
+    batches = [[np.asarray(t) for t in batch] for batch in dataset]
+    width = max(batch[0].shape[1] for batch in batches)
+    return [
+        np.concatenate([np.pad(b[i], [(0, 0), (0, width - b[i].shape[1])]) for b in batches])
+        for i in range(3)
+    ]
 
 
 @pytest.fixture
@@ -89,6 +94,15 @@ def test_line_and_prefix_layouts_make_the_same_predictions():
     assert np.all(np.diff(w, axis=1) <= 0) and np.all(x[w == 0] == 0)
 
 
+def test_line_batches_are_cut_to_their_longest_row():
+    vectorizer = adapted()
+    lines = ["a heavy heart"] * 20 + [LINES[0]] * 3
+    batches = [[np.asarray(t) for t in b] for b in text_dataset(lines, vectorizer, 8, "line")]
+    # 2 predictions per short line: rows cut to 4; 11 per long one: the full width.
+    assert sorted(b[0].shape for b in batches) == [(8, 4), (8, 4), (8, 4), (8, 11)]
+    assert sum(b[2].sum() for b in batches) == 20 * 2 + 3 * 11
+
+
 def test_long_lines_continue_in_the_next_row():
     vectorizer = adapted(sequence_length=4)
     x, y, w = (keras.ops.convert_to_numpy(t) for t in vectorizer.sequences([LINES[0]]))
@@ -111,10 +125,12 @@ def test_line_and_prefix_modes_give_the_same_loss():
     vectorizer = adapted()
     keras.utils.set_random_seed(0)
     model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
-    line, prefix = (
-        model.evaluate(text_dataset(LINES, vectorizer, 1000, mode), return_dict=True, verbose=0)
-        for mode in ("line", "prefix")
-    )
+    results = []
+    for mode in ("line", "prefix"):
+        x, y, w = as_arrays(text_dataset(LINES, vectorizer, 8, mode))
+        # One batch: the loss is the mean over every prediction.
+        results.append(model.evaluate(x, y, 1000, sample_weight=w, return_dict=True, verbose=0))
+    line, prefix = results
     assert line["loss"] == pytest.approx(prefix["loss"], rel=1e-5)
     assert line["perplexity"] == pytest.approx(prefix["perplexity"], rel=1e-5)
 
