@@ -32,13 +32,17 @@ def _unknown_length_ok():
 class NextWordLSTM(keras.Model):
     """Word-level next-word LSTM language model.
 
-    `token_ids` of shape `(batch, length)`, pre-padded with 0, go through
+    `token_ids` of shape `(batch, length)` go through
     `Embedding(vocabulary_size, embedding_dim, mask_zero=True)` and
     `LSTM(lstm_units)`; a dense softmax over the vocabulary gives the next-word
-    probabilities after the last position. `model.backbone` (embedding + LSTM,
-    hidden states of every position) is a functional model to reuse under other
-    heads. Defaults are the tutorial's: embedding 100, LSTM 150, Adam, sparse
-    cross-entropy, accuracy and perplexity.
+    probabilities at every position, `(batch, length, vocabulary_size)`, as a
+    keras-hub causal LM's logits. Id 0 is padding and leaves the LSTM state
+    untouched, so a pre-padded row's last position predicts the word after it
+    (the tutorial's layout) and a post-padded row trains every position at
+    once. `model.backbone` (embedding + LSTM, hidden states of every position)
+    is a functional model to reuse under other heads. Defaults are the
+    tutorial's: embedding 100, LSTM 150, Adam; the loss is sparse
+    cross-entropy over positions of sample weight > 0.
 
     With a `preprocessor` (an adapted `NGramVectorizer`), `fit`, `evaluate` and
     `predict` also accept raw strings, and `generate` continues text.
