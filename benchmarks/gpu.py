@@ -26,8 +26,9 @@ synthetic token ids (rows of `--length` ids, every position a next-word target):
   weights whatever the policy) against a greedy `nn.LSTM` loop carrying its state
   (ids in, ids out).
 
-Ratios are torch / ours (above 1: torch is faster). Writes `gpu_<platform>.json`
-(`gpu_<platform>_quick.json` with `--quick`) with the device name and versions.
+Ratios are torch / ours (above 1: torch is faster). Writes `gpu_<device kind>.json`
+(e.g. `gpu_nvidia_h100_80gb_hbm3.json`; `..._quick.json` with `--quick`) with the
+device name and versions.
 The torch reference runs on CUDA when this torch build has it (the pinned CPU wheel
 does not: install a CUDA build of torch==2.13.0 on the GPU machine), else on CPU;
 the JSON says where, and the ratios compare like with like only when both match.
@@ -43,6 +44,7 @@ import argparse
 import contextlib
 import json
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -352,7 +354,8 @@ def main():
         results[name] = benchmark_size(name, SIZES[name], args.policies, args, torch_device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"gpu_{device.platform}{'_quick' if args.quick else ''}.json"
+    kind = re.sub(r"[^a-z0-9]+", "_", device.device_kind.lower()).strip("_")
+    path = out / f"gpu_{kind}{'_quick' if args.quick else ''}.json"
     path.write_text(json.dumps(results, indent=2))
     print(f"wrote {path}")
 

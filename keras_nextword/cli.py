@@ -292,11 +292,13 @@ def _train(args):
     print(f"Backend: {keras.config.backend()} ({_device()})", flush=True)
     distribution = None
     if args.data_parallel:
-        try:
-            distribution = data_parallel()
-            check_batch_size(distribution, args.batch_size)
-        except ValueError as error:
-            raise UsageError(f"--data-parallel: {error}") from None
+        if keras.config.backend() != "jax":
+            raise UsageError(
+                f"--data-parallel needs --backend jax: keras.distribution does not run on "
+                f"{keras.config.backend()}"
+            )
+        distribution = data_parallel()
+        check_batch_size(distribution, args.batch_size)
         devices = distribution.device_mesh.devices.ravel()
         print(
             f"Data parallel on {devices.size} devices ({', '.join(devices)}), "

@@ -48,7 +48,8 @@ def data_parallel(devices=None):
     if backend != "jax":
         raise ValueError(
             f"Data parallel training needs the JAX backend (keras.distribution runs on JAX "
-            f"only); the active backend is {backend}. Set KERAS_BACKEND=jax."
+            f"only); the active backend is {backend}. Set KERAS_BACKEND=jax before Keras "
+            "is imported."
         )
     if devices is None:
         devices = keras.distribution.list_devices()

@@ -167,8 +167,8 @@ def test_cli_data_parallel_refuses_an_odd_batch(corpus, tmp_path):
     )
     assert result.returncode == 2, result.stderr[-3000:]
     assert re.fullmatch(
-        r"keras-nextword: error: --data-parallel: .* a multiple of the 2 devices\. "
-        r"Received: batch_size=33",
+        r"keras-nextword: error: `batch_size` is the global batch, .* a multiple of the 2 "
+        r"devices\. Received: batch_size=33",
         result.stderr.splitlines()[-1],
     )
 
@@ -182,9 +182,8 @@ def test_cli_data_parallel_is_refused_off_jax(corpus, tmp_path):
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == (
-        "keras-nextword: error: --data-parallel: Data parallel training needs the JAX "
-        "backend (keras.distribution runs on JAX only); the active backend is torch. "
-        "Set KERAS_BACKEND=jax."
+        "keras-nextword: error: --data-parallel needs --backend jax: keras.distribution "
+        "does not run on torch"
     )
     assert not (tmp_path / "m.keras").exists()
 
