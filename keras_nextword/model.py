@@ -353,7 +353,10 @@ class NextWordLSTM(keras.Model):
         (`seed` fixes the order) and with word dropout if the preprocessor has
         it. Raw-string `validation_data` is always scored line by line (each
         word after the first of its line, from the words before it in the
-        line), so validation perplexity means the same whatever `mode`.
+        line), so validation perplexity means the same whatever `mode`. Under a
+        `keras.distribution` scope, batches of raw strings are padded to
+        `batch_size` with weight-0 rows, so that each splits evenly across the
+        devices.
         """
         if validation_data is not None and data.is_text(validation_data):
             validation_data = self._text_dataset(validation_data, batch_size)

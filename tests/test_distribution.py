@@ -117,6 +117,8 @@ print(json.dumps({
     "text_weights_gap": max(float(np.max(np.abs(a - b))) for a, b in
                             zip(text_single.get_weights(), text_parallel.get_weights())),
     "generated": [m.generate(prompt, max_length=4) for m in (text_single, text_parallel, restored)],
+    "predict_gap": float(np.max(np.abs(text_single.predict([prompt], verbose=0)
+                                       - text_parallel.predict([prompt], verbose=0)))),
 }))
 """
 
@@ -142,7 +144,9 @@ def test_data_parallel_trains_as_one_device(corpus, tmp_path):
         np.testing.assert_allclose(parallel[name], single[name], rtol=1e-5, err_msg=name)
     np.testing.assert_allclose(parallel["loss"], single["loss"], rtol=1e-3)
     assert out["text_weights_gap"] < 1e-5
+    # Outside the scope, the replicated weights predict and generate as usual.
     assert len(set(out["generated"])) == 1
+    assert out["predict_gap"] < 1e-5
 
 
 def test_cli_data_parallel_with_mixed_precision(corpus, tmp_path):
