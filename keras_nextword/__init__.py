@@ -1,10 +1,19 @@
 """keras_nextword: word-level next-word prediction with LSTMs, on any Keras 3 backend."""
 
 from keras_nextword import datasets
+from keras_nextword.distribution import data_parallel
 from keras_nextword.generation import generate, get_sampler
 from keras_nextword.model import NextWordLSTM
 from keras_nextword.preprocessing import NGramVectorizer
 from keras_nextword.saving import load_model
 
 __version__ = "0.1.0"
-__all__ = ["NGramVectorizer", "NextWordLSTM", "datasets", "generate", "get_sampler", "load_model"]
+__all__ = [
+    "NGramVectorizer",
+    "NextWordLSTM",
+    "data_parallel",
+    "datasets",
+    "generate",
+    "get_sampler",
+    "load_model",
+]

@@ -120,6 +120,18 @@ def build_parser():
         "(default: %(default)s)",
     )
     train.add_argument("--seed", type=_integer(0))
+    train.add_argument(
+        "--data-parallel",
+        action="store_true",
+        help="split every batch across all local devices (JAX only; --batch-size is the "
+        "global batch)",
+    )
+    train.add_argument(
+        "--mixed-precision",
+        choices=("bfloat16", "float16"),
+        help="compute in 16 bits, weights in float32 (Keras' mixed_bfloat16 or "
+        "mixed_float16 policy)",
+    )
     train.set_defaults(command=_train)
 
     generate = commands.add_parser(
@@ -278,11 +290,27 @@ def _train(args):
     import keras
 
     from keras_nextword import NextWordLSTM, data, saving
+    from keras_nextword.distribution import check_batch_size, data_parallel
     from keras_nextword.plotting import plot_history
 
     if not args.out.endswith(".keras"):
         raise UsageError(f"--out must end in .keras, not {args.out}")
     print(f"Backend: {keras.config.backend()} ({_device()})", flush=True)
+    distribution = None
+    if args.data_parallel:
+        if keras.config.backend() != "jax":
+            raise UsageError(
+                f"--data-parallel needs --backend jax: keras.distribution does not run on "
+                f"{keras.config.backend()}"
+            )
+        distribution = data_parallel()
+        check_batch_size(distribution, args.batch_size)
+        devices = distribution.device_mesh.devices.ravel()
+        print(
+            f"Data parallel on {devices.size} devices ({', '.join(devices)}), "
+            f"{args.batch_size // devices.size} rows each per step",
+            flush=True,
+        )
     lines = read_corpus(args.corpus, args.encoding_errors)
     train_lines, _ = data.split_lines(lines, args.validation_split)
     data.check_next_words(train_lines, " ".join(args.corpus))
@@ -303,6 +331,8 @@ def _train(args):
             early_stopping_patience=args.patience or None,
             embedding_dim=args.embedding_dim,
             lstm_units=args.lstm_units,
+            distribution=distribution,
+            dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
         )
     folder = os.path.dirname(args.out)
     if folder:

@@ -370,8 +370,16 @@ def text_dataset(
     if mode == "line":
         dataset = _by_length(dataset, batch_size)
     else:
-        dataset = dataset.batch(batch_size)
+        dataset = dataset.batch(batch_size).map(lambda *batch: _fill(batch, batch_size))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _fill(batch, batch_size):
+    """Pads a short batch (an epoch's last) to `batch_size` rows of weight 0:
+    every batch has one shape, so the train step compiles once and splits
+    evenly across devices, and the weighted loss and metrics are unchanged."""
+    rows = [[0, batch_size - tf.shape(batch[0])[0]], [0, 0]]
+    return tuple(tf.ensure_shape(tf.pad(t, rows), [batch_size, t.shape[1]]) for t in batch)
 
 
 def _by_length(rows, batch_size, step=4):
@@ -389,8 +397,7 @@ def _by_length(rows, batch_size, step=4):
 
     def cut(x, y, w):
         keep = -(-tf.cast(tf.reduce_max(tf.reduce_sum(w, axis=1)), tf.int32) // step) * step
-        fill = [[0, batch_size - tf.shape(x)[0]], [0, 0]]
-        return tuple(tf.pad(t[:, :keep], fill) for t in (x, y, w))
+        return _fill([t[:, :keep] for t in (x, y, w)], batch_size)
 
     return rows.bucket_by_sequence_length(
         length, boundaries, [batch_size] * (len(boundaries) + 1)

@@ -11,6 +11,7 @@ import keras_hub
 from keras import ops
 
 from keras_nextword import data, generation
+from keras_nextword.distribution import check_batch_size
 from keras_nextword.preprocessing import NGramVectorizer
 from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
 
@@ -54,6 +55,11 @@ class NextWordLSTM(keras.Model):
         dropout: float in [0, 1), dropout rate after the embedding and after
             the LSTM while training (0, the tutorial's, turns it off).
         preprocessor: an `NGramVectorizer` or None.
+        dtype: a dtype policy or its name (e.g. `"mixed_bfloat16"`,
+            `"mixed_float16"`) for every layer but the final softmax, which
+            stays float32; None for `keras.config.dtype_policy()`. Mixed
+            policies keep the weights in float32 and compute in 16 bits;
+            `"mixed_float16"` scales the loss (`keras.optimizers.LossScaleOptimizer`).
 
     Examples:
     >>> from keras_nextword import NextWordLSTM, datasets
@@ -71,6 +77,7 @@ class NextWordLSTM(keras.Model):
         lstm_units=150,
         dropout=0.0,
         preprocessor=None,
+        dtype=None,
         **kwargs,
     ):
         _positive_int("vocabulary_size", vocabulary_size)
@@ -80,19 +87,26 @@ class NextWordLSTM(keras.Model):
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         # === Layers === (assigned after the functional init: torch needs it first)
         embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
+            vocabulary_size, embedding_dim, mask_zero=True, dtype=dtype, name="embedding"
         )
-        lstm = keras.layers.LSTM(lstm_units, return_sequences=True, name="lstm")
-        head = keras.layers.Dense(vocabulary_size, name="logits")
+        lstm = keras.layers.LSTM(lstm_units, return_sequences=True, dtype=dtype, name="lstm")
+        head = keras.layers.Dense(vocabulary_size, dtype=dtype, name="logits")
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        embedded = keras.layers.Dropout(dropout, name="embedding_dropout")(embedding(token_ids))
+        embedded = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(
+            embedding(token_ids)
+        )
         backbone = keras.Model(token_ids, lstm(embedded), name="backbone")
-        hidden = keras.layers.Dropout(dropout, name="lstm_dropout")(backbone(token_ids))
+        hidden = keras.layers.Dropout(dropout, dtype=dtype, name="lstm_dropout")(
+            backbone(token_ids)
+        )
         probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(
             head(hidden)
         )
         super().__init__(inputs=token_ids, outputs=probabilities, **kwargs)
+        if dtype is not None:
+            # Functional models ignore `dtype`; compile reads it (mixed_float16 loss scaling).
+            self.dtype_policy = backbone.dtype_policy = dtype
         self.embedding, self.lstm, self.head, self.backbone = embedding, lstm, head, backbone
         self.preprocessor = preprocessor
         # === Config ===
@@ -143,6 +157,8 @@ class NextWordLSTM(keras.Model):
         seed=None,
         callbacks=None,
         verbose="auto",
+        distribution=None,
+        dtype_policy=None,
         **config,
     ):
         """Builds the vocabulary and the model from text files, and trains.
@@ -195,6 +211,13 @@ class NextWordLSTM(keras.Model):
                 on one backend and machine train the same weights.
             callbacks: list of Keras callbacks for the final `fit`.
             verbose: `fit` verbosity.
+            distribution: a `keras.distribution.Distribution` (e.g.
+                `keras_nextword.data_parallel()`) or None. The models are
+                created and trained under its scope; `batch_size` is the global
+                batch, split across the devices, so it must divide evenly.
+            dtype_policy: a dtype policy name such as `"mixed_bfloat16"` or
+                `"mixed_float16"`, or None; the model's `dtype` (see
+                `NextWordLSTM`), saved with it.
             **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`,
                 `dropout`, default 0.5 here).
 
@@ -213,6 +236,12 @@ class NextWordLSTM(keras.Model):
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
             raise ValueError(f"`epochs` must be an integer >= 0. Received: epochs={epochs!r}")
         _positive_int("batch_size", batch_size)
+        scope = contextlib.nullcontext
+        if distribution is not None:
+            check_batch_size(distribution, batch_size)
+            scope = distribution.scope
+        if dtype_policy is not None:
+            config["dtype"] = keras.dtype_policies.get(dtype_policy)
         if early_stopping_patience is not None:
             _positive_int("early_stopping_patience", early_stopping_patience)
         if not learning_rate > 0:
@@ -244,8 +273,9 @@ class NextWordLSTM(keras.Model):
                 raise ValueError(f"{path}: {error}") from None
             if seed is not None:
                 keras.utils.set_random_seed(seed)
-            model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0))
+            with scope():  # variables get their layouts when created
+                model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
+                model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0))
             return model
 
         def train(model, lines, validation, epochs, callbacks, backup):
@@ -262,13 +292,14 @@ class NextWordLSTM(keras.Model):
             if checkpoint_dir is not None:
                 backup_dir = os.path.join(checkpoint_dir, backup)
                 guards.append(keras.callbacks.BackupAndRestore(backup_dir))
-            history = model.fit(
-                lines,
-                validation_data=validation,
-                epochs=epochs,
-                callbacks=guards + list(callbacks),
-                **fit_kwargs,
-            )
+            with scope():
+                history = model.fit(
+                    lines,
+                    validation_data=validation,
+                    epochs=epochs,
+                    callbacks=guards + list(callbacks),
+                    **fit_kwargs,
+                )
             loss = history.history["loss"][-1]
             if not loss <= limit:
                 raise FloatingPointError(
@@ -313,7 +344,11 @@ class NextWordLSTM(keras.Model):
             raise ValueError(
                 "Raw strings need a model with a `preprocessor` (an adapted NGramVectorizer)."
             )
-        return data.text_dataset(x, self.preprocessor, batch_size or 32, mode, **kwargs)
+        batch_size = batch_size or 32
+        if keras.distribution.distribution() is not None:
+            # Every batch (padded to `batch_size`) must split evenly across the devices.
+            check_batch_size(keras.distribution.distribution(), batch_size)
+        return data.text_dataset(x, self.preprocessor, batch_size, mode, **kwargs)
 
     def fit(
         self,
@@ -334,7 +369,10 @@ class NextWordLSTM(keras.Model):
         (`seed` fixes the order) and with word dropout if the preprocessor has
         it. Raw-string `validation_data` is always scored line by line (each
         word after the first of its line, from the words before it in the
-        line), so validation perplexity means the same whatever `mode`.
+        line), so validation perplexity means the same whatever `mode`. Under a
+        `keras.distribution` scope, batches of raw strings are padded to
+        `batch_size` with weight-0 rows, so that each splits evenly across the
+        devices.
 
         With `num_sampled`, training uses a sampled softmax over that many
         negative words per step (`keras_nextword.sampled_softmax`): the
@@ -427,6 +465,7 @@ class NextWordLSTM(keras.Model):
             "embedding_dim": self.embedding_dim,
             "lstm_units": self.lstm_units,
             "dropout": self.dropout,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
         }
 

@@ -1,0 +1,237 @@
+"""Data parallel training on two CPU devices, mixed precision, and the refusals off JAX.
+
+The two devices exist only when XLA is told so before JAX starts
+(`XLA_FLAGS=--xla_force_host_platform_device_count=2`), so those checks run in
+a fresh JAX process: the flag never reaches the other tests' process.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import REPO
+
+from keras_nextword import NextWordLSTM, data, datasets
+
+TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+
+
+def run(args, env, **kwargs):
+    """Runs `python ARGS...` from this checkout with `env` added to the environment."""
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        **kwargs,
+    )
+
+
+def last_json_line(result):
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    lines = data.read_lines(datasets.load_final_problem())[:200]
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+# Trains the same model on one device and data parallel on two, from the same
+# seed and data: on integer arrays (the per-step loss), and on raw strings
+# through `from_text`, whose last batch of an epoch is short.
+DATA_PARALLEL_RUN = """
+import contextlib, json, sys
+import jax, keras, numpy as np
+from keras_nextword import NextWordLSTM, NGramVectorizer, data_parallel
+
+class Probe(NextWordLSTM):
+    # Records the sharding of the token ids each compiled train step receives.
+    def train_step(self, state, batch):
+        jax.debug.inspect_array_sharding(batch[0], callback=shardings.append)
+        return super().train_step(state, batch)
+
+class StepLosses(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(float(logs["loss"]))
+
+rng = np.random.default_rng(0)
+x = rng.integers(1, 50, size=(64, 12)).astype("int32")
+x[::3, :4] = 0  # pre-padded rows, masked
+y = rng.integers(1, 50, size=(64, 12)).astype("int32")
+w = (x > 0).astype("float32")
+
+def train_arrays(distribution):
+    keras.utils.set_random_seed(0)
+    with distribution.scope() if distribution else contextlib.nullcontext():
+        model = Probe(50, embedding_dim=8, lstm_units=16, dropout=0.5)
+        steps = StepLosses()
+        model.fit(x, y, sample_weight=w, batch_size=16, epochs=2, shuffle=False,
+                  callbacks=[steps], verbose=0)
+    return model, steps.losses
+
+shardings = []
+single, single_losses = train_arrays(None)
+assert not shardings or len(shardings[0].device_set) == 1
+distribution = data_parallel()
+shardings = []
+parallel, parallel_losses = train_arrays(distribution)
+sharding = shardings[0]
+kernel = parallel.lstm.cell.kernel.value.sharding
+
+kwargs = dict(epochs=2, batch_size=32, embedding_dim=8, lstm_units=8, seed=0, verbose=0,
+              dropout=0.0, early_stopping_patience=None)
+text_single = NextWordLSTM.from_text(sys.argv[1], **kwargs)
+text_parallel = NextWordLSTM.from_text(sys.argv[1], distribution=distribution, **kwargs)
+text_parallel.save(sys.argv[2])
+restored = keras.saving.load_model(sys.argv[2])
+prompt = "it is with a heavy heart"
+print(json.dumps({
+    "devices": keras.distribution.list_devices(),
+    "layout": list(distribution.get_data_layout((16, 12)).axes),
+    "single_losses": single_losses,
+    "parallel_losses": parallel_losses,
+    "weights_gap": max(float(np.max(np.abs(a - b)))
+                       for a, b in zip(single.get_weights(), parallel.get_weights())),
+    "batch_devices": len(sharding.device_set),
+    "batch_shard": list(sharding.shard_shape((16, 12))),
+    "kernel_devices": len(kernel.device_set),
+    "kernel_replicated": kernel.is_fully_replicated,
+    "text_single": text_single.history.history,
+    "text_parallel": text_parallel.history.history,
+    "text_weights_gap": max(float(np.max(np.abs(a - b))) for a, b in
+                            zip(text_single.get_weights(), text_parallel.get_weights())),
+    "generated": [m.generate(prompt, max_length=4) for m in (text_single, text_parallel, restored)],
+    "predict_gap": float(np.max(np.abs(text_single.predict([prompt], verbose=0)
+                                       - text_parallel.predict([prompt], verbose=0)))),
+}))
+"""
+
+
+def test_data_parallel_trains_as_one_device(corpus, tmp_path):
+    result = run(["-c", DATA_PARALLEL_RUN, corpus, tmp_path / "parallel.keras"], TWO_DEVICES)
+    out = last_json_line(result)
+    assert out["devices"] == ["cpu:0", "cpu:1"]
+    # Every batch is split over the mesh's "batch" axis: 8 of the 16 rows on each
+    # device; the variables are whole on both.
+    assert out["layout"] == ["batch", None]
+    assert out["batch_devices"] == 2 and out["batch_shard"] == [8, 12]
+    assert out["kernel_devices"] == 2 and out["kernel_replicated"]
+    # The same loss step by step (dropout included) and the same weights after.
+    assert len(out["single_losses"]) == 8
+    np.testing.assert_allclose(out["parallel_losses"], out["single_losses"], rtol=1e-5)
+    assert out["weights_gap"] < 1e-5
+    # From raw strings: the short last batch is padded with weight-0 rows, so the
+    # weighted metrics and the weights are those of one device; Keras' epoch
+    # `loss` is a mean over batches weighted by rows, padding counted.
+    single, parallel = out["text_single"], out["text_parallel"]
+    for name in ("perplexity", "accuracy", "val_loss", "val_perplexity", "val_accuracy"):
+        np.testing.assert_allclose(parallel[name], single[name], rtol=1e-5, err_msg=name)
+    np.testing.assert_allclose(parallel["loss"], single["loss"], rtol=1e-3)
+    assert out["text_weights_gap"] < 1e-5
+    # Outside the scope, the replicated weights predict and generate as usual.
+    assert len(set(out["generated"])) == 1
+    assert out["predict_gap"] < 1e-5
+
+
+def test_cli_data_parallel_with_mixed_precision(corpus, tmp_path):
+    model_path = tmp_path / "model.keras"
+    args = ["--epochs", "1", "--embedding-dim", "8", "--lstm-units", "8", "--seed", "0"]
+    result = run(
+        ["-m", "keras_nextword", "train", corpus, "--out", model_path, *args]
+        + ["--data-parallel", "--mixed-precision", "bfloat16", "--batch-size", "32"],
+        TWO_DEVICES,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Data parallel on 2 devices (cpu:0, cpu:1), 16 rows each per step" in result.stdout
+    model = keras.saving.load_model(model_path)
+    assert model.dtype_policy.name == model.lstm.dtype_policy.name == "mixed_bfloat16"
+
+
+def test_cli_data_parallel_refuses_an_odd_batch(corpus, tmp_path):
+    result = run(
+        ["-m", "keras_nextword", "train", corpus, "--out", tmp_path / "m.keras"]
+        + ["--data-parallel", "--batch-size", "33"],
+        TWO_DEVICES,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert re.fullmatch(
+        r"keras-nextword: error: `batch_size` is the global batch, .* a multiple of the 2 "
+        r"devices\. Received: batch_size=33",
+        result.stderr.splitlines()[-1],
+    )
+
+
+def test_cli_data_parallel_is_refused_off_jax(corpus, tmp_path):
+    result = run(
+        ["-m", "keras_nextword", "train", corpus, "--out", tmp_path / "m.keras"]
+        + ["--data-parallel", "--backend", "torch"],
+        {},
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "keras-nextword: error: --data-parallel needs --backend jax: keras.distribution "
+        "does not run on torch"
+    )
+    assert not (tmp_path / "m.keras").exists()
+
+
+def test_data_parallel_raises_off_jax():
+    code = (
+        "from keras_nextword import data_parallel\n"
+        "try:\n    data_parallel()\nexcept ValueError as error:\n    print(error)\n"
+    )
+    result = run(["-c", code], {"KERAS_BACKEND": "torch"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "the active backend is torch" in result.stdout
+
+
+def test_mixed_bfloat16_trains_saves_and_generates(corpus, tmp_path):
+    model = NextWordLSTM.from_text(
+        corpus,
+        epochs=1,
+        batch_size=64,
+        embedding_dim=8,
+        lstm_units=8,
+        seed=0,
+        verbose=0,
+        early_stopping_patience=None,
+        dtype_policy="mixed_bfloat16",
+    )
+    for layer in (model.embedding, model.lstm, model.head):
+        assert layer.dtype_policy.name == "mixed_bfloat16"
+        assert layer.compute_dtype == "bfloat16" and layer.variable_dtype == "float32"
+    assert np.isfinite(model.history.history["loss"]).all()
+    prompt = "it is with a heavy heart"
+    probabilities = model.predict([prompt], verbose=0)
+    assert probabilities.dtype == np.float32  # the softmax stays float32
+    path = tmp_path / "bf16.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.dtype_policy.name == restored.lstm.dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_allclose(restored.predict([prompt], verbose=0), probabilities, atol=1e-6)
+    text = restored.generate(prompt, max_length=4)
+    assert text == model.generate(prompt, max_length=4)
+    assert len(text.split()) == len(prompt.split()) + 4
+
+
+def test_mixed_float16_scales_the_loss():
+    model = NextWordLSTM(10, embedding_dim=4, lstm_units=4, dtype="mixed_float16")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert NextWordLSTM.from_config(model.get_config()).dtype_policy.name == "mixed_float16"
