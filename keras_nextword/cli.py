@@ -121,6 +121,11 @@ def build_parser():
     )
     train.add_argument("--seed", type=_integer(0))
     train.add_argument(
+        "--checkpoint-dir",
+        help="save training state there after every epoch; the same command resumes a "
+        "killed run from its last finished epoch",
+    )
+    train.add_argument(
         "--data-parallel",
         action="store_true",
         help="split every batch across all local devices (JAX only; --batch-size is the "
@@ -327,6 +332,7 @@ def _train(args):
             mode=args.mode,
             window_length=args.window_length,
             num_sampled=args.num_sampled,
+            checkpoint_dir=args.checkpoint_dir,
             seed=args.seed,
             early_stopping_patience=args.patience or None,
             embedding_dim=args.embedding_dim,
