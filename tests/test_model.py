@@ -311,3 +311,23 @@ def test_same_seed_same_weights_and_text(tmp_path):
     a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
     for name in a.files:
         np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_text_without_newlines_trains_in_bounded_rows(tmp_path):
+    # One 1 MB line (a book with its line breaks lost): one "line" of 170,000 words.
+    words = " ".join(LINES).split()
+    text = " ".join(words[i % len(words)] for i in range(170_000))
+    path = tmp_path / "one_line.txt"
+    path.write_text(text, encoding="utf-8")
+    model = NextWordLSTM.from_text(
+        path,
+        epochs=1,
+        validation_split=0.0,
+        batch_size=512,
+        early_stopping_patience=None,
+        embedding_dim=4,
+        lstm_units=4,
+        verbose=0,
+    )
+    assert model.preprocessor.sequence_length == 64  # capped, not 169,999
+    assert np.isfinite(model.history.history["loss"][0])
