@@ -6,8 +6,8 @@
 The tutorial's pipeline (Step 5-8): every prefix n-gram of every line pre-padded in
 one NumPy array, one-hot targets, `Sequential(Embedding, LSTM, Dense(softmax))` with
 categorical cross-entropy, batch 32. Ours: `NextWordLSTM.fit` on the lines, laid out
-in `tf.data` (`--modes`, default window and line), at batch 32 and at the defaults'
-own batch size. Both see the same training lines (from_text's split), the same
+in `tf.data` (`--pipelines`: layout, `+bucket` for line batches of similar length, and
+batch size), at batch 32 and at the defaults' own batch size (8). Both see the same training lines (from_text's split), the same
 vocabulary and the same model size, and make the same number of next-word
 predictions per epoch. Reported per pipeline: seconds per epoch after the first
 (which compiles), next-word predictions per second, peak RSS growth while it runs,
@@ -156,8 +156,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", default=datasets.load_final_problem())
     parser.add_argument("--epochs", type=int, default=4, help="epochs per pipeline")
-    parser.add_argument("--modes", nargs="+", default=["window", "line"])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 8])
+    parser.add_argument(
+        "--pipelines",
+        nargs="+",
+        default=["line:32", "line+bucket:32", "window:32", "line:8"],
+        help="LAYOUT[+bucket]:BATCH_SIZE",
+    )
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
 

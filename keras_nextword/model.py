@@ -358,6 +358,7 @@ class NextWordLSTM(keras.Model):
         validation_data=None,
         mode="line",
         window_length=20,
+        bucket=False,
         num_sampled=None,
         seed=None,
         **kwargs,
@@ -367,7 +368,8 @@ class NextWordLSTM(keras.Model):
         Raw strings are laid out by `keras_nextword.data.text_dataset` in
         `mode` (`"line"`, `"window"` or the tutorial's `"prefix"`), shuffled
         (`seed` fixes the order) and with word dropout if the preprocessor has
-        it. Raw-string `validation_data` is always scored line by line (each
+        it; `bucket` batches lines of similar length (`data.text_dataset`).
+        Raw-string `validation_data` is always scored line by line (each
         word after the first of its line, from the words before it in the
         line), so validation perplexity means the same whatever `mode`. Under a
         `keras.distribution` scope, batches of raw strings are padded to
@@ -387,6 +389,7 @@ class NextWordLSTM(keras.Model):
                 batch_size,
                 mode,
                 window_length=window_length,
+                bucket=bucket,
                 shuffle=kwargs.pop("shuffle", True),
                 seed=seed,
             )

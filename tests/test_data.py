@@ -97,7 +97,8 @@ def test_line_and_prefix_layouts_make_the_same_predictions():
 def test_line_batches_are_cut_to_their_longest_row():
     vectorizer = adapted()
     lines = ["a heavy heart"] * 20 + [LINES[0]] * 3
-    batches = [[np.asarray(t) for t in b] for b in text_dataset(lines, vectorizer, 8, "line")]
+    dataset = text_dataset(lines, vectorizer, 8, "line", bucket=True)
+    batches = [[np.asarray(t) for t in b] for b in dataset]
     # 2 predictions per short line: rows cut to 4; 11 per long one: the full width.
     assert sorted(b[0].shape for b in batches) == [(8, 4), (8, 4), (8, 4), (8, 11)]
     assert sum(b[2].sum() for b in batches) == 20 * 2 + 3 * 11
