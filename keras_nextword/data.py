@@ -382,6 +382,11 @@ def text_dataset(
         dataset = _by_length(dataset, batch_size)
     else:
         dataset = dataset.batch(batch_size).map(lambda *batch: _fill(batch, batch_size))
+    if not shuffle and not isinstance(lines, tf.data.Dataset):
+        # Keras' `evaluate` of a dataset of unknown length counts one batch too
+        # many in its mean loss (Keras 3.15): count the batches of lines in memory.
+        batches = int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
