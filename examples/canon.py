@@ -6,7 +6,9 @@ copy). The file streams from disk through `tf.data` on every pass, so memory
 holds neither its lines nor its 600,000-odd training examples, and the whole
 vocabulary (about 19,000 words) is kept: training uses a sampled softmax
 (`--num-sampled` negatives per step), while the held-out perplexity printed
-after every epoch is exact. An epoch takes about a minute on 2 CPU cores.
+after every epoch is exact. Measured (`benchmarks/canon.py`): 8 epochs reach a
+held-out perplexity of 188 against 235 for a Kneser-Ney 4-gram, at a peak of
+1.6 GiB of memory; an epoch takes 2 to 3 minutes on 2 busy CPU cores.
 
     python examples/canon.py --epochs 1
     python examples/canon.py --corpus ../shared/data/complete_sherlock_holmes.txt
@@ -21,7 +23,7 @@ PROMPTS = ["Sherlock Holmes", "It was a dark", "my dear Watson", "the body of th
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", help="a local copy of the canon (default: download once)")
-    parser.add_argument("--epochs", type=int, default=10, help="at most (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, help="vocabulary cap (default: every word)")
     parser.add_argument("--num-sampled", type=int, default=1024, help="sampled softmax negatives")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -50,7 +52,7 @@ def main():
         num_sampled=args.num_sampled,
         batch_size=args.batch_size,
         dropout=args.dropout,
-        early_stopping_patience=2,
+        early_stopping_patience=None,  # a rehearsal would double the time; 8 epochs measured
         seed=args.seed,
         verbose=2,
     )
