@@ -22,24 +22,16 @@ import baselines
 import keras
 import numpy as np
 
-from keras_nextword import NextWordLSTM, datasets
+from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, datasets
 from keras_nextword.data import read_lines, split_lines
 from keras_nextword.preprocessing import OOV_ID
 
-TUTORIAL = {
-    "mode": "prefix",
-    "batch_size": 32,
-    "learning_rate": 0.001,
-    "dropout": 0.0,
-    "word_dropout": False,
-    "early_stopping_patience": None,
-}
 SETTINGS = {
     "defaults": {},
     "defaults, window mode (20 words)": {"mode": "window"},
     "defaults, batch 8": {"batch_size": 8},
     "defaults, no word dropout": {"word_dropout": False},
-    "tutorial recipe": TUTORIAL,
+    "tutorial recipe": TUTORIAL_RECIPE,
 }
 
 
@@ -68,7 +60,7 @@ class HeldOutCurve(keras.callbacks.Callback):
 def run(name, settings, seed, path, heldout, epochs):
     start = time.perf_counter()
     curve = HeldOutCurve(heldout)
-    tutorial = settings is TUTORIAL
+    tutorial = settings is TUTORIAL_RECIPE
     model = NextWordLSTM.from_text(
         path,
         epochs=epochs if tutorial else 100,

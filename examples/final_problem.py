@@ -19,15 +19,6 @@ import os
 import time
 
 PROMPTS = ["What happens we do this", "It is with a heavy heart", "Holmes", "my dear Watson"]
-# The tutorial's recipe, as `from_text` arguments.
-TUTORIAL = {
-    "mode": "prefix",
-    "batch_size": 32,
-    "learning_rate": 0.001,
-    "dropout": 0.0,
-    "word_dropout": False,
-    "early_stopping_patience": None,
-}
 
 
 def parse_args():
@@ -55,10 +46,10 @@ def main():
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
     import keras
 
-    from keras_nextword import NextWordLSTM, datasets
+    from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, datasets
     from keras_nextword.plotting import plot_history
 
-    recipe = TUTORIAL if args.tutorial else {}
+    recipe = TUTORIAL_RECIPE if args.tutorial else {}
     print(f"Backend: {keras.config.backend()}; {'the tutorial recipe' if recipe else 'defaults'}")
     start = time.perf_counter()
 

@@ -3,7 +3,7 @@
 from keras_nextword import datasets
 from keras_nextword.distribution import data_parallel
 from keras_nextword.generation import generate, get_sampler
-from keras_nextword.model import NextWordLSTM
+from keras_nextword.model import TUTORIAL_RECIPE, NextWordLSTM
 from keras_nextword.preprocessing import NGramVectorizer
 from keras_nextword.saving import load_model
 
@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 __all__ = [
     "NGramVectorizer",
     "NextWordLSTM",
+    "TUTORIAL_RECIPE",
     "data_parallel",
     "datasets",
     "generate",

@@ -15,6 +15,17 @@ from keras_nextword.distribution import check_batch_size
 from keras_nextword.preprocessing import NGramVectorizer
 from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
 
+# `from_text` arguments that train as the tutorial did: prefix n-grams, batch 32,
+# Adam at 0.001, no dropout or word dropout, every epoch.
+TUTORIAL_RECIPE = {
+    "mode": "prefix",
+    "batch_size": 32,
+    "learning_rate": 0.001,
+    "dropout": 0.0,
+    "word_dropout": False,
+    "early_stopping_patience": None,
+}
+
 
 def _positive_int(name, value):
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -176,9 +187,7 @@ class NextWordLSTM(keras.Model):
         training lines for the best epoch count.
 
         The defaults were chosen on The Final Problem's held-out lines by
-        `benchmarks/heldout.py`; `mode="prefix", batch_size=32,
-        learning_rate=0.001, dropout=0.0, word_dropout=False,
-        early_stopping_patience=None` is the tutorial's recipe.
+        `benchmarks/heldout.py`; `**TUTORIAL_RECIPE` is the tutorial's.
 
         Args:
             path: a path, or a list of paths, of UTF-8 text files.
