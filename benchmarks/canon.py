@@ -11,7 +11,8 @@ batch 64, a sampled softmax of 1,024 negatives, epochs fixed (no rehearsal).
 `--repeats 1 10` runs the corpus as is and repeated 10 times (a temporary file) to show
 whether memory grows with the corpus; with `--epochs 0` that covers everything but
 training, whose buffers do not depend on the corpus size. The count-based baselines of
-`baselines.py` are computed on the same split for the ratio. Writes `canon_<backend>.json`.
+`baselines.py` are computed on the same split for the ratio. Writes
+`canon_<backend>_<epochs>_epochs.json`.
 """
 
 import argparse
@@ -107,7 +108,7 @@ def main():
             )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"canon_{keras.config.backend()}.json"
+    target = out / f"canon_{keras.config.backend()}_{args.epochs}_epochs.json"
     target.write_text(json.dumps(results, indent=2))
     print(f"wrote {target}")
 
