@@ -49,7 +49,8 @@ def run(path, settings):
         text=True,
         check=True,
     )
-    print(result.stdout.strip().splitlines()[-2] if settings["epochs"] else "", flush=True)
+    if settings["epochs"]:
+        print(result.stdout.strip().splitlines()[-2], flush=True)  # the last epoch's log
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

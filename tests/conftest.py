@@ -44,3 +44,14 @@ def small_model(final_problem_path):
 
 def backend():
     return os.environ.get("KERAS_BACKEND", "jax")
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """The first 200 lines of the bundled corpus: a small file for CLI runs."""
+    from keras_nextword import data, datasets
+
+    lines = data.read_lines(datasets.load_final_problem())[:200]
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

@@ -49,14 +49,6 @@ def failed(result, message):
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    lines = data.read_lines(datasets.load_final_problem())[:200]
-    path = tmp_path_factory.mktemp("corpus") / "small.txt"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory):
     """`(model_path, stdout)` of one `train` run."""
     model_path = tmp_path_factory.mktemp("run") / "model.keras"

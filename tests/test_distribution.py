@@ -13,10 +13,9 @@ import sys
 
 import keras
 import numpy as np
-import pytest
 from conftest import REPO
 
-from keras_nextword import NextWordLSTM, data, datasets
+from keras_nextword import NextWordLSTM
 
 TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
@@ -38,14 +37,6 @@ def run(args, env, **kwargs):
 def last_json_line(result):
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    lines = data.read_lines(datasets.load_final_problem())[:200]
-    path = tmp_path_factory.mktemp("corpus") / "small.txt"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 # Trains the same model on one device and data parallel on two, from the same
