@@ -385,9 +385,38 @@ def text_dataset(
     if not shuffle and not isinstance(lines, tf.data.Dataset):
         # Keras' `evaluate` of a dataset of unknown length counts one batch too
         # many in its mean loss (Keras 3.15): count the batches of lines in memory.
-        batches = int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(count_batches(dataset)))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def count_batches(dataset):
+    """The number of batches in one pass over `dataset`, by making that pass."""
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def repeated(dataset):
+    """`dataset` repeated without end, and its number of batches per pass.
+
+    For `fit(repeated_dataset, steps_per_epoch=batches)`. Keras makes a new
+    iterator over a finite dataset for each epoch, and making one instantiates
+    the preprocessing functions again: about 55 ms on 2 CPU cores, a third of an
+    epoch of The Final Problem at batch 32, spent while training waits. One
+    iterator over the repeated dataset serves every epoch, prefetching on across
+    epoch ends. Each pass is still one epoch (shuffles reshuffle per pass).
+    Counting costs one pass (2 s for the whole canon).
+
+    Args:
+        dataset: a finite `tf.data.Dataset` of batches.
+
+    Returns:
+        `(dataset, batches)`.
+
+    Example:
+    >>> dataset, batches = repeated(tf.data.Dataset.range(10).batch(4))
+    >>> batches, [int(b[0]) for b in dataset.take(4)]
+    (3, [0, 4, 8, 0])
+    """
+    return dataset.repeat(), count_batches(dataset)
 
 
 def _fill(batch, batch_size):

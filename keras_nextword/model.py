@@ -403,6 +403,10 @@ class NextWordLSTM(keras.Model):
                 seed=seed,
             )
             batch_size, kwargs["shuffle"] = None, False  # the dataset shuffles itself
+            if kwargs.get("steps_per_epoch") is None:
+                x, kwargs["steps_per_epoch"] = data.repeated(x)
+                if not kwargs["steps_per_epoch"]:
+                    raise ValueError("`x` has no line of two or more words: nothing to predict.")
         trainer = self
         if num_sampled:
             trainer = SampledSoftmaxTrainer(self, num_sampled, seed=seed)
