@@ -7,11 +7,11 @@ import os
 import warnings
 
 import keras
-import keras_hub
 from keras import ops
 
 from keras_nextword import data, generation
 from keras_nextword.distribution import check_batch_size
+from keras_nextword.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.preprocessing import NGramVectorizer
 from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
 
@@ -135,17 +135,18 @@ class NextWordLSTM(keras.Model):
                 with gradients clipped to norm 1.0, the tutorial's answer to
                 exploding gradients.
             loss: `"auto"` is sparse cross-entropy (integer targets, never
-                one-hot), averaged over the positions of sample weight > 0.
-            weighted_metrics: `"auto"` is accuracy and perplexity, counted
-                over the same positions.
+                one-hot), averaged over the positions of sample weight > 0
+                (`losses.NextWordCrossentropy`).
+            weighted_metrics: `"auto"` is accuracy and perplexity
+                (`losses.Perplexity`), counted over the same positions.
             **kwargs: other `keras.Model.compile` arguments.
         """
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(learning_rate=0.001, clipnorm=1.0)
         if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+            loss = NextWordCrossentropy()
         if weighted_metrics == "auto":
-            weighted_metrics = ["accuracy", keras_hub.metrics.Perplexity(name="perplexity")]
+            weighted_metrics = ["accuracy", Perplexity()]
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
 
     @classmethod

@@ -11,6 +11,7 @@ import pytest
 from conftest import BACKENDS, REPO, backend
 
 from keras_nextword import NextWordLSTM, NGramVectorizer
+from keras_nextword.losses import NextWordCrossentropy
 
 LINES = [
     "it is with a heavy heart that i take up my pen",
@@ -38,7 +39,7 @@ def test_tutorial_defaults(final_problem_path):
     assert model.embedding.output_dim == 100 and model.lstm_units == 150
     assert model.vocabulary_size == 1772 and model.preprocessor.sequence_length == 16
     assert model.count_params() == 1772 * 100 + (4 * 150 * (100 + 150 + 1)) + 151 * 1772
-    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert isinstance(model.loss, NextWordCrossentropy)
     assert isinstance(model.optimizer, keras.optimizers.Adam)
 
 
