@@ -119,6 +119,13 @@ def build_parser():
         "their perplexity has not improved for this many epochs; 0 trains all epochs "
         "(default: %(default)s)",
     )
+    train.add_argument(
+        "--ema-momentum",
+        type=_fraction,
+        default=0.995,
+        help="keep a moving average of the weights with this momentum, validate it and "
+        "save it; 0 turns it off (default: %(default)s)",
+    )
     train.add_argument("--seed", type=_integer(0))
     train.add_argument(
         "--checkpoint-dir",
@@ -335,6 +342,7 @@ def _train(args):
             checkpoint_dir=args.checkpoint_dir,
             seed=args.seed,
             early_stopping_patience=args.patience or None,
+            ema_momentum=args.ema_momentum or None,
             embedding_dim=args.embedding_dim,
             lstm_units=args.lstm_units,
             distribution=distribution,

@@ -16,13 +16,14 @@ from keras_nextword.preprocessing import NGramVectorizer
 from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
 
 # `from_text` arguments that train as the tutorial did: prefix n-grams, batch 32,
-# Adam at 0.001, no dropout or word dropout, every epoch.
+# Adam at 0.001, no dropout, word dropout or weight averaging, every epoch.
 TUTORIAL_RECIPE = {
     "mode": "prefix",
     "batch_size": 32,
     "learning_rate": 0.001,
     "dropout": 0.0,
     "word_dropout": False,
+    "ema_momentum": None,
     "early_stopping_patience": None,
 }
 
@@ -162,6 +163,7 @@ class NextWordLSTM(keras.Model):
         max_tokens=None,
         sequence_length=None,
         word_dropout=True,
+        ema_momentum=0.995,
         num_sampled=None,
         early_stopping_patience=5,
         checkpoint_dir=None,
@@ -207,6 +209,10 @@ class NextWordLSTM(keras.Model):
                 minus one (at most 64).
             word_dropout: bool, replace rare training words by `[UNK]` at random
                 (see `NGramVectorizer`), so the model learns `[UNK]`'s share.
+            ema_momentum: float in [0, 1) or None. Keep an exponential moving
+                average of the weights (Adam's `use_ema`) with this momentum:
+                validation scores it (`keras.callbacks.SwapEMAWeights`) and the
+                trained model ends with it. None trains without.
             num_sampled: int or None. Train with a sampled softmax over this
                 many negative words per step (see `fit`), for large
                 vocabularies; held-out figures stay exact.
@@ -254,6 +260,10 @@ class NextWordLSTM(keras.Model):
             config["dtype"] = keras.dtype_policies.get(dtype_policy)
         if early_stopping_patience is not None:
             _positive_int("early_stopping_patience", early_stopping_patience)
+        if ema_momentum is not None and not 0 <= ema_momentum < 1:
+            raise ValueError(
+                f"`ema_momentum` must be in [0, 1) or None. Received: ema_momentum={ema_momentum!r}"
+            )
         if not learning_rate > 0:
             raise ValueError(
                 f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}"
@@ -285,7 +295,14 @@ class NextWordLSTM(keras.Model):
                 keras.utils.set_random_seed(seed)
             with scope():  # variables get their layouts when created
                 model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
-                model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0))
+                model.compile(
+                    optimizer=keras.optimizers.Adam(
+                        learning_rate,
+                        clipnorm=1.0,
+                        use_ema=ema_momentum is not None,
+                        ema_momentum=ema_momentum or 0.99,
+                    )
+                )
             return model
 
         def train(model, lines, validation, epochs, callbacks, backup):
@@ -299,6 +316,8 @@ class NextWordLSTM(keras.Model):
                 keras.callbacks.TerminateOnNaN(),
                 keras.callbacks.LambdaCallback(on_epoch_end=stop_if_diverged),
             ]
+            if ema_momentum is not None:
+                guards.append(keras.callbacks.SwapEMAWeights())  # validate the average
             if checkpoint_dir is not None:
                 backup_dir = os.path.join(checkpoint_dir, backup)
                 guards.append(keras.callbacks.BackupAndRestore(backup_dir))

@@ -70,7 +70,8 @@ class SampledSoftmaxTrainer(keras.Model):
 
 class ExactValidation(keras.callbacks.Callback):
     """Adds the exact (full softmax) `val_*` metrics of `model` on `data` to
-    each epoch's logs, for callbacks after it (early stopping, history).
+    each epoch's logs, for callbacks after it (early stopping, history); of the
+    averaged weights when the trainer's optimizer keeps an average (`use_ema`).
 
     Args:
         model: the `NextWordLSTM` being trained.
@@ -83,5 +84,15 @@ class ExactValidation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         data = self.data if isinstance(self.data, tuple) else (self.data,)
-        results = self.lm.evaluate(*data, verbose=0, return_dict=True)
+        # With weight averaging, score the average, as `SwapEMAWeights` does for `fit`.
+        swap = keras.callbacks.SwapEMAWeights()
+        swap.set_model(self.model)
+        averaged = getattr(self.model.optimizer, "use_ema", False)
+        if averaged:
+            swap.on_test_begin()
+        try:
+            results = self.lm.evaluate(*data, verbose=0, return_dict=True)
+        finally:
+            if averaged:
+                swap.on_test_end()
         logs.update({f"val_{name}": value for name, value in results.items()})

@@ -202,6 +202,7 @@ def test_bad_model_file_exits_2_naming_the_path(bad_models, name):
         ("--epochs", "-1", "must be an integer >= 0, not -1"),
         ("--validation-split", "1", r"must be in \[0, 1\), not 1"),
         ("--validation-split", "-0.1", r"must be in \[0, 1\), not -0\.1"),
+        ("--ema-momentum", "1.5", r"must be in \[0, 1\), not 1\.5"),
     ],
 )
 def test_bad_hyper_parameter_exits_2_naming_it(tmp_path, option, value, problem):

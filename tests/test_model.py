@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import BACKENDS, REPO, backend
 
-from keras_nextword import NextWordLSTM, NGramVectorizer
+from keras_nextword import NextWordLSTM, NGramVectorizer, data
 from keras_nextword.losses import NextWordCrossentropy
 
 LINES = [
@@ -93,6 +93,28 @@ def test_epochs_are_chosen_without_the_held_out_lines(tmp_path, monkeypatch):
     assert final_train == probe_train + probe_dev and len(probe_dev) == 2
     # The final model trains for the probe's best epoch count.
     assert len(model.history.epoch) == probe_curve.index(min(probe_curve)) + 1
+
+
+@pytest.mark.parametrize("num_sampled", [None, 8])
+def test_validation_scores_the_averaged_weights_the_model_ends_with(tmp_path, num_sampled):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 3), encoding="utf-8")
+    model = NextWordLSTM.from_text(
+        path,
+        epochs=3,
+        validation_split=0.2,
+        ema_momentum=0.5,
+        learning_rate=0.05,
+        early_stopping_patience=None,
+        num_sampled=num_sampled,
+        embedding_dim=8,
+        lstm_units=8,
+        seed=0,
+        verbose=0,
+    )
+    _, held_out = data.split_lines(data.read_lines(path), 0.2)
+    perplexity = model.evaluate(held_out, verbose=0, return_dict=True)["perplexity"]
+    assert perplexity == pytest.approx(model.history.history["val_perplexity"][-1], rel=1e-4)
 
 
 def test_evaluate_perplexity_is_exp_loss():
@@ -230,6 +252,7 @@ def test_composite_functional_model_trains_saves_and_reloads(tmp_path, which):
         ({"validation_split": 1.0}, "validation_split"),
         ({"validation_split": -0.1}, "validation_split"),
         ({"batch_size": 0}, "batch_size"),
+        ({"ema_momentum": 1.0}, "ema_momentum"),
     ],
 )
 def test_bad_hyper_parameters_are_named(final_problem_path, kwargs, name):
