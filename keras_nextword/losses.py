@@ -53,7 +53,9 @@ class NextWordCrossentropy(keras.losses.Loss):
     0.6931
     """
 
-    def __init__(self, name="next_word_crossentropy", reduction="mean_with_sample_weight", **kwargs):
+    def __init__(
+        self, name="next_word_crossentropy", reduction="mean_with_sample_weight", **kwargs
+    ):
         super().__init__(name=name, reduction=reduction, **kwargs)
 
     def call(self, y_true, y_pred):
