@@ -3,9 +3,10 @@
 from keras_nextword import datasets
 from keras_nextword.distribution import data_parallel
 from keras_nextword.generation import generate, get_sampler
-from keras_nextword.model import TUTORIAL_RECIPE, NextWordLSTM
+from keras_nextword.model import NextWordLSTM
 from keras_nextword.preprocessing import NGramVectorizer
 from keras_nextword.saving import load_model
+from keras_nextword.training import TUTORIAL_RECIPE
 
 __version__ = "0.1.0"
 __all__ = [

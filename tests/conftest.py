@@ -55,3 +55,12 @@ def corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus") / "small.txt"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+# Four short lines: a corpus small enough to train on in a test.
+LINES = [
+    "it is with a heavy heart that i take up my pen",
+    "to write these the last words in which i shall ever record",
+    "the singular gifts by which my friend mr sherlock holmes",
+    "was distinguished in a heavy heart",
+]

@@ -1,0 +1,199 @@
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from conftest import LINES, REPO
+
+from keras_nextword import NextWordLSTM, data
+from keras_nextword.losses import NextWordCrossentropy
+
+
+def test_tutorial_defaults(final_problem_path):
+    model = NextWordLSTM.from_text(final_problem_path, epochs=0, validation_split=0.0)
+    assert model.history is None
+    assert model.embedding.output_dim == 100 and model.lstm_units == 150
+    assert model.vocabulary_size == 1772 and model.preprocessor.sequence_length == 16
+    assert model.count_params() == 1772 * 100 + (4 * 150 * (100 + 150 + 1)) + 151 * 1772
+    assert isinstance(model.loss, NextWordCrossentropy)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+
+
+def test_from_text_holds_out_last_lines(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\r\n".join(LINES * 3 + ["zebra quagga okapi"]), encoding="utf-8")
+    model = NextWordLSTM.from_text(
+        path, epochs=1, validation_split=0.1, embedding_dim=4, lstm_units=4, verbose=0
+    )
+    vocabulary = model.preprocessor.get_vocabulary()
+    assert "zebra" not in vocabulary  # held-out words stay out of the vocabulary
+    assert "val_perplexity" in model.history.history
+
+
+def test_epochs_are_chosen_without_the_held_out_lines(tmp_path, monkeypatch):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 5 + ["zebra quagga okapi"] * 3), encoding="utf-8")
+    calls = []
+    fit = NextWordLSTM.fit
+
+    def spy(self, x=None, validation_data=None, **kwargs):
+        lines = [[line.decode() for line in d.as_numpy_iterator()] for d in (x, validation_data)]
+        history = fit(self, x, validation_data=validation_data, **kwargs)
+        calls.append((*lines, history.history["val_perplexity"]))
+        return history
+
+    monkeypatch.setattr(NextWordLSTM, "fit", spy)
+    model = NextWordLSTM.from_text(
+        path,
+        epochs=30,
+        validation_split=0.15,
+        embedding_dim=8,
+        lstm_units=8,
+        early_stopping_patience=2,
+        seed=0,
+        verbose=0,
+    )
+    (probe_train, probe_dev, probe_curve), (final_train, held_out, _) = calls
+    assert held_out == ["zebra quagga okapi"] * 3  # the last 15% of the lines
+    assert "zebra quagga okapi" not in probe_train + probe_dev + final_train
+    assert final_train == probe_train + probe_dev and len(probe_dev) == 2
+    # The final model trains for the probe's best epoch count.
+    assert len(model.history.epoch) == probe_curve.index(min(probe_curve)) + 1
+
+
+@pytest.mark.parametrize("num_sampled", [None, 8])
+def test_validation_scores_the_averaged_weights_the_model_ends_with(tmp_path, num_sampled):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 3), encoding="utf-8")
+    model = NextWordLSTM.from_text(
+        path,
+        epochs=3,
+        validation_split=0.2,
+        ema_momentum=0.5,
+        learning_rate=0.05,
+        early_stopping_patience=None,
+        num_sampled=num_sampled,
+        embedding_dim=8,
+        lstm_units=8,
+        seed=0,
+        verbose=0,
+    )
+    _, held_out = data.split_lines(data.read_lines(path), 0.2)
+    perplexity = model.evaluate(held_out, verbose=0, return_dict=True)["perplexity"]
+    assert perplexity == pytest.approx(model.history.history["val_perplexity"][-1], rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"epochs": -1}, "epochs"),
+        ({"lstm_units": 0}, "lstm_units"),
+        ({"embedding_dim": -5}, "embedding_dim"),
+        ({"validation_split": 1.0}, "validation_split"),
+        ({"validation_split": -0.1}, "validation_split"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"ema_momentum": 1.0}, "ema_momentum"),
+    ],
+)
+def test_bad_hyper_parameters_are_named(final_problem_path, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        NextWordLSTM.from_text(final_problem_path, **{"epochs": 0, **kwargs})
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        NextWordLSTM.from_text(tmp_path / "nope.txt", epochs=0)
+
+
+def test_diverging_training_is_reported(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 3), encoding="utf-8")
+    with pytest.raises(FloatingPointError, match="diverged.*learning_rate"):
+        NextWordLSTM.from_text(
+            path,
+            epochs=5,
+            learning_rate=1e12,
+            early_stopping_patience=None,
+            embedding_dim=4,
+            lstm_units=4,
+            verbose=0,
+        )
+
+
+TRAIN = """
+import sys, time, numpy as np, keras
+from keras_nextword import NextWordLSTM
+
+class Report(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        print("finished epoch", epoch + 1, flush=True)
+        time.sleep(float(sys.argv[3]))  # a window to be killed in
+
+model = NextWordLSTM.from_text(
+    sys.argv[1], epochs=4, early_stopping_patience=None, checkpoint_dir=sys.argv[2],
+    embedding_dim=8, lstm_units=8, seed=0, verbose=0, callbacks=[Report()],
+)
+print("epochs run", model.history.epoch, "steps", int(model.optimizer.iterations), flush=True)
+np.savez(sys.argv[2] + ".npz", *model.get_weights())
+print(model.generate("a heavy", max_length=6, sampler="top_p", p=0.9, seed=3), flush=True)
+"""
+
+
+def run_training(*args, timeout=300):
+    command = [sys.executable, "-c", TRAIN, *map(str, args)]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(LINES * 5), encoding="utf-8")
+    checkpoints = tmp_path / "checkpoints"
+    command = [sys.executable, "-c", TRAIN, str(corpus), str(checkpoints), "30"]
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "finished epoch 1"
+        child.send_signal(signal.SIGKILL)  # epoch 1 is backed up before our callback runs
+    finally:
+        child.kill()
+        child.wait()
+    resumed = run_training(corpus, checkpoints, 0)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    lines = resumed.stdout.splitlines()
+    assert lines[0] == "finished epoch 2"  # not from epoch 0
+    assert lines[3].startswith("epochs run [1, 2, 3]")
+    # The optimizer took the steps of all 4 epochs: the same as an uninterrupted run.
+    whole = run_training(corpus, tmp_path / "whole", 0)
+    assert whole.stdout.splitlines()[4] == lines[3].replace("[1, 2, 3]", "[0, 1, 2, 3]")
+
+
+def test_same_seed_same_weights_and_text(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(LINES * 5), encoding="utf-8")
+    first, second = (run_training(corpus, tmp_path / name, 0) for name in ("a", "b"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout == second.stdout  # the same sampled text
+    a, b = np.load(tmp_path / "a.npz"), np.load(tmp_path / "b.npz")
+    for name in a.files:
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_text_without_newlines_trains_in_bounded_rows(tmp_path):
+    # One 1 MB line (a book with its line breaks lost): one "line" of 170,000 words.
+    words = " ".join(LINES).split()
+    text = " ".join(words[i % len(words)] for i in range(170_000))
+    path = tmp_path / "one_line.txt"
+    path.write_text(text, encoding="utf-8")
+    model = NextWordLSTM.from_text(
+        path,
+        epochs=1,
+        validation_split=0.0,
+        batch_size=512,
+        early_stopping_patience=None,
+        embedding_dim=4,
+        lstm_units=4,
+        verbose=0,
+    )
+    assert model.preprocessor.sequence_length == 64  # capped, not 169,999
+    assert np.isfinite(model.history.history["loss"][0])
