@@ -82,7 +82,10 @@ def from_text(
         epochs: int >= 0, the most epochs; 0 returns the untrained model.
         validation_split: float in [0, 1), the share of lines held out.
         batch_size: rows per training step.
-        learning_rate: Adam's learning rate (gradients clipped to norm 1).
+        learning_rate: Adam's learning rate (gradients clipped to norm 1), a
+            float or a `keras.optimizers.schedules.LearningRateSchedule` (of
+            the step). The default is constant: decaying it by 5% or 10% an
+            epoch measured worse on The Final Problem's held-out lines.
         mode: the training layout, `"line"` (one row per line),
             `"window"` (the word stream in rows of `window_length`) or
             `"prefix"` (the tutorial's prefix n-grams); see
@@ -149,7 +152,8 @@ def from_text(
         raise ValueError(
             f"`ema_momentum` must be in [0, 1) or None. Received: ema_momentum={ema_momentum!r}"
         )
-    if not learning_rate > 0:
+    schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+    if not schedule and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
     lines, count = data.stream_lines(path, encoding_errors)
     train_lines, validation_lines, (train_count, held_out) = data.split_dataset(

@@ -197,3 +197,23 @@ def test_text_without_newlines_trains_in_bounded_rows(tmp_path):
     )
     assert model.preprocessor.sequence_length == 64  # capped, not 169,999
     assert np.isfinite(model.history.history["loss"][0])
+
+
+def test_learning_rate_schedule(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 3), encoding="utf-8")
+    halving = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=1, decay_rate=0.5)
+    model = NextWordLSTM.from_text(
+        path,
+        epochs=1,
+        batch_size=4,
+        validation_split=0.0,
+        learning_rate=halving,
+        early_stopping_patience=None,
+        embedding_dim=4,
+        lstm_units=4,
+        verbose=0,
+    )
+    steps = int(model.optimizer.iterations)
+    assert steps == 3  # 12 lines in batches of 4
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01 * 0.5**steps)
