@@ -31,6 +31,8 @@ SETTINGS = {
     "defaults, window mode (20 words)": {"mode": "window"},
     "defaults, batch 8": {"batch_size": 8},
     "defaults, no word dropout": {"word_dropout": False},
+    "defaults, no weight averaging": {"ema_momentum": None},
+    "defaults, tied weights": {"tie_weights": True},
     "tutorial recipe": TUTORIAL_RECIPE,
 }
 

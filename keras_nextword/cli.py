@@ -97,6 +97,11 @@ def build_parser():
     )
     train.add_argument("--embedding-dim", type=_integer(1), default=100)
     train.add_argument("--lstm-units", type=_integer(1), default=150)
+    train.add_argument(
+        "--tie-weights",
+        action="store_true",
+        help="the output layer reuses the embedding matrix (after a projection)",
+    )
     train.add_argument("--max-tokens", type=_integer(3), help="vocabulary cap")
     train.add_argument(
         "--mode",
@@ -345,6 +350,7 @@ def _train(args):
             ema_momentum=args.ema_momentum or None,
             embedding_dim=args.embedding_dim,
             lstm_units=args.lstm_units,
+            tie_weights=args.tie_weights,
             distribution=distribution,
             dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
         )

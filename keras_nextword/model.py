@@ -52,6 +52,11 @@ class NextWordLSTM(keras.Model):
             stays float32; None for `keras.config.dtype_policy()`. Mixed
             policies keep the weights in float32 and compute in 16 bits;
             `"mixed_float16"` scales the loss (`keras.optimizers.LossScaleOptimizer`).
+        tie_weights: bool. The output layer reuses the embedding matrix
+            (`keras.layers.ReversibleEmbedding`, no output bias), after a
+            `Dense(embedding_dim)` projection when `lstm_units` differs: fewer
+            weights; it did not lower held-out perplexity at the tutorial's
+            size (`benchmarks/heldout.py`).
 
     Examples:
     >>> from keras_nextword import NextWordLSTM, datasets
@@ -70,6 +75,7 @@ class NextWordLSTM(keras.Model):
         dropout=0.0,
         preprocessor=None,
         dtype=None,
+        tie_weights=False,
         **kwargs,
     ):
         check_positive_int("vocabulary_size", vocabulary_size)
@@ -78,11 +84,16 @@ class NextWordLSTM(keras.Model):
         if not 0 <= dropout < 1:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         # === Layers === (assigned after the functional init: torch needs it first)
-        embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, mask_zero=True, dtype=dtype, name="embedding"
-        )
+        sizes = dict(mask_zero=True, dtype=dtype, name="embedding")
+        if tie_weights:
+            embedding = keras.layers.ReversibleEmbedding(vocabulary_size, embedding_dim, **sizes)
+            head = None
+            if lstm_units != embedding_dim:
+                head = keras.layers.Dense(embedding_dim, dtype=dtype, name="projection")
+        else:
+            embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, **sizes)
+            head = keras.layers.Dense(vocabulary_size, dtype=dtype, name="logits")
         lstm = keras.layers.LSTM(lstm_units, return_sequences=True, dtype=dtype, name="lstm")
-        head = keras.layers.Dense(vocabulary_size, dtype=dtype, name="logits")
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         embedded = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(
@@ -92,8 +103,11 @@ class NextWordLSTM(keras.Model):
         hidden = keras.layers.Dropout(dropout, dtype=dtype, name="lstm_dropout")(
             backbone(token_ids)
         )
+        logits = head(hidden) if head is not None else hidden
+        if tie_weights:
+            logits = embedding(logits, reverse=True)
         probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(
-            head(hidden)
+            logits
         )
         super().__init__(inputs=token_ids, outputs=probabilities, **kwargs)
         if dtype is not None:
@@ -106,6 +120,7 @@ class NextWordLSTM(keras.Model):
         self.embedding_dim = embedding_dim
         self.lstm_units = lstm_units
         self.dropout = dropout
+        self.tie_weights = tie_weights
         self.compile()
 
     def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
@@ -228,17 +243,33 @@ class NextWordLSTM(keras.Model):
             return super().predict(x, batch_size=batch_size, **kwargs)[:, -1]
         return super().predict(x, batch_size=batch_size, **kwargs)
 
+    def output_weights(self):
+        """The output layer as `(projection, kernel, bias)`: the logits of
+        hidden states `h` are `projection(h) @ kernel + bias`, where
+        `projection` is a layer or None (none) and `bias` None when there is
+        none (tied weights)."""
+        if not self.tie_weights:
+            return None, self.head.kernel, self.head.bias
+        return self.head, ops.transpose(self.embedding.embeddings), None
+
     def generation_weights(self):
         """The tensors stateful generation needs: embeddings, LSTM kernel,
-        recurrent kernel and bias, output kernel and bias."""
+        recurrent kernel and bias, and the output kernel and bias over the
+        LSTM's hidden state (a projection folded in)."""
         cell = self.lstm.cell
+        projection, kernel, bias = self.output_weights()
+        kernel = ops.convert_to_tensor(kernel)
+        bias = ops.zeros((self.vocabulary_size,)) if bias is None else bias
+        if projection is not None:
+            bias = bias + ops.matmul(projection.bias, kernel)
+            kernel = ops.matmul(projection.kernel, kernel)
         variables = [
             self.embedding.embeddings,
             cell.kernel,
             cell.recurrent_kernel,
             cell.bias,
-            self.head.kernel,
-            self.head.bias,
+            kernel,
+            bias,
         ]
         return [ops.convert_to_tensor(v) for v in variables]
 
@@ -265,6 +296,7 @@ class NextWordLSTM(keras.Model):
             "embedding_dim": self.embedding_dim,
             "lstm_units": self.lstm_units,
             "dropout": self.dropout,
+            "tie_weights": self.tie_weights,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
         }

@@ -48,16 +48,19 @@ class SampledSoftmaxTrainer(keras.Model):
         return self.model.get_layer("lstm_dropout")(hidden, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        kernel, bias = self.model.head.kernel, self.model.head.bias
-        vocabulary = ops.shape(bias)[0]
+        projection, kernel, bias = self.model.output_weights()
+        if projection is not None:
+            y_pred = projection(y_pred)
+        vocabulary = self.model.vocabulary_size
         y = ops.cast(y, "int32")
         negatives = keras.random.randint(
             (self.num_sampled,), 0, vocabulary, dtype="int32", seed=self.seed_generator
         )
         target_logits = ops.einsum("blu,ubl->bl", y_pred, ops.take(kernel, y, axis=1))
-        target_logits = target_logits + ops.take(bias, y)
         negative_logits = ops.matmul(y_pred, ops.take(kernel, negatives, axis=1))
-        negative_logits = negative_logits + ops.take(bias, negatives)
+        if bias is not None:
+            target_logits = target_logits + ops.take(bias, y)
+            negative_logits = negative_logits + ops.take(bias, negatives)
         hit = ops.equal(ops.expand_dims(y, -1), negatives)
         negative_logits = ops.where(hit, -1e9, negative_logits)
         logits = ops.concatenate([ops.expand_dims(target_logits, -1), negative_logits], axis=-1)

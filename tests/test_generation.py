@@ -55,6 +55,24 @@ def test_greedy_equals_naive_argmax_loop(small_model):
     assert generate(small_model, PROMPTS[0], max_length=10) == expected[0]
 
 
+@pytest.mark.parametrize("lstm_units", [32, 16])  # a projection, and none
+def test_greedy_with_tied_weights_equals_naive_argmax_loop(final_problem_path, lstm_units):
+    from keras_nextword import NextWordLSTM
+
+    model = NextWordLSTM.from_text(
+        final_problem_path,
+        epochs=1,
+        batch_size=256,
+        embedding_dim=16,
+        lstm_units=lstm_units,
+        tie_weights=True,
+        early_stopping_patience=None,
+        seed=0,
+        verbose=0,
+    )
+    assert model.generate(PROMPTS, max_length=6) == [naive_greedy(model, p, 6) for p in PROMPTS]
+
+
 def test_lean_greedy_equals_the_sampler_loop(small_model):
     # 64 rows and more take the transposed-logits layout, fewer the other one.
     for prompts in (PROMPTS, PROMPTS * 17):

@@ -15,13 +15,8 @@ from keras_nextword import NextWordLSTM, NGramVectorizer
 def tiny_model(lines=LINES, **kwargs):
     preprocessor = NGramVectorizer()
     preprocessor.adapt(lines)
-    return NextWordLSTM(
-        preprocessor.vocabulary_size(),
-        embedding_dim=8,
-        lstm_units=8,
-        preprocessor=preprocessor,
-        **kwargs,
-    )
+    kwargs = {"embedding_dim": 8, "lstm_units": 8, **kwargs}
+    return NextWordLSTM(preprocessor.vocabulary_size(), preprocessor=preprocessor, **kwargs)
 
 
 def test_fit_on_raw_strings_learns_and_reports_perplexity():
@@ -58,8 +53,12 @@ def test_predict_on_strings_uses_last_words():
     np.testing.assert_allclose(by_text.sum(), 1.0, rtol=1e-5)
 
 
-def test_padding_does_not_change_predictions():
-    model = tiny_model()
+TYINGS = [{}, {"tie_weights": True}, {"tie_weights": True, "embedding_dim": 8}]
+
+
+@pytest.mark.parametrize("tying", TYINGS)
+def test_padding_does_not_change_predictions(tying):
+    model = tiny_model(**tying)
     ids = keras.ops.convert_to_numpy(model.preprocessor.contexts(["a heavy heart"]))
     unpadded = ids[:, ids[0] != 0]
     np.testing.assert_allclose(
@@ -67,8 +66,9 @@ def test_padding_does_not_change_predictions():
     )
 
 
-def test_keras_round_trip(tmp_path):
-    model = tiny_model()
+@pytest.mark.parametrize("tying", TYINGS)
+def test_keras_round_trip(tmp_path, tying):
+    model = tiny_model(**tying)
     model.fit(LINES, epochs=1, verbose=0)
     path = tmp_path / "model.keras"
     model.save(path)
@@ -81,6 +81,21 @@ def test_keras_round_trip(tmp_path):
         restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
     )
     assert restored.generate("a heavy", max_length=4) == model.generate("a heavy", max_length=4)
+
+
+def test_tied_weights_share_the_embedding_matrix():
+    model = tiny_model(tie_weights=True, embedding_dim=6)  # lstm_units 8: a projection
+    vocabulary = model.vocabulary_size
+    lstm = 4 * 8 * (6 + 8 + 1)
+    assert model.count_params() == vocabulary * 6 + lstm + (8 * 6 + 6)
+    x = model.preprocessor.contexts(LINES)
+    hidden = keras.ops.convert_to_numpy(model.backbone(x))
+    embeddings = keras.ops.convert_to_numpy(model.embedding.embeddings)
+    logits = (
+        hidden @ keras.ops.convert_to_numpy(model.head.kernel) + model.head.bias
+    ) @ embeddings.T
+    expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5)
 
 
 LOAD_AND_PREDICT = """
