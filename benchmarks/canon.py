@@ -7,7 +7,8 @@ Each run is one `NextWordLSTM.from_text` call in a fresh process (so that its pe
 its own), timed from the call to its return: checking and counting the file, building
 the vocabulary, training, and the exact held-out pass after each epoch. The defaults are
 `examples/canon.py`'s: the tutorial-size model over the full vocabulary, line layout,
-batch 64, a sampled softmax of 1,024 negatives, epochs fixed (no rehearsal).
+batch 64, a sampled softmax of 1,024 negatives, an untied output layer and no weight
+averaging (as measured), epochs fixed (no rehearsal).
 `--repeats 1 10` runs the corpus as is and repeated 10 times (a temporary file) to show
 whether memory grows with the corpus; with `--epochs 0` that covers everything but
 training, whose buffers do not depend on the corpus size. The count-based baselines of
@@ -76,6 +77,8 @@ def main():
         "batch_size": args.batch_size,
         "num_sampled": args.num_sampled,
         "dropout": args.dropout,
+        "tie_weights": False,
+        "ema_momentum": None,
         "early_stopping_patience": None,
     }
     counts = baselines.evaluate(path)

@@ -32,7 +32,7 @@ SETTINGS = {
     "defaults, batch 8": {"batch_size": 8},
     "defaults, no word dropout": {"word_dropout": False},
     "defaults, no weight averaging": {"ema_momentum": None},
-    "defaults, tied weights": {"tie_weights": True},
+    "defaults, untied output layer": {"tie_weights": False},
     "tutorial recipe": TUTORIAL_RECIPE,
 }
 

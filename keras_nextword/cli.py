@@ -99,8 +99,10 @@ def build_parser():
     train.add_argument("--lstm-units", type=_integer(1), default=150)
     train.add_argument(
         "--tie-weights",
-        action="store_true",
-        help="the output layer reuses the embedding matrix (after a projection)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the output layer reuses the embedding matrix, after a projection "
+        "(default: %(default)s)",
     )
     train.add_argument("--max-tokens", type=_integer(3), help="vocabulary cap")
     train.add_argument(

@@ -99,15 +99,15 @@ def test_evaluate_json_equals_model_evaluate(trained, corpus):
     assert metrics["perplexity"] == pytest.approx(expected["perplexity"], rel=1e-4)
 
 
-def test_stdin_corpus_on_torch_with_tied_weights(corpus, tmp_path):
+def test_stdin_corpus_on_torch_untied(corpus, tmp_path):
     model_path = tmp_path / "model.keras"
     text = corpus.read_text(encoding="utf-8")
-    args = ["--backend", "torch", "--out", model_path, *TINY, "--tie-weights"]
+    args = ["--backend", "torch", "--out", model_path, *TINY, "--no-tie-weights"]
     result = succeeded(keras_nextword("train", "-", *args, input=text))
     assert result.stdout.startswith("Backend: torch (")
     assert model_path.exists() and (tmp_path / "history.png").exists()
     with zipfile.ZipFile(model_path) as saved:
-        assert json.loads(saved.read("config.json"))["config"]["tie_weights"] is True
+        assert json.loads(saved.read("config.json"))["config"]["tie_weights"] is False
 
 
 def test_bad_input_exits_2_in_one_line(tmp_path):

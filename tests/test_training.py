@@ -7,18 +7,25 @@ import numpy as np
 import pytest
 from conftest import LINES, REPO
 
-from keras_nextword import NextWordLSTM, data
+from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, data
 from keras_nextword.losses import NextWordCrossentropy
 
 
-def test_tutorial_defaults(final_problem_path):
+def test_tutorial_sizes_and_defaults(final_problem_path):
     model = NextWordLSTM.from_text(final_problem_path, epochs=0, validation_split=0.0)
     assert model.history is None
     assert model.embedding.output_dim == 100 and model.lstm_units == 150
     assert model.vocabulary_size == 1772 and model.preprocessor.sequence_length == 16
-    assert model.count_params() == 1772 * 100 + (4 * 150 * (100 + 150 + 1)) + 151 * 1772
+    lstm = 4 * 150 * (100 + 150 + 1)
+    # Tied by default: the output reuses the embeddings after a 150 -> 100 projection.
+    assert model.count_params() == 1772 * 100 + lstm + 151 * 100
     assert isinstance(model.loss, NextWordCrossentropy)
-    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert isinstance(model.optimizer, keras.optimizers.Adam) and model.optimizer.use_ema
+    tutorial = NextWordLSTM.from_text(
+        final_problem_path, epochs=0, validation_split=0.0, **TUTORIAL_RECIPE
+    )
+    assert tutorial.count_params() == 1772 * 100 + lstm + 151 * 1772  # its Dense(softmax)
+    assert not tutorial.optimizer.use_ema and tutorial.dropout == 0
 
 
 def test_from_text_holds_out_last_lines(tmp_path):
