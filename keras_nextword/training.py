@@ -102,7 +102,10 @@ def from_text(
         ema_momentum: float in [0, 1) or None. Keep an exponential moving
             average of the weights (Adam's `use_ema`) with this momentum:
             validation scores it (`keras.callbacks.SwapEMAWeights`) and the
-            trained model ends with it. None trains without.
+            trained model ends with it. The average starts from the initial
+            weights, so a fit of fewer than `3 / (1 - ema_momentum)` steps
+            (600 at 0.995; steps counted as lines / `batch_size` an epoch)
+            trains without it, as does None.
         num_sampled: int or None. Train with a sampled softmax over this
             many negative words per step (see `fit`), for large
             vocabularies; held-out figures stay exact.
@@ -173,8 +176,17 @@ def from_text(
         seed=seed,
     )
 
-    def build(lines):
-        """A model whose vocabulary is every word of `lines`."""
+    def optimizer(count, epochs):
+        """Adam, averaging the weights if `epochs` over `count` lines take enough
+        steps for the average to forget its start, the initial weights."""
+        steps = epochs * math.ceil(count / batch_size)
+        averaged = ema_momentum is not None and steps * (1 - ema_momentum) >= 3
+        return keras.optimizers.Adam(
+            learning_rate, clipnorm=1.0, use_ema=averaged, ema_momentum=ema_momentum or 0.99
+        )
+
+    def build(lines, count, epochs):
+        """A model whose vocabulary is every word of `lines`, to train `epochs`."""
         preprocessor = NGramVectorizer(
             max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
         )
@@ -186,14 +198,7 @@ def from_text(
             keras.utils.set_random_seed(seed)
         with scope():  # variables get their layouts when created
             model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
-            model.compile(
-                optimizer=keras.optimizers.Adam(
-                    learning_rate,
-                    clipnorm=1.0,
-                    use_ema=ema_momentum is not None,
-                    ema_momentum=ema_momentum or 0.99,
-                )
-            )
+            model.compile(optimizer=optimizer(count, epochs))
         return model
 
     def train(model, lines, validation, epochs, callbacks, backup):
@@ -207,7 +212,7 @@ def from_text(
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.LambdaCallback(on_epoch_end=stop_if_diverged),
         ]
-        if ema_momentum is not None:
+        if model.optimizer.use_ema:
             guards.append(keras.callbacks.SwapEMAWeights())  # validate the average
         if checkpoint_dir is not None:
             backup_dir = os.path.join(checkpoint_dir, backup)
@@ -229,10 +234,12 @@ def from_text(
             )
         return history
 
-    model = build(train_lines)
+    model = build(train_lines, train_count, epochs)
     model.history = None
     if epochs and early_stopping_patience is not None:
-        fit_lines, dev_lines, (_, dev_count) = data.split_dataset(train_lines, train_count, 0.1)
+        fit_lines, dev_lines, (fit_count, dev_count) = data.split_dataset(
+            train_lines, train_count, 0.1
+        )
         chosen = checkpoint_dir and os.path.join(checkpoint_dir, "epochs.json")
         if chosen and os.path.exists(chosen):
             with open(chosen) as f:
@@ -243,7 +250,8 @@ def from_text(
             stop = keras.callbacks.EarlyStopping(
                 "val_perplexity", patience=early_stopping_patience, mode="min"
             )
-            history = train(build(fit_lines), fit_lines, dev_lines, epochs, [stop], "rehearsal")
+            rehearsal = build(fit_lines, fit_count, epochs)
+            history = train(rehearsal, fit_lines, dev_lines, epochs, [stop], "rehearsal")
             perplexities = history.history["val_perplexity"]
             # `history.epoch` counts from the first epoch when a backup resumed it.
             epochs = history.epoch[perplexities.index(min(perplexities))] + 1
@@ -254,6 +262,8 @@ def from_text(
                 print(f"Training on all training lines for {epochs} epochs")
         if seed is not None:
             keras.utils.set_random_seed(seed)  # the same shuffles as without a rehearsal
+        with scope():
+            model.compile(optimizer=optimizer(train_count, epochs))
     if epochs:
         validation = validation_lines if held_out else None
         train(model, train_lines, validation, epochs, callbacks or [], "final")

@@ -20,7 +20,8 @@ def test_tutorial_sizes_and_defaults(final_problem_path):
     # Tied by default: the output reuses the embeddings after a 150 -> 100 projection.
     assert model.count_params() == 1772 * 100 + lstm + 151 * 100
     assert isinstance(model.loss, NextWordCrossentropy)
-    assert isinstance(model.optimizer, keras.optimizers.Adam) and model.optimizer.use_ema
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.003)
     tutorial = NextWordLSTM.from_text(
         final_problem_path, epochs=0, validation_split=0.0, **TUTORIAL_RECIPE
     )
@@ -70,13 +71,31 @@ def test_epochs_are_chosen_without_the_held_out_lines(tmp_path, monkeypatch):
     assert len(model.history.epoch) == probe_curve.index(min(probe_curve)) + 1
 
 
+@pytest.mark.parametrize("epochs,averaged", [(1, False), (4, True)])
+def test_weights_are_averaged_over_enough_steps_only(tmp_path, epochs, averaged):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 4), encoding="utf-8")  # 16 lines: 2 steps of 8
+    model = NextWordLSTM.from_text(
+        path,
+        epochs=epochs,
+        validation_split=0.0,
+        ema_momentum=0.5,  # averaged from 3 / (1 - 0.5) = 6 steps on
+        early_stopping_patience=None,
+        embedding_dim=4,
+        lstm_units=4,
+        verbose=0,
+    )
+    assert int(model.optimizer.iterations) == 2 * epochs
+    assert model.optimizer.use_ema is averaged
+
+
 @pytest.mark.parametrize("num_sampled", [None, 8])
 def test_validation_scores_the_averaged_weights_the_model_ends_with(tmp_path, num_sampled):
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(LINES * 3), encoding="utf-8")
     model = NextWordLSTM.from_text(
         path,
-        epochs=3,
+        epochs=4,
         validation_split=0.2,
         ema_momentum=0.5,
         learning_rate=0.05,
@@ -87,6 +106,7 @@ def test_validation_scores_the_averaged_weights_the_model_ends_with(tmp_path, nu
         seed=0,
         verbose=0,
     )
+    assert model.optimizer.use_ema
     _, held_out = data.split_lines(data.read_lines(path), 0.2)
     perplexity = model.evaluate(held_out, verbose=0, return_dict=True)["perplexity"]
     assert perplexity == pytest.approx(model.history.history["val_perplexity"][-1], rel=1e-4)
