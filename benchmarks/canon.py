@@ -8,12 +8,13 @@ its own), timed from the call to its return: checking and counting the file, bui
 the vocabulary, training, and the exact held-out pass after each epoch. The defaults are
 `examples/canon.py`'s: the tutorial-size model over the full vocabulary, line layout,
 batch 64, a sampled softmax of 1,024 negatives, an untied output layer and no weight
-averaging (as measured), epochs fixed (no rehearsal).
+averaging (`--tie-weights --ema-momentum 0.995` for from_text's defaults), epochs fixed
+(no rehearsal).
 `--repeats 1 10` runs the corpus as is and repeated 10 times (a temporary file) to show
 whether memory grows with the corpus; with `--epochs 0` that covers everything but
 training, whose buffers do not depend on the corpus size. The count-based baselines of
 `baselines.py` are computed on the same split for the ratio. Writes
-`canon_<backend>_<epochs>_epochs.json`.
+`canon_<backend>_<epochs>_epochs[_tied][_averaged].json`.
 """
 
 import argparse
@@ -63,6 +64,12 @@ def main():
     parser.add_argument("--num-sampled", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument(
+        "--tie-weights", action="store_true", help="from_text's default output layer"
+    )
+    parser.add_argument(
+        "--ema-momentum", type=float, help="average the weights (from_text's default: 0.995)"
+    )
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
 
@@ -77,8 +84,8 @@ def main():
         "batch_size": args.batch_size,
         "num_sampled": args.num_sampled,
         "dropout": args.dropout,
-        "tie_weights": False,
-        "ema_momentum": None,
+        "tie_weights": args.tie_weights,
+        "ema_momentum": args.ema_momentum,
         "early_stopping_patience": None,
     }
     counts = baselines.evaluate(path)
@@ -112,7 +119,8 @@ def main():
             )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"canon_{keras.config.backend()}_{args.epochs}_epochs.json"
+    variant = "_tied" * args.tie_weights + "_averaged" * (args.ema_momentum is not None)
+    target = out / f"canon_{keras.config.backend()}_{args.epochs}_epochs{variant}.json"
     target.write_text(json.dumps(results, indent=2))
     print(f"wrote {target}")
 

@@ -174,20 +174,42 @@ class NextWordLSTM(keras.Model):
         """`keras.Model.fit` that also takes raw lines of text (then `y` is None).
 
         Raw strings are laid out by `keras_nextword.data.text_dataset` in
-        `mode` (`"line"`, `"window"` or the tutorial's `"prefix"`), shuffled
-        (`seed` fixes the order) and with word dropout if the preprocessor has
-        it; `bucket` batches lines of similar length (`data.text_dataset`).
-        Raw-string `validation_data` is always scored line by line (each
+        `mode`, shuffled (`seed` fixes the order) and with word dropout if the
+        preprocessor has it. The pipeline is repeated with `steps_per_epoch`
+        counted in one pass (`data.repeated`), so one iterator serves every
+        epoch. Raw-string `validation_data` is always scored line by line (each
         word after the first of its line, from the words before it in the
         line), so validation perplexity means the same whatever `mode`. Under a
         `keras.distribution` scope, batches of raw strings are padded to
         `batch_size` with weight-0 rows, so that each splits evenly across the
         devices.
 
-        With `num_sampled`, training uses a sampled softmax over that many
-        negative words per step (`keras_nextword.sampled_softmax`): the
-        reported training loss is the sampled one, validation metrics stay
-        exact.
+        Args:
+            x: raw lines (str, list of str, or `tf.data.Dataset` of str), or
+                anything `keras.Model.fit` takes.
+            y: targets for non-text `x`.
+            batch_size: rows per step (32 for raw strings when None).
+            validation_data: raw lines, or what `keras.Model.fit` takes.
+            mode: `"line"`, `"window"` or the tutorial's `"prefix"`.
+            window_length: positions per row in `"window"` mode.
+            bucket: bool, batch lines of similar length (`"line"` mode).
+            num_sampled: int or None. Train with a sampled softmax over that
+                many negative words per step (`keras_nextword.sampled_softmax`):
+                the reported training loss is the sampled one, validation
+                metrics stay exact.
+            seed: int or None, the shuffle (and negatives') seed.
+            **kwargs: other `keras.Model.fit` arguments.
+
+        Returns:
+            The `History`, also kept as `model.history`.
+
+        Example:
+        >>> vectorizer = NGramVectorizer()
+        >>> vectorizer.adapt(["a heavy heart", "a light heart"])
+        >>> model = NextWordLSTM(vectorizer.vocabulary_size(), preprocessor=vectorizer)
+        >>> history = model.fit(["a heavy heart"], epochs=2, verbose=0)
+        >>> len(history.history["perplexity"])
+        2
         """
         if validation_data is not None and data.is_text(validation_data):
             validation_data = self._text_dataset(validation_data, batch_size)
