@@ -7,14 +7,14 @@ Each run is one `NextWordLSTM.from_text` call in a fresh process (so that its pe
 its own), timed from the call to its return: checking and counting the file, building
 the vocabulary, training, and the exact held-out pass after each epoch. The defaults are
 `examples/canon.py`'s: the tutorial-size model over the full vocabulary, line layout,
-batch 64, a sampled softmax of 1,024 negatives, an untied output layer and no weight
-averaging (`--tie-weights --ema-momentum 0.995` for from_text's defaults), epochs fixed
-(no rehearsal).
+batch 64, a sampled softmax of 1,024 negatives, from_text's tied output layer and
+weight averaging (`--no-tie-weights --ema-momentum 0` for neither), epochs fixed (no
+rehearsal).
 `--repeats 1 10` runs the corpus as is and repeated 10 times (a temporary file) to show
 whether memory grows with the corpus; with `--epochs 0` that covers everything but
 training, whose buffers do not depend on the corpus size. The count-based baselines of
 `baselines.py` are computed on the same split for the ratio. Writes
-`canon_<backend>_<epochs>_epochs[_tied][_averaged].json`.
+`canon_<backend>_<epochs>_epochs[_untied][_unaveraged].json`.
 """
 
 import argparse
@@ -65,10 +65,16 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument(
-        "--tie-weights", action="store_true", help="from_text's default output layer"
+        "--tie-weights",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="from_text's default output layer (default: %(default)s)",
     )
     parser.add_argument(
-        "--ema-momentum", type=float, help="average the weights (from_text's default: 0.995)"
+        "--ema-momentum",
+        type=float,
+        default=0.995,
+        help="weight averaging, 0 for none (default: from_text's %(default)s)",
     )
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
@@ -85,7 +91,7 @@ def main():
         "num_sampled": args.num_sampled,
         "dropout": args.dropout,
         "tie_weights": args.tie_weights,
-        "ema_momentum": args.ema_momentum,
+        "ema_momentum": args.ema_momentum or None,
         "early_stopping_patience": None,
     }
     counts = baselines.evaluate(path)
@@ -119,7 +125,7 @@ def main():
             )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    variant = "_tied" * args.tie_weights + "_averaged" * (args.ema_momentum is not None)
+    variant = "_untied" * (not args.tie_weights) + "_unaveraged" * (not args.ema_momentum)
     target = out / f"canon_{keras.config.backend()}_{args.epochs}_epochs{variant}.json"
     target.write_text(json.dumps(results, indent=2))
     print(f"wrote {target}")

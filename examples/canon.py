@@ -52,8 +52,6 @@ def main():
         num_sampled=args.num_sampled,
         batch_size=args.batch_size,
         dropout=args.dropout,
-        tie_weights=False,  # as measured (benchmarks/canon.py)
-        ema_momentum=None,
         early_stopping_patience=None,  # a rehearsal would double the time; 8 epochs measured
         seed=args.seed,
         verbose=2,
