@@ -7,8 +7,8 @@ holds neither its lines nor its 600,000-odd training examples, and the whole
 vocabulary (about 19,000 words) is kept: training uses a sampled softmax
 (`--num-sampled` negatives per step), while the held-out perplexity printed
 after every epoch is exact. Measured (`benchmarks/canon.py`): 8 epochs reach a
-held-out perplexity of 188 against 235 for a Kneser-Ney 4-gram, at a peak of
-1.6 GiB of memory; an epoch takes 2 to 3 minutes on 2 busy CPU cores.
+held-out perplexity of 165 against 235 for a Kneser-Ney 4-gram, at a peak of
+1.5 GiB of memory; an epoch takes under a minute on 2 CPU cores.
 
     python examples/canon.py --epochs 1
     python examples/canon.py --corpus ../shared/data/complete_sherlock_holmes.txt
