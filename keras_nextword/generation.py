@@ -11,6 +11,8 @@ This module reads a model only through `model.preprocessor` and
 """
 
 import math
+import os
+import sys
 import warnings
 
 import keras
@@ -256,14 +258,15 @@ def _encode(preprocessor, prompts):
         listed = "; ".join(f"{p!r}: {w}" for p, w in list(unknown.items())[:5])
         more = f"; and {len(unknown) - 5} more prompts" if len(unknown) > 5 else ""
         warnings.warn(
-            f"Out-of-vocabulary words in prompts read as [UNK]: {listed}{more}", stacklevel=3
+            f"Out-of-vocabulary words in prompts read as [UNK]: {listed}{more}",
+            stacklevel=_caller_level(),
         )
     if hopeless:
         more = f" and {len(hopeless) - 5} more" if len(hopeless) > 5 else ""
         warnings.warn(
             f"Prompts with no word in the vocabulary continue from [UNK]s alone: "
             f"{hopeless[:5]}{more}",
-            stacklevel=3,
+            stacklevel=_caller_level(),
         )
     return rows
 
@@ -358,3 +361,13 @@ def generate(
     words = preprocessor.detokenize(new_ids)
     outputs = [" ".join([text, *row[:n]]) for text, row, n in zip(prompts, words, lengths)]
     return outputs[0] if single else outputs
+
+
+def _caller_level():
+    """The `stacklevel` that makes a warning name the first line outside this
+    package (the user's `generate` call, through `NextWordLSTM.generate` or not)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -152,8 +152,12 @@ def test_padding_and_oov_are_never_generated(small_model):
 
 
 def test_oov_prompt_words_warn_and_are_kept(small_model):
-    with pytest.warns(UserWarning, match="zzyzx"):
+    with pytest.warns(UserWarning, match="zzyzx") as record:
         text = small_model.generate("holmes zzyzx", max_length=2)
+    assert record[0].filename == __file__  # names the caller's line, not the package's
+    with pytest.warns(UserWarning, match="zzyzx") as record:
+        generate(small_model, "holmes zzyzx", max_length=2)
+    assert record[0].filename == __file__
     assert text.startswith("holmes zzyzx ")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
