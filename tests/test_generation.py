@@ -61,8 +61,8 @@ def test_greedy_with_tied_weights_equals_naive_argmax_loop(final_problem_path, l
 
     model = NextWordLSTM.from_text(
         final_problem_path,
-        epochs=1,
-        batch_size=256,
+        epochs=2,
+        batch_size=64,  # trained enough that greedy meets no near-ties
         embedding_dim=16,
         lstm_units=lstm_units,
         tie_weights=True,
