@@ -199,7 +199,7 @@ def test_mixed_bfloat16_trains_saves_and_generates(corpus, tmp_path):
         epochs=1,
         batch_size=64,
         embedding_dim=8,
-        lstm_units=8,
+        lstm_units=16,  # tied through a projection: `model.head` is that Dense
         seed=0,
         verbose=0,
         early_stopping_patience=None,
