@@ -50,12 +50,12 @@ from pathlib import Path
 
 import jax
 import keras
-import keras_hub
 import numpy as np
 import torch
 
 from keras_nextword import NextWordLSTM, NGramVectorizer, data_parallel, datasets
 from keras_nextword.data import read_lines
+from keras_nextword.losses import NextWordCrossentropy, Perplexity
 
 SIZES = {
     "tutorial": {"embedding": 100, "lstm_units": 150},  # vocabulary of The Final Problem
@@ -93,8 +93,8 @@ def mask_free(vocabulary, embedding, units, policy):
     variant.dtype_policy = policy  # as NextWordLSTM: mixed_float16 then scales the loss
     variant.compile(
         optimizer=keras.optimizers.Adam(0.001, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
-        weighted_metrics=["accuracy", keras_hub.metrics.Perplexity(name="perplexity")],
+        loss=NextWordCrossentropy(),
+        weighted_metrics=["accuracy", Perplexity()],
     )
     return variant
 

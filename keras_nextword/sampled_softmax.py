@@ -88,14 +88,14 @@ class ExactValidation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         data = self.data if isinstance(self.data, tuple) else (self.data,)
         # With weight averaging, score the average, as `SwapEMAWeights` does for `fit`.
-        swap = keras.callbacks.SwapEMAWeights()
-        swap.set_model(self.model)
-        averaged = getattr(self.model.optimizer, "use_ema", False)
-        if averaged:
+        swap = None
+        if getattr(self.model.optimizer, "use_ema", False):
+            swap = keras.callbacks.SwapEMAWeights()
+            swap.set_model(self.model)
             swap.on_test_begin()
         try:
             results = self.lm.evaluate(*data, verbose=0, return_dict=True)
         finally:
-            if averaged:
+            if swap is not None:
                 swap.on_test_end()
         logs.update({f"val_{name}": value for name, value in results.items()})

@@ -71,19 +71,22 @@ def test_epochs_are_chosen_without_the_held_out_lines(tmp_path, monkeypatch):
     assert len(model.history.epoch) == probe_curve.index(min(probe_curve)) + 1
 
 
+def train_tiny(tmp_path, lines, **kwargs):
+    """`from_text` on `lines` written to a file: a width-4 model, epochs fixed, silent."""
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    settings = dict(early_stopping_patience=None, embedding_dim=4, lstm_units=4, verbose=0)
+    return NextWordLSTM.from_text(path, **{**settings, **kwargs}), path
+
+
 @pytest.mark.parametrize("epochs,averaged", [(1, False), (4, True)])
 def test_weights_are_averaged_over_enough_steps_only(tmp_path, epochs, averaged):
-    path = tmp_path / "corpus.txt"
-    path.write_text("\n".join(LINES * 4), encoding="utf-8")  # 16 lines: 2 steps of 8
-    model = NextWordLSTM.from_text(
-        path,
+    model, _ = train_tiny(
+        tmp_path,
+        LINES * 4,  # 16 lines: 2 steps of 8
         epochs=epochs,
         validation_split=0.0,
         ema_momentum=0.5,  # averaged from 3 / (1 - 0.5) = 6 steps on
-        early_stopping_patience=None,
-        embedding_dim=4,
-        lstm_units=4,
-        verbose=0,
     )
     assert int(model.optimizer.iterations) == 2 * epochs
     assert model.optimizer.use_ema is averaged
@@ -91,20 +94,17 @@ def test_weights_are_averaged_over_enough_steps_only(tmp_path, epochs, averaged)
 
 @pytest.mark.parametrize("num_sampled", [None, 8])
 def test_validation_scores_the_averaged_weights_the_model_ends_with(tmp_path, num_sampled):
-    path = tmp_path / "corpus.txt"
-    path.write_text("\n".join(LINES * 3), encoding="utf-8")
-    model = NextWordLSTM.from_text(
-        path,
+    model, path = train_tiny(
+        tmp_path,
+        LINES * 3,
         epochs=4,
         validation_split=0.2,
         ema_momentum=0.5,
         learning_rate=0.05,
-        early_stopping_patience=None,
         num_sampled=num_sampled,
         embedding_dim=8,
         lstm_units=8,
         seed=0,
-        verbose=0,
     )
     assert model.optimizer.use_ema
     _, held_out = data.split_lines(data.read_lines(path), 0.2)
@@ -227,19 +227,9 @@ def test_text_without_newlines_trains_in_bounded_rows(tmp_path):
 
 
 def test_learning_rate_schedule(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text("\n".join(LINES * 3), encoding="utf-8")
     halving = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=1, decay_rate=0.5)
-    model = NextWordLSTM.from_text(
-        path,
-        epochs=1,
-        batch_size=4,
-        validation_split=0.0,
-        learning_rate=halving,
-        early_stopping_patience=None,
-        embedding_dim=4,
-        lstm_units=4,
-        verbose=0,
+    model, _ = train_tiny(
+        tmp_path, LINES * 3, epochs=1, batch_size=4, validation_split=0.0, learning_rate=halving
     )
     steps = int(model.optimizer.iterations)
     assert steps == 3  # 12 lines in batches of 4
