@@ -1,14 +1,20 @@
-"""Test sessions, one per Keras backend, plus lint: `nox` runs them all.
+"""Test sessions, one per Keras backend, the lowest supported Keras, and lint: `nox` runs them all.
 
 Each test session installs all three backends, because the tests also load
-models saved under this backend on the other two.
+models saved under this backend on the other two. Docstring examples run as
+doctests. A test that skips fails the session, unless it needs the canon
+(`tests/conftest.py`): a skipped test is one that never runs on a user's clone.
 """
 
 import nox
 
 BACKENDS = ("jax", "tensorflow", "torch")
-nox.options.sessions = ["lint", *(f"tests-{backend}" for backend in BACKENDS)]
+# The floors pyproject.toml states: ReversibleEmbedding (tied weights) first
+# shipped in Keras 3.12, and keras-hub 0.25 is the newest release that takes it.
+LOWEST = ("keras==3.12.0", "keras-hub==0.25.0")
+nox.options.sessions = ["lint", *(f"tests-{backend}" for backend in BACKENDS), "tests-lowest"]
 nox.options.error_on_missing_interpreters = False
+STRICT = {"KERAS_NEXTWORD_STRICT_SKIPS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 @nox.session
@@ -18,16 +24,34 @@ def lint(session):
     session.run("ruff", "format", "--check", ".")
 
 
+def install(session, *extra):
+    # The pinned CPU torch first: an unpinned one pulls gigabytes of CUDA wheels.
+    session.install("torch==2.13.0")
+    session.install("-e", ".[jax,tensorflow,torch,test]", *extra)
+
+
 def tests_session(backend):
     @nox.session(name=f"tests-{backend}")
     def tests(session):
-        # The pinned CPU torch first: an unpinned one pulls gigabytes of CUDA wheels.
-        session.install("torch==2.13.0")
-        session.install("-e", ".[jax,tensorflow,torch,test]")
-        session.run("pytest", *session.posargs, env={"KERAS_BACKEND": backend})
+        install(session)
+        session.run(
+            "pytest",
+            "--doctest-modules",
+            *session.posargs,
+            env={"KERAS_BACKEND": backend, **STRICT},
+        )
 
     return tests
 
 
 for _backend in BACKENDS:
     tests_session(_backend)
+
+
+@nox.session(name="tests-lowest")
+def tests_lowest(session):
+    """The whole suite on JAX with the lowest Keras and keras-hub pyproject.toml allows."""
+    install(session, *LOWEST)
+    session.run(
+        "pytest", "--doctest-modules", *session.posargs, env={"KERAS_BACKEND": "jax", **STRICT}
+    )

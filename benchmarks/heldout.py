@@ -22,7 +22,7 @@ import baselines
 import keras
 import numpy as np
 
-from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, datasets
+from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, datasets, pipeline
 from keras_nextword.data import read_lines, split_lines
 from keras_nextword.preprocessing import OOV_ID
 
@@ -39,7 +39,7 @@ SETTINGS = {
 
 def heldout_perplexities(model, lines):
     """Exact perplexity over all held-out predictions and over known targets only."""
-    x, y, w = (np.asarray(t) for t in model.preprocessor.sequences(lines))
+    x, y, w = (np.asarray(t) for t in pipeline.layout(model.preprocessor, lines))
     probabilities = model.predict(x, batch_size=256, verbose=0)
     real = w > 0
     p = probabilities[real][np.arange(real.sum()), y[real]]

@@ -31,7 +31,8 @@ import keras
 import numpy as np
 
 from keras_nextword import NextWordLSTM, NGramVectorizer, datasets
-from keras_nextword.data import read_lines, split_lines, text_dataset
+from keras_nextword.data import read_lines, split_lines
+from keras_nextword.pipeline import layout, text_dataset
 
 
 class PeakRSS:
@@ -78,7 +79,7 @@ class EpochClock(keras.callbacks.Callback):
 def heldout_perplexity(model, vectorizer, lines):
     """Exact perplexity of `model` (per-position or last-position output) on
     every next-word prediction within the held-out lines."""
-    x, y, w = (np.asarray(t) for t in vectorizer.sequences(lines))
+    x, y, w = (np.asarray(t) for t in layout(vectorizer, lines))
     total, count = 0.0, 0
     for start in range(0, len(x), 256):
         xs, ys, ws = x[start : start + 256], y[start : start + 256], w[start : start + 256] > 0

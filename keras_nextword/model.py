@@ -6,7 +6,7 @@ import warnings
 import keras
 from keras import ops
 
-from keras_nextword import data, generation, training
+from keras_nextword import data, generation, pipeline, training
 from keras_nextword.distribution import check_batch_size
 from keras_nextword.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
@@ -156,7 +156,7 @@ class NextWordLSTM(keras.Model):
         if keras.distribution.distribution() is not None:
             # Every batch (padded to `batch_size`) must split evenly across the devices.
             check_batch_size(keras.distribution.distribution(), batch_size)
-        return data.text_dataset(x, self.preprocessor, batch_size, mode, **kwargs)
+        return pipeline.text_dataset(x, self.preprocessor, batch_size, mode, **kwargs)
 
     def fit(
         self,
@@ -173,10 +173,10 @@ class NextWordLSTM(keras.Model):
     ):
         """`keras.Model.fit` that also takes raw lines of text (then `y` is None).
 
-        Raw strings are laid out by `keras_nextword.data.text_dataset` in
+        Raw strings are laid out by `keras_nextword.pipeline.text_dataset` in
         `mode`, shuffled (`seed` fixes the order) and with word dropout if the
         preprocessor has it. The pipeline is repeated with `steps_per_epoch`
-        counted in one pass (`data.repeated`), so one iterator serves every
+        counted in one pass (`pipeline.repeated`), so one iterator serves every
         epoch. Raw-string `validation_data` is always scored line by line (each
         word after the first of its line, from the words before it in the
         line), so validation perplexity means the same whatever `mode`. Under a
@@ -221,11 +221,12 @@ class NextWordLSTM(keras.Model):
                 window_length=window_length,
                 bucket=bucket,
                 shuffle=kwargs.pop("shuffle", True),
+                training=True,  # word dropout, shuffled or not
                 seed=seed,
             )
             batch_size, kwargs["shuffle"] = None, False  # the dataset shuffles itself
             if kwargs.get("steps_per_epoch") is None:
-                x, kwargs["steps_per_epoch"] = data.repeated(x)
+                x, kwargs["steps_per_epoch"] = pipeline.repeated(x)
                 if not kwargs["steps_per_epoch"]:
                     raise ValueError("`x` has no line of two or more words: nothing to predict.")
         trainer = self

@@ -75,10 +75,10 @@ class NGramVectorizer(keras.layers.Layer):
             line, and longer lines continue in the next row).
         vocabulary: list of str or None. A vocabulary to use instead of
             `adapt()`, as returned by `get_vocabulary()`.
-        word_dropout: bool. When called with `training=True`, replace each
-            occurrence of a word seen `n` times in `adapt()` by `[UNK]` with
-            probability `1 / (1 + n)`, redrawn on every call, so that a model
-            learns how much mass unseen words deserve.
+        word_dropout: bool. Training pipelines (`keras_nextword.pipeline`)
+            replace each occurrence of a word seen `n` times in `adapt()` by
+            `[UNK]` with probability `1 / (1 + n)`, so that a model learns how
+            much mass unseen words deserve.
         word_counts: list of int or None. Occurrences of each vocabulary entry
             in the adapted text (set by `adapt()`; used by `word_dropout`).
 
@@ -222,20 +222,9 @@ class NGramVectorizer(keras.layers.Layer):
         padded = ids[:, ::-1].to_tensor(PAD_ID, shape=[None, self.sequence_length])
         return _maybe_to_backend(padded[:, ::-1])
 
-    def _flat_ids(self, text, training):
-        """Word ids of `text` as one flat vector and each line's start in it;
-        with `training` and `word_dropout`, rare words are redrawn as `[UNK]`."""
-        ids = self.tokenize(text)
-        flat = ids.flat_values
-        if training and self.word_dropout:
-            counts = tf.constant(self.word_counts, tf.float32)
-            unk_probability = tf.gather(tf.where(counts > 0, 1.0 / (1.0 + counts), 0.0), flat)
-            dropped = tf.random.uniform(tf.shape(flat)) < unk_probability
-            flat = tf.where(dropped, OOV_ID, flat)
-        return flat, ids.row_starts(), ids.row_lengths()
-
-    def call(self, inputs, training=False):
-        flat, row_starts, row_lengths = self._flat_ids(inputs, training)
+    def call(self, inputs):
+        ids = self.tokenize(inputs)
+        flat, row_starts, row_lengths = ids.flat_values, ids.row_starts(), ids.row_lengths()
         line_start = tf.repeat(row_starts, row_lengths)
         position = tf.range(tf.shape(flat)[0])
         # Every word but the first of its line is a target; its context is the
@@ -247,59 +236,6 @@ class NGramVectorizer(keras.layers.Layer):
         inputs = tf.where(in_line, tf.gather(flat, tf.maximum(window, 0)), PAD_ID)
         targets = tf.gather(flat, target_position)
         return _maybe_to_backend(inputs), _maybe_to_backend(targets)
-
-    def sequences(self, text, training=False):
-        """Lines as post-padded sequences, a next-word target at every position.
-
-        The many-to-many layout: one LSTM pass over a line predicts each of its
-        words after the first, the same predictions as the line's prefix
-        n-grams. Rows hold `sequence_length` positions; a longer line goes on
-        in the next row (its context restarting there, as the n-grams' front
-        cut). No row crosses a line.
-
-        Args:
-            text: a string, or a list, array or `tf.Tensor` of strings (lines).
-            training: bool, apply `word_dropout`.
-
-        Returns:
-            `(inputs, targets, sample_weight)`, each of shape `(rows,
-            sequence_length)`: word ids, the id of the word after each
-            position, and 1.0 at real positions, 0.0 on padding.
-
-        Example:
-        >>> vectorizer = NGramVectorizer(vocabulary=["", "[UNK]", "a", "b", "c"])
-        >>> vectorizer.sequence_length = 3
-        >>> x, y, w = vectorizer.sequences(["a b c", "c a"])
-        >>> keras.ops.convert_to_numpy(x).tolist(), keras.ops.convert_to_numpy(y).tolist()
-        ([[2, 3, 0], [4, 0, 0]], [[3, 4, 0], [2, 0, 0]])
-        """
-        flat, row_starts, row_lengths = self._flat_ids(text, training)
-        return _rows(flat, row_starts, row_lengths, self.sequence_length)
-
-    def windows(self, text, length, training=False):
-        """The lines' words as one running stream, cut into rows of `length`.
-
-        Context crosses line breaks (in prose they are typesetting), so every
-        word but the very first is a target and rows carry no padding but the
-        last one's. Row `i + 1` starts with the target of row `i`'s last position.
-
-        Args:
-            text: a string, or a list, array or `tf.Tensor` of strings.
-            length: int, positions per row.
-            training: bool, apply `word_dropout`.
-
-        Returns:
-            `(inputs, targets, sample_weight)` as `sequences()`, of shape
-            `(rows, length)`.
-
-        Example:
-        >>> vectorizer = NGramVectorizer(vocabulary=["", "[UNK]", "a", "b", "c"])
-        >>> x, y, w = vectorizer.windows(["a b c", "c a"], length=2)
-        >>> keras.ops.convert_to_numpy(x).tolist(), keras.ops.convert_to_numpy(y).tolist()
-        ([[2, 3], [4, 4]], [[3, 4], [4, 2]])
-        """
-        flat, _, _ = self._flat_ids(text, training)
-        return _rows(flat, tf.zeros([1], tf.int64), tf.shape(flat, tf.int64)[:1], length)
 
     def compute_output_spec(self, inputs):
         return (
@@ -328,24 +264,6 @@ def _as_line_batches(data, batch_size):
         return data
     lines = tf.reshape(tf.convert_to_tensor(data, dtype=tf.string), [-1])
     return tf.data.Dataset.from_tensor_slices(lines).batch(batch_size)
-
-
-def _rows(flat, starts, lengths, length):
-    """Cuts segments of `flat` (`starts`, `lengths`) into rows of `length`
-    next-word predictions: `(inputs, targets, sample_weight)`, post-padded."""
-    starts, lengths = tf.cast(starts, tf.int32), tf.cast(lengths, tf.int32)
-    predictions = tf.maximum(lengths - 1, 0)
-    rows = (predictions + length - 1) // length
-    segment = tf.repeat(tf.range(tf.size(rows)), rows)
-    first_row = tf.gather(tf.cumsum(rows, exclusive=True), segment)
-    offset = (tf.range(tf.size(segment)) - first_row) * length
-    count = tf.gather(predictions, segment) - offset
-    position = (tf.gather(starts, segment) + offset)[:, None] + tf.range(length)[None, :]
-    real = tf.range(length)[None, :] < count[:, None]
-    inputs = tf.where(real, tf.gather(flat, tf.where(real, position, 0)), PAD_ID)
-    targets = tf.where(real, tf.gather(flat, tf.where(real, position + 1, 0)), PAD_ID)
-    weights = tf.cast(real, "float32")
-    return tuple(_maybe_to_backend(t) for t in (inputs, targets, weights))
 
 
 def _maybe_to_backend(x):

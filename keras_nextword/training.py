@@ -91,7 +91,7 @@ def from_text(
         mode: the training layout, `"line"` (one row per line),
             `"window"` (the word stream in rows of `window_length`) or
             `"prefix"` (the tutorial's prefix n-grams); see
-            `data.text_dataset`.
+            `pipeline.text_dataset`.
         window_length: positions per row in `"window"` mode.
         max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
         sequence_length: row length in `"line"` and `"prefix"` modes, and

@@ -1,4 +1,10 @@
-"""Shared fixtures: the corpora in ../shared/data and small trained models."""
+"""Shared fixtures: the bundled corpus, the canon when present, small trained models.
+
+Tests read The Final Problem from the package (`datasets.load_final_problem()`),
+so they run on any clone. Only tests that need the whole canon may skip, and
+only with `CANON_SKIP` as their reason: under `nox` (`KERAS_NEXTWORD_STRICT_SKIPS=1`)
+any other skip fails the run (see `pytest_sessionfinish`).
+"""
 
 import os
 from pathlib import Path
@@ -6,17 +12,71 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-FINAL_PROBLEM = SHARED_DATA / "the_final_problem.txt"
-CANON = SHARED_DATA / "complete_sherlock_holmes.txt"
+# The canon is never committed: benchmarks and the few tests that need it read
+# the copy beside the repository, when there is one.
+CANON = REPO.parent / "shared" / "data" / "complete_sherlock_holmes.txt"
+CANON_SKIP = (
+    "needs the Sherlock Holmes canon (3.9 MB download): "
+    f"put complete_sherlock_holmes.txt at {CANON}"
+)
 BACKENDS = ("jax", "tensorflow", "torch")
+
+
+def backend():
+    return os.environ.get("KERAS_BACKEND", "jax")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "jax_only: runs on the JAX backend only (deselected, not skipped, elsewhere)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if backend() == "jax":
+        return
+    keep = [item for item in items if "jax_only" not in item.keywords]
+    dropped = [item for item in items if "jax_only" in item.keywords]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+_skips = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        # Docstring examples marked `+SKIP` (long training) are not tests that skip.
+        if CANON_SKIP not in reason and "skipped by +SKIP" not in reason:
+            _skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A test that skips where a user runs the suite is a test that never runs:
+    with `KERAS_NEXTWORD_STRICT_SKIPS=1`, only canon skips are allowed."""
+    if _skips and os.environ.get("KERAS_NEXTWORD_STRICT_SKIPS") == "1":
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"{len(_skips)} test(s) skipped that must run:", red=True)
+            for line in _skips:
+                reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
 def final_problem_path():
-    if not FINAL_PROBLEM.exists():
-        pytest.skip(f"{FINAL_PROBLEM} is missing")
-    return FINAL_PROBLEM
+    from keras_nextword import datasets
+
+    return Path(datasets.load_final_problem())
+
+
+@pytest.fixture(scope="session")
+def canon_path():
+    if not CANON.exists():
+        pytest.skip(CANON_SKIP)
+    return CANON
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +101,6 @@ def small_model(final_problem_path):
         seed=0,
         verbose=0,
     )
-
-
-def backend():
-    return os.environ.get("KERAS_BACKEND", "jax")
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nextword import NextWordLSTM, NGramVectorizer, data
-from keras_nextword.data import (
-    MODES,
-    read_lines,
-    split_dataset,
-    split_lines,
-    stream_lines,
-    text_dataset,
-)
+from keras_nextword import NextWordLSTM, NGramVectorizer, data, pipeline
+from keras_nextword.data import read_lines, split_dataset, split_lines, stream_lines
+from keras_nextword.pipeline import MODES, text_dataset
 
 LINES = [
     "it is with a heavy heart that i take up my pen",
@@ -106,7 +100,7 @@ def test_line_batches_are_cut_to_their_longest_row():
 
 def test_long_lines_continue_in_the_next_row():
     vectorizer = adapted(sequence_length=4)
-    x, y, w = (keras.ops.convert_to_numpy(t) for t in vectorizer.sequences([LINES[0]]))
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(vectorizer, [LINES[0]]))
     words = LINES[0].split()
     assert x.shape == (3, 4) and w.sum() == len(words) - 1
     assert vectorizer.detokenize(y[w > 0]) == words[1:]
@@ -115,7 +109,10 @@ def test_long_lines_continue_in_the_next_row():
 
 def test_windows_cover_the_word_stream():
     vectorizer = adapted()
-    x, y, w = (keras.ops.convert_to_numpy(t) for t in vectorizer.windows(LINES, 6))
+    x, y, w = (
+        keras.ops.convert_to_numpy(t)
+        for t in pipeline.layout(vectorizer, LINES, "window", window_length=6)
+    )
     words = " ".join(LINES).split()
     assert vectorizer.detokenize(y[w > 0]) == words[1:]
     assert vectorizer.detokenize(x[w > 0]) == words[:-1]
@@ -147,6 +144,54 @@ def test_training_rows_never_hold_held_out_lines(corpus, mode):
     assert held_out_ids  # "distinguished", "holmes"...
     x, y, w = as_arrays(text_dataset(train, vectorizer, 4, mode, shuffle=True, seed=0))
     assert not held_out_ids & set(x.ravel()) and not held_out_ids & set(y.ravel())
+
+
+def dropout_vectorizer():
+    vectorizer = adapted(word_dropout=True)
+    # Every word seen once: each occurrence becomes [UNK] with probability 1/2.
+    vectorizer.word_counts = [0, 0] + [1] * (vectorizer.vocabulary_size() - 2)
+    return vectorizer
+
+
+def test_word_dropout_is_seeded_and_redrawn_every_pass():
+    vectorizer = dropout_vectorizer()
+    lines = [line for line in LINES if line.strip()] * 20
+
+    def passes(seed, n=2):
+        dataset = text_dataset(lines, vectorizer, 8, "line", training=True, seed=seed).repeat(n)
+        return np.concatenate([np.asarray(x) for x, _, _ in dataset])
+
+    first, again = passes(3), passes(3)
+    np.testing.assert_array_equal(first, again)  # same seed, same draws
+    half = len(first) // 2
+    unk = (first == 1).sum() / (first > 0).sum()
+    assert 0.4 < unk < 0.6
+    assert not np.array_equal(first[:half], first[half:])  # a new draw each pass
+    assert not np.array_equal(first, passes(4))
+
+
+def test_word_dropout_follows_training_not_shuffle():
+    vectorizer = dropout_vectorizer()
+    lines = [line for line in LINES if line.strip()] * 20
+    x, _, w = as_arrays(text_dataset(lines, vectorizer, 8, "line", training=True, seed=0))
+    assert (x[w > 0] == 1).any()  # shuffle=False still drops words
+    x, _, w = as_arrays(text_dataset(lines, vectorizer, 8, "line", shuffle=True, training=False))
+    assert not (x[w > 0] == 1).any()
+
+
+def test_fit_without_shuffling_keeps_word_dropout(monkeypatch):
+    calls = []
+    original = pipeline.text_dataset
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "text_dataset", spy)
+    vectorizer = dropout_vectorizer()
+    model = NextWordLSTM(vectorizer.vocabulary_size(), 4, 4, preprocessor=vectorizer)
+    model.fit(LINES, epochs=1, shuffle=False, verbose=0)
+    assert calls[0]["shuffle"] is False and calls[0]["training"] is True
 
 
 def test_unknown_mode_is_named():

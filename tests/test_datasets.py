@@ -9,8 +9,6 @@ from keras.src.utils import file_utils
 
 from keras_nextword import datasets
 
-SHARED_CANON = Path(__file__).parents[2] / "shared" / "data" / datasets.CANON_FILE
-
 
 @pytest.fixture
 def downloads(monkeypatch):
@@ -26,12 +24,10 @@ def downloads(monkeypatch):
 
 
 @pytest.fixture
-def seeded_cache(tmp_path):
-    """A Keras cache dir holding the canon, copied from ../shared/data."""
-    if not SHARED_CANON.exists():
-        pytest.skip(f"needs {SHARED_CANON}")
+def seeded_cache(tmp_path, canon_path):
+    """A Keras cache dir holding the canon, copied from beside the repository."""
     (tmp_path / "datasets").mkdir()
-    shutil.copyfile(SHARED_CANON, tmp_path / "datasets" / datasets.CANON_FILE)
+    shutil.copyfile(canon_path, tmp_path / "datasets" / datasets.CANON_FILE)
     return tmp_path
 
 

@@ -7,9 +7,9 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import BACKENDS, LINES, REPO, backend
 
-from keras_nextword import NextWordLSTM, NGramVectorizer
+from conftest import BACKENDS, LINES, REPO, backend
+from keras_nextword import NextWordLSTM, NGramVectorizer, pipeline
 
 
 def tiny_model(lines=LINES, **kwargs):
@@ -39,7 +39,7 @@ def test_evaluate_perplexity_is_exp_loss():
 
 def test_fit_on_integer_arrays():
     model = tiny_model()
-    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
     history = model.fit(x, y, sample_weight=w, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
 

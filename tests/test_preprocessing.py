@@ -5,7 +5,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keras_nextword import NGramVectorizer
+from keras_nextword import NGramVectorizer, pipeline
 from keras_nextword.preprocessing import OOV_ID, PAD_ID, python_split_words
 
 
@@ -181,7 +181,7 @@ def test_ngrams_of_random_texts(word_vectorizer, text):
     assert len(targets) == len(inputs) == len(examples)
     assert len(targets) == sum(len(row) - 1 for row in ids if row)
     # The line layout makes the same predictions, one row pass per line.
-    _, sequence_targets, weights = word_vectorizer.sequences(lines)
+    _, sequence_targets, weights = pipeline.layout(word_vectorizer, lines)
     weights = keras.ops.convert_to_numpy(weights) > 0
     assert keras.ops.convert_to_numpy(sequence_targets)[weights].tolist() == targets
     for context, target, (row, i) in zip(inputs, targets, examples):

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nextword import NextWordLSTM, NGramVectorizer
+from keras_nextword import NextWordLSTM, NGramVectorizer, pipeline
 from keras_nextword.sampled_softmax import SampledSoftmaxTrainer
 
 LINES = [
@@ -24,7 +24,7 @@ def tiny_model(**kwargs):
 @pytest.mark.parametrize("tying", [{}, {"tie_weights": True, "embedding_dim": 6}])
 def test_loss_is_the_softmax_over_target_and_negatives(monkeypatch, tying):
     model = tiny_model(**tying)
-    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
     y[0, 0] = 5  # an accidental hit: word 5 is also a negative
     negatives = np.array([5, 9, 2, 17], "int32")
     monkeypatch.setattr(keras.random, "randint", lambda *args, **kwargs: negatives)
