@@ -1,20 +1,17 @@
-"""The whole Sherlock Holmes canon from its file: time, peak memory and held-out perplexity.
+"""The whole Sherlock Holmes canon through `from_text(path)` with no other argument.
 
     KERAS_BACKEND=jax python benchmarks/canon.py --corpus ../shared/data/complete_sherlock_holmes.txt
-    KERAS_BACKEND=jax python benchmarks/canon.py --corpus ... --epochs 0 --repeats 1 10
+    KERAS_BACKEND=jax python benchmarks/canon.py --corpus ... --repeats 10 --max-minutes 10
 
 Each run is one `NextWordLSTM.from_text` call in a fresh process (so that its peak RSS is
-its own), timed from the call to its return: checking and counting the file, building
-the vocabulary, training, and the exact held-out pass after each epoch. The defaults are
-`examples/canon.py`'s: the tutorial-size model over the full vocabulary, line layout,
-batch 64, a sampled softmax of 1,024 negatives, from_text's tied output layer and
-weight averaging (`--no-tie-weights --ema-momentum 0` for neither), epochs fixed (no
-rehearsal).
-`--repeats 1 10` runs the corpus as is and repeated 10 times (a temporary file) to show
-whether memory grows with the corpus; with `--epochs 0` that covers everything but
-training, whose buffers do not depend on the corpus size. The count-based baselines of
-`baselines.py` are computed on the same split for the ratio. Writes
-`canon_<backend>_<epochs>_epochs[_untied][_unaveraged].json`.
+its own), timed from the call to its return: checking and counting the file, building the
+vocabulary, choosing the settings, training with early stopping on the lines it sets
+apart, and the exact held-out pass after each epoch. Held-out perplexity over all
+predictions and over known targets is then computed as `heldout.py` does, beside the
+interpolated Kneser-Ney 4-gram of `baselines.py` on the same split, in the same run.
+`--repeats 10` trains on the corpus repeated 10 times (a temporary 39 MB file): peak RSS
+and time per epoch against the single canon (pass `--max-minutes`: a whole run would
+take hours). Writes `canon_<backend>_x<repeats>.json`.
 """
 
 import argparse
@@ -26,56 +23,62 @@ import sys
 import tempfile
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
 RUN = """
 import json, resource, sys, time
 start = time.perf_counter()
+import keras
 from keras_nextword import NextWordLSTM
+from keras_nextword.data import read_lines
+
+class EpochTimes(keras.callbacks.Callback):
+    times = []
+    def on_epoch_begin(self, epoch, logs=None):
+        self.begin = time.perf_counter()
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self.begin)
+
 settings = json.loads(sys.argv[2])
-model = NextWordLSTM.from_text(sys.argv[1], seed=0, verbose=2, **settings)
+model = NextWordLSTM.from_text(sys.argv[1], seed=0, verbose=2, callbacks=[EpochTimes()], **settings)
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 history = model.history.history if model.history else {}
-print(json.dumps({
-    "seconds": time.perf_counter() - start,
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+report = {
+    "seconds": seconds,
+    "peak_rss_mib": peak,
+    "epoch_seconds": EpochTimes.times,
     "vocabulary": model.vocabulary_size,
+    "settings": model.training_settings,
     "val_perplexity": history.get("val_perplexity", []),
-    "loss": history.get("loss", []),
-}))
+    "dev_perplexity": history.get("dev_perplexity", []),
+}
+if sys.argv[3] != "-":
+    sys.path.insert(0, sys.argv[3])
+    import heldout
+    lines = [line for line in read_lines(sys.argv[1]) if line.strip()]
+    held_out = lines[len(lines) - int(round(len(lines) * 0.1)):]
+    all_ppl, known_ppl, n, n_known = heldout.heldout_perplexities(model, held_out)
+    report.update(perplexity_all=all_ppl, perplexity_known=known_ppl, predictions=n)
+print(json.dumps(report))
 """
 
 
-def run(path, settings):
+def run(path, settings, score):
     """One from_text call in a fresh process; returns its JSON report."""
     result = subprocess.run(
-        [sys.executable, "-c", RUN, str(path), json.dumps(settings)],
-        capture_output=True,
+        [sys.executable, "-c", RUN, str(path), json.dumps(settings), str(HERE) if score else "-"],
+        stdout=subprocess.PIPE,
         text=True,
         check=True,
     )
-    if settings["epochs"]:
-        print(result.stdout.strip().splitlines()[-2], flush=True)  # the last epoch's log
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", help="default: datasets.load_sherlock_canon()")
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--repeats", type=int, nargs="+", default=[1])
-    parser.add_argument("--num-sampled", type=int, default=1024)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument(
-        "--tie-weights",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="from_text's default output layer (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--ema-momentum",
-        type=float,
-        default=0.995,
-        help="weight averaging, 0 for none (default: from_text's %(default)s)",
-    )
+    parser.add_argument("--repeats", type=int, default=1, help="the corpus this many times")
+    parser.add_argument("--max-minutes", type=float, help="default: from_text's")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
 
@@ -85,48 +88,42 @@ def main():
     from keras_nextword import datasets
 
     path = args.corpus or datasets.load_sherlock_canon()
-    settings = {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "num_sampled": args.num_sampled,
-        "dropout": args.dropout,
-        "tie_weights": args.tie_weights,
-        "ema_momentum": args.ema_momentum or None,
-        "early_stopping_patience": None,
-    }
-    counts = baselines.evaluate(path)
-    kneser_ney = counts["models"]["Kneser-Ney 4-gram"]["perplexity_all"]
+    settings = {} if args.max_minutes is None else {"max_minutes": args.max_minutes}
     results = {
         "corpus": Path(path).name,
+        "repeats": args.repeats,
         "backend": keras.config.backend(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "load_average_before": os.getloadavg(),
         "versions": {"keras": keras.__version__},
-        "settings": settings,
-        "baselines": counts,
-        "runs": {},
+        "arguments": settings,
     }
-    text = Path(path).read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
-        for repeat in args.repeats:
-            corpus = path
-            if repeat > 1:
-                corpus = os.path.join(tmp, f"canon_x{repeat}.txt")
-                Path(corpus).write_bytes(text * repeat)
-            report = run(corpus, settings)
-            if report["val_perplexity"]:
-                report["vs_kneser_ney"] = report["val_perplexity"][-1] / kneser_ney
-            results["runs"][f"x{repeat}"] = report
-            print(
-                f"corpus x{repeat}: {report['seconds']:.0f} s, peak RSS "
-                f"{report['peak_rss_mib']:,.0f} MiB, held-out perplexity "
-                f"{', '.join(f'{p:.1f}' for p in report['val_perplexity']) or '-'} "
-                f"(Kneser-Ney 4-gram {kneser_ney:.1f})",
-                flush=True,
-            )
+        corpus = path
+        if args.repeats > 1:
+            corpus = os.path.join(tmp, f"canon_x{args.repeats}.txt")
+            Path(corpus).write_bytes(Path(path).read_bytes() * args.repeats)
+        report = run(corpus, settings, score=args.repeats == 1)
+    results["run"] = report
+    results["load_average_after"] = os.getloadavg()
+    line = (
+        f"x{args.repeats}: {report['seconds']:.0f} s, peak RSS {report['peak_rss_mib']:,.0f} MiB, "
+        f"epochs {', '.join(f'{s:.0f} s' for s in report['epoch_seconds'])}"
+    )
+    if args.repeats == 1:
+        counts = baselines.evaluate(path)
+        kneser_ney = counts["models"]["Kneser-Ney 4-gram"]
+        results["baselines"] = counts
+        results["vs_kneser_ney"] = report["perplexity_all"] / kneser_ney["perplexity_all"]
+        line += (
+            f"; held-out perplexity {report['perplexity_all']:.1f} (known {report['perplexity_known']:.1f}) "
+            f"against Kneser-Ney 4-gram {kneser_ney['perplexity_all']:.1f} "
+            f"(known {kneser_ney['perplexity_known']:.1f}): {results['vs_kneser_ney']:.2f}x"
+        )
+    print(line, flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    variant = "_untied" * (not args.tie_weights) + "_unaveraged" * (not args.ema_momentum)
-    target = out / f"canon_{keras.config.backend()}_{args.epochs}_epochs{variant}.json"
+    target = out / f"canon_{keras.config.backend()}_x{args.repeats}.json"
     target.write_text(json.dumps(results, indent=2))
     print(f"wrote {target}")
 

@@ -1,17 +1,16 @@
-"""Trains on the complete Sherlock Holmes canon (3.9 MB, about 670,000 words).
+"""Trains on the complete Sherlock Holmes canon (3.9 MB, about 660,000 words) with
+`from_text`'s defaults: no setting is given.
 
 The canon is downloaded once by `keras_nextword.datasets.load_sherlock_canon()`
 and cached under `~/.keras/datasets/` (or pass `--corpus PATH` to a local
-copy). The file streams from disk through `tf.data` on every pass, so memory
-holds neither its lines nor its 600,000-odd training examples, and the whole
-vocabulary (about 19,000 words) is kept: training uses a sampled softmax
-(`--num-sampled` negatives per step), while the held-out perplexity printed
-after every epoch is exact. Measured (`benchmarks/canon.py`): 8 epochs reach a
-held-out perplexity of 165 against 235 for a Kneser-Ney 4-gram, at a peak of
-1.5 GiB of memory; an epoch takes under a minute on 2 CPU cores.
+copy). The file streams from disk through `tf.data` on every pass, and
+`from_text` chooses its settings from what it counts: for the canon a batch of
+64, a sampled softmax over 1,024 negatives for its 19,000-word vocabulary
+(held-out perplexity stays exact), dropout 0.2, and one run that stops on 5,000
+lines set apart, within 15 minutes. Figures: docs/benchmarks.md.
 
-    python examples/canon.py --epochs 1
-    python examples/canon.py --corpus ../shared/data/complete_sherlock_holmes.txt
+    python examples/canon.py
+    python examples/canon.py --corpus ../shared/data/complete_sherlock_holmes.txt --max-minutes 5
 """
 
 import argparse
@@ -23,11 +22,10 @@ PROMPTS = ["Sherlock Holmes", "It was a dark", "my dear Watson", "the body of th
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", help="a local copy of the canon (default: download once)")
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--max-tokens", type=int, help="vocabulary cap (default: every word)")
-    parser.add_argument("--num-sampled", type=int, default=1024, help="sampled softmax negatives")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--epochs", type=int, default=100, help="at most (default: %(default)s)")
+    parser.add_argument(
+        "--max-minutes", type=float, default=15, help="time limit (default: %(default)s)"
+    )
     parser.add_argument(
         "--backend",
         choices=["jax", "tensorflow", "torch"],
@@ -48,11 +46,7 @@ def main():
     model = NextWordLSTM.from_text(
         path,
         epochs=args.epochs,
-        max_tokens=args.max_tokens,
-        num_sampled=args.num_sampled,
-        batch_size=args.batch_size,
-        dropout=args.dropout,
-        early_stopping_patience=None,  # a rehearsal would double the time; 8 epochs measured
+        max_minutes=args.max_minutes,
         seed=args.seed,
         verbose=2,
     )

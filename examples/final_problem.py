@@ -18,7 +18,8 @@ import argparse
 import os
 import time
 
-PROMPTS = ["What happens we do this", "It is with a heavy heart", "Holmes", "my dear Watson"]
+# Words of the story: a word it never saw would read as [UNK] (and warn).
+PROMPTS = ["It is with a heavy heart", "Holmes", "my dear Watson", "the professor"]
 
 
 def parse_args():

@@ -1,5 +1,9 @@
 """keras_nextword: word-level next-word prediction with LSTMs, on any Keras 3 backend."""
 
+# First: the Keras backend default and a quiet TensorFlow, before Keras is imported.
+from keras_nextword import environment  # noqa: F401
+
+# isort: split
 from keras_nextword import datasets
 from keras_nextword.distribution import data_parallel
 from keras_nextword.generation import generate, get_sampler

@@ -5,8 +5,8 @@ import os
 import warnings
 
 import numpy as np
-import tensorflow as tf
 
+from keras_nextword.environment import tf
 from keras_nextword.preprocessing import python_split_words
 
 ENCODING_ERRORS = ("strict", "replace")

@@ -16,11 +16,11 @@ import sys
 import warnings
 
 import keras
-import keras_hub
 import numpy as np
 from keras import ops
 
 from keras_nextword import backend
+from keras_nextword.environment import keras_hub
 from keras_nextword.preprocessing import OOV_ID, PAD_ID, python_split_words
 
 

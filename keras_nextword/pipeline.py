@@ -10,8 +10,7 @@ Randomness (shuffles, word dropout) is seeded and stateless: the same `seed`
 gives the same batches, in one process or another.
 """
 
-import tensorflow as tf
-
+from keras_nextword.environment import tf
 from keras_nextword.preprocessing import OOV_ID, PAD_ID
 
 MODES = ("window", "line", "prefix")

@@ -10,7 +10,8 @@ import collections
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+from keras_nextword.environment import tf
 
 # The Keras-2 `Tokenizer` default `filters`: each of these becomes a space.
 FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'

@@ -1,19 +1,22 @@
 """`NextWordLSTM.from_text`: the training recipe, from a text file to a trained model.
 
 The file is checked and streamed, the last lines held out, the vocabulary built,
-the epoch count chosen by a rehearsal on the training lines, and the model
-trained; see `from_text`'s docstring. `model.py` attaches it to the class, so
-this module never imports the model.
+the settings chosen from what was counted (`recipe.choose`), the epoch count
+chosen on the training lines, and the model trained within a time limit; see
+`from_text`'s docstring. `model.py` attaches it to the class, so this module
+never imports the model.
 """
 
 import contextlib
 import json
 import math
 import os
+import time
 
 import keras
 
-from keras_nextword import data
+from keras_nextword import data, recipe
+from keras_nextword.callbacks import BestWeights, Evaluation, Progress, TimeLimit
 from keras_nextword.distribution import check_batch_size
 from keras_nextword.preprocessing import NGramVectorizer
 
@@ -28,7 +31,9 @@ TUTORIAL_RECIPE = {
     "tie_weights": False,
     "word_dropout": False,
     "ema_momentum": None,
-    "early_stopping_patience": None,
+    "num_sampled": 0,
+    "early_stopping_patience": 0,
+    "max_minutes": None,
 }
 
 
@@ -43,7 +48,7 @@ def from_text(
     path,
     epochs=100,
     validation_split=0.1,
-    batch_size=8,
+    batch_size=None,
     learning_rate=0.003,
     mode="line",
     window_length=20,
@@ -52,7 +57,8 @@ def from_text(
     word_dropout=True,
     ema_momentum=0.995,
     num_sampled=None,
-    early_stopping_patience=5,
+    early_stopping_patience=None,
+    max_minutes=15,
     checkpoint_dir=None,
     encoding_errors="strict",
     seed=None,
@@ -64,95 +70,89 @@ def from_text(
 ):
     """Builds the vocabulary and the model from text files, and trains.
 
-    The files are checked (`data.check_text_file`), then stream from disk
-    on every pass, so memory does not grow with the corpus. The last
-    `validation_split` of the non-blank lines are held out: the vocabulary
-    comes from the other lines only, and held-out loss, accuracy and
-    perplexity are reported each epoch, never used to choose anything.
+    The files are checked (`data.check_text_file`), then stream from disk on
+    every pass, so memory does not grow with the corpus. The last
+    `validation_split` of the non-blank lines (at most 10,000) are held out:
+    the vocabulary comes from the other lines only, and held-out loss,
+    accuracy and perplexity (`val_*`) are reported each epoch, never used to
+    choose anything.
 
-    With `early_stopping_patience`, the number of epochs is chosen first,
-    by a rehearsal inside the training lines: a model with a vocabulary of
-    their first 90% trains on them until perplexity on the last 10% has not
-    improved for that many epochs. A fresh model then trains on all the
-    training lines for the best epoch count.
-
-    The defaults were chosen on The Final Problem's held-out lines by
-    `benchmarks/heldout.py`; `**TUTORIAL_RECIPE` is the tutorial's.
+    Settings left as None are chosen from what was counted in the training
+    lines (`keras_nextword.recipe.choose`: batch size, sampled softmax,
+    dropout, patience), each printed with its reason and kept in
+    `model.training_settings`. The number of epochs is chosen on the training
+    lines: a corpus of 20,000 lines or more trains once, early-stopping on its
+    last lines (at most 5,000, never trained on) and ending with the best
+    weights seen; a shorter one rehearses first (a model with the vocabulary
+    of the first 90% trains on them until perplexity on the last 10% stops
+    improving), then a fresh model trains on all of them for the best count.
+    The whole call stops at `max_minutes`, ending with the best weights seen.
 
     Args:
         path: a path, or a list of paths, of UTF-8 text files.
         epochs: int >= 0, the most epochs; 0 returns the untrained model.
         validation_split: float in [0, 1), the share of lines held out.
-        batch_size: rows per training step.
+        batch_size: rows per training step, or None to choose.
         learning_rate: Adam's learning rate (gradients clipped to norm 1), a
-            float or a `keras.optimizers.schedules.LearningRateSchedule` (of
-            the step). The default is constant: decaying it by 5% or 10% an
-            epoch measured worse on The Final Problem's held-out lines.
-        mode: the training layout, `"line"` (one row per line),
-            `"window"` (the word stream in rows of `window_length`) or
-            `"prefix"` (the tutorial's prefix n-grams); see
-            `pipeline.text_dataset`.
+            float or a `keras.optimizers.schedules.LearningRateSchedule`.
+        mode: the training layout, `"line"` (one row per line), `"window"`
+            (the word stream in rows of `window_length`) or `"prefix"` (the
+            tutorial's prefix n-grams); see `pipeline.text_dataset`.
         window_length: positions per row in `"window"` mode.
         max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
-        sequence_length: row length in `"line"` and `"prefix"` modes, and
-            the context of `predict` on strings; None for the longest line
-            minus one (at most 64).
-        word_dropout: bool, replace rare training words by `[UNK]` at random
-            (see `NGramVectorizer`), so the model learns `[UNK]`'s share.
+        sequence_length: row length in `"line"` and `"prefix"` modes; None
+            for the longest line minus one (at most 64).
+        word_dropout: bool, replace rare training words by `[UNK]` at random,
+            so the model learns `[UNK]`'s share.
         ema_momentum: float in [0, 1) or None. Keep an exponential moving
-            average of the weights (Adam's `use_ema`) with this momentum:
-            validation scores it (`keras.callbacks.SwapEMAWeights`) and the
-            trained model ends with it. The average starts from the initial
-            weights, so a fit of fewer than `3 / (1 - ema_momentum)` steps
-            (600 at 0.995; steps counted as lines / `batch_size` an epoch)
-            trains without it, as does None.
-        num_sampled: int or None. Train with a sampled softmax over this
-            many negative words per step (see `fit`), for large
-            vocabularies; held-out figures stay exact.
-        early_stopping_patience: int or None, see above. None trains for
-            all `epochs`, as the tutorial.
+            average of the weights (Adam's `use_ema`): validation scores it
+            and the model ends with it. A fit of fewer than
+            `3 / (1 - ema_momentum)` steps trains without it.
+        num_sampled: int, None to choose, or 0 for the full softmax. Train with
+            a sampled softmax over this many negative words per step; held-out
+            figures stay exact.
+        early_stopping_patience: int, None to choose, or 0 to train all
+            `epochs` (the tutorial).
+        max_minutes: float or None: the time limit of the whole call.
         checkpoint_dir: str or None. Training state is saved there after
             every epoch (`keras.callbacks.BackupAndRestore`): the same call
             after an interruption resumes from the last finished epoch.
         encoding_errors: `"strict"` refuses bytes that are not UTF-8,
             `"replace"` reads them as U+FFFD with a warning.
-        seed: int or None; seeds weights, dropout and shuffling, so two runs
-            on one backend and machine train the same weights.
+        seed: int or None; seeds weights, dropout, word dropout and
+            shuffling, so two runs on one backend train the same weights.
         callbacks: list of Keras callbacks for the final `fit`.
-        verbose: `fit` verbosity.
+        verbose: `fit` verbosity; 0 also silences the phase lines.
         distribution: a `keras.distribution.Distribution` (e.g.
-            `keras_nextword.data_parallel()`) or None. The models are
-            created and trained under its scope; `batch_size` is the global
-            batch, split across the devices, so it must divide evenly.
-        dtype_policy: a dtype policy name such as `"mixed_bfloat16"` or
-            `"mixed_float16"`, or None; the model's `dtype` (see
-            `NextWordLSTM`), saved with it.
+            `keras_nextword.data_parallel()`) or None. `batch_size` is then
+            the global batch, split across the devices.
+        dtype_policy: a dtype policy name such as `"mixed_bfloat16"`, or None.
         **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`,
-            `dropout`, default 0.5 here, `tie_weights`, default True here:
-            both measured better on held-out lines, see the README).
+            `dropout` (None to choose), `tie_weights`, default True here:
+            measured better on held-out lines, see docs/benchmarks.md).
 
     Returns:
         The trained `NextWordLSTM`; `model.history` holds the final
-        `History`, or None when `epochs` is 0.
+        `History` (None when `epochs` is 0), `model.training_settings` the
+        settings used.
 
     Raises:
         FloatingPointError: the loss became NaN or infinite.
 
     Example:
     >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1, verbose=0)
-    >>> sorted(model.history.history)[:2]
-    ['accuracy', 'loss']
+    >>> model.training_settings["batch_size"], model.training_settings["num_sampled"]
+    (8, None)
     """
+    start = time.monotonic()
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
         raise ValueError(f"`epochs` must be an integer >= 0. Received: epochs={epochs!r}")
-    check_positive_int("batch_size", batch_size)
-    scope = contextlib.nullcontext
-    if distribution is not None:
-        check_batch_size(distribution, batch_size)
-        scope = distribution.scope
-    if dtype_policy is not None:
-        config["dtype"] = keras.dtype_policies.get(dtype_policy)
-    if early_stopping_patience is not None:
+    for name, value in (("batch_size", batch_size), ("max_minutes", max_minutes)):
+        if value is not None and not value > 0:
+            raise ValueError(f"`{name}` must be > 0 or None. Received: {name}={value!r}")
+    if batch_size is not None:
+        check_positive_int("batch_size", batch_size)
+    if early_stopping_patience is not None and early_stopping_patience != 0:
         check_positive_int("early_stopping_patience", early_stopping_patience)
     if ema_momentum is not None and not 0 <= ema_momentum < 1:
         raise ValueError(
@@ -161,17 +161,61 @@ def from_text(
     schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
     if not schedule and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
-    lines, count = data.stream_lines(path, encoding_errors)
-    train_lines, validation_lines, (train_count, held_out) = data.split_dataset(
-        lines, count, validation_split
-    )
-    config.setdefault("dropout", 0.5)
+    scope = contextlib.nullcontext if distribution is None else distribution.scope
+    if dtype_policy is not None:
+        config["dtype"] = keras.dtype_policies.get(dtype_policy)
     config.setdefault("tie_weights", True)
+    deadline = None if max_minutes is None else start + 60 * max_minutes
+    say = print if verbose else (lambda *args: None)
+
+    lines, count = data.stream_lines(path, encoding_errors)
+    held_out = recipe.held_out_lines(count, validation_split)
+    train_lines, validation_lines, (train_count, _) = data.split_dataset(
+        lines, count, held_out / count
+    )
+    one_run = epochs and early_stopping_patience != 0 and recipe.one_run(train_count)
+    dev = None
+    if one_run:
+        dev_count = recipe.dev_lines(train_count)
+        train_lines, dev, (train_count, _) = data.split_dataset(
+            train_lines, train_count, dev_count / train_count
+        )
+    say(
+        f"{_names(path)}: {count:,} lines, {held_out:,} held out"
+        + (f", {dev_count:,} more to stop on" if one_run else "")
+    )
+
+    def adapt(lines):
+        preprocessor = NGramVectorizer(
+            max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
+        )
+        try:
+            preprocessor.adapt(lines)
+        except ValueError as error:
+            raise ValueError(f"{_names(path)}: {error}") from None
+        return preprocessor
+
+    preprocessor = adapt(train_lines)
+    counts = recipe.CorpusCounts(
+        train_count, sum(preprocessor.word_counts), preprocessor.vocabulary_size()
+    )
+    settings, reasons = recipe.choose(
+        counts,
+        batch_size,
+        num_sampled,
+        config.get("dropout"),
+        early_stopping_patience if epochs else 0,
+    )
+    for reason in reasons:
+        say(reason)
+    batch_size, config["dropout"] = settings["batch_size"], settings["dropout"]
+    if distribution is not None:
+        check_batch_size(distribution, batch_size)
     fit_kwargs = dict(
         batch_size=batch_size,
         mode=mode,
         window_length=window_length,
-        num_sampled=num_sampled,
+        num_sampled=settings["num_sampled"],
         verbose=verbose,
         seed=seed,
     )
@@ -185,23 +229,16 @@ def from_text(
             learning_rate, clipnorm=1.0, use_ema=averaged, ema_momentum=ema_momentum or 0.99
         )
 
-    def build(lines, count, epochs):
-        """A model whose vocabulary is every word of `lines`, to train `epochs`."""
-        preprocessor = NGramVectorizer(
-            max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
-        )
-        try:
-            preprocessor.adapt(lines)
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
+    def build(preprocessor, count, epochs):
         if seed is not None:
             keras.utils.set_random_seed(seed)
         with scope():  # variables get their layouts when created
             model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
             model.compile(optimizer=optimizer(count, epochs))
+        model.training_settings = dict(settings, epochs=epochs, max_minutes=max_minutes)
         return model
 
-    def train(model, lines, validation, epochs, callbacks, backup):
+    def train(model, lines, validation, epochs, callbacks, phase, monitor, deadline):
         # Worse than guessing uniformly: the loss has exploded (or is NaN).
         limit = 2 * math.log(model.vocabulary_size)
 
@@ -215,14 +252,21 @@ def from_text(
         if model.optimizer.use_ema:
             guards.append(keras.callbacks.SwapEMAWeights())  # validate the average
         if checkpoint_dir is not None:
-            backup_dir = os.path.join(checkpoint_dir, backup)
-            guards.append(keras.callbacks.BackupAndRestore(backup_dir))
+            guards.append(keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, phase)))
+        # Early stopping on `monitor` (never the held-out lines), best weights kept.
+        best = BestWeights(monitor, settings["patience"] or None) if monitor else None
+        watch = [
+            *callbacks,
+            *([best] if best else []),
+            TimeLimit(deadline, say),
+            Progress(phase, start, deadline, say),
+        ]
         with scope():
             history = model.fit(
                 lines,
                 validation_data=validation,
                 epochs=epochs,
-                callbacks=guards + list(callbacks),
+                callbacks=guards + watch,
                 **fit_kwargs,
             )
         loss = history.history["loss"][-1]
@@ -232,39 +276,61 @@ def from_text(
                 f"{history.epoch[-1] + 1}, worse than guessing ({limit / 2:.2f}). "
                 f"Lower `learning_rate` (now {learning_rate})."
             )
-        return history
+        return history, best
 
-    model = build(train_lines, train_count, epochs)
-    model.history = None
-    if epochs and early_stopping_patience is not None:
-        fit_lines, dev_lines, (fit_count, dev_count) = data.split_dataset(
-            train_lines, train_count, 0.1
+    validation = validation_lines if held_out else None
+    if not epochs:
+        model = build(preprocessor, train_count, epochs)
+        model.history = None
+        return model
+    if one_run:
+        say(f"Training up to {epochs} epochs, stopping on the {dev_count:,} lines set apart")
+        model = build(preprocessor, train_count, epochs)
+        extra = [Evaluation(model, dev, "dev_"), *(callbacks or [])]
+        train(model, train_lines, validation, epochs, extra, "training", "dev_perplexity", deadline)
+        return model
+    if settings["patience"]:
+        epochs = _rehearse(
+            adapt,
+            build,
+            train,
+            train_lines,
+            train_count,
+            epochs,
+            checkpoint_dir,
+            say,
+            start,
+            deadline,
         )
-        chosen = checkpoint_dir and os.path.join(checkpoint_dir, "epochs.json")
-        if chosen and os.path.exists(chosen):
-            with open(chosen) as f:
-                epochs = json.load(f)["epochs"]
-        elif dev_count:
-            if verbose:
-                print(f"Choosing the number of epochs on the last {dev_count} training lines")
-            stop = keras.callbacks.EarlyStopping(
-                "val_perplexity", patience=early_stopping_patience, mode="min"
-            )
-            rehearsal = build(fit_lines, fit_count, epochs)
-            history = train(rehearsal, fit_lines, dev_lines, epochs, [stop], "rehearsal")
-            perplexities = history.history["val_perplexity"]
-            # `history.epoch` counts from the first epoch when a backup resumed it.
-            epochs = history.epoch[perplexities.index(min(perplexities))] + 1
-            if chosen:
-                with open(chosen, "w") as f:
-                    json.dump({"epochs": epochs}, f)
-            if verbose:
-                print(f"Training on all training lines for {epochs} epochs")
-        if seed is not None:
-            keras.utils.set_random_seed(seed)  # the same shuffles as without a rehearsal
-        with scope():
-            model.compile(optimizer=optimizer(train_count, epochs))
-    if epochs:
-        validation = validation_lines if held_out else None
-        train(model, train_lines, validation, epochs, callbacks or [], "final")
+    model = build(preprocessor, train_count, epochs)
+    train(model, train_lines, validation, epochs, callbacks or [], "training", None, deadline)
     return model
+
+
+def _rehearse(adapt, build, train, lines, count, epochs, checkpoint_dir, say, start, deadline):
+    """The epoch count of a short corpus: a model with the vocabulary of the
+    first 90% of `lines` trains on them, validated on the last 10%, within
+    half the time left; returns its best epoch."""
+    fit_lines, dev_lines, (fit_count, dev_count) = data.split_dataset(lines, count, 0.1)
+    chosen = checkpoint_dir and os.path.join(checkpoint_dir, "epochs.json")
+    if chosen and os.path.exists(chosen):
+        with open(chosen) as f:
+            return json.load(f)["epochs"]
+    if not dev_count:
+        return epochs
+    say(f"Choosing the number of epochs: a rehearsal validated on the last {dev_count:,} lines")
+    half = None if deadline is None else start + (deadline - start) / 2
+    rehearsal = build(adapt(fit_lines), fit_count, epochs)
+    history, best = train(
+        rehearsal, fit_lines, dev_lines, epochs, [], "rehearsal", "val_perplexity", half
+    )
+    epochs = epochs if best.best_epoch is None else best.best_epoch + 1
+    if chosen:
+        with open(chosen, "w") as f:
+            json.dump({"epochs": epochs}, f)
+    say(f"Training on all training lines for {epochs} epochs")
+    return epochs
+
+
+def _names(path):
+    return ", ".join(map(os.fspath, path)) if isinstance(path, (list, tuple)) else os.fspath(path)

@@ -13,8 +13,8 @@ import sys
 
 import keras
 import numpy as np
-from conftest import REPO
 
+from conftest import REPO
 from keras_nextword import NextWordLSTM
 
 TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
@@ -86,7 +86,7 @@ sharding = shardings[0]
 kernel = parallel.lstm.cell.kernel.value.sharding
 
 kwargs = dict(epochs=2, batch_size=32, embedding_dim=8, lstm_units=8, seed=0, verbose=0,
-              dropout=0.0, early_stopping_patience=None)
+              dropout=0.0, early_stopping_patience=0)
 text_single = NextWordLSTM.from_text(sys.argv[1], **kwargs)
 text_parallel = NextWordLSTM.from_text(sys.argv[1], distribution=distribution, **kwargs)
 text_parallel.save(sys.argv[2])
@@ -202,7 +202,7 @@ def test_mixed_bfloat16_trains_saves_and_generates(corpus, tmp_path):
         lstm_units=16,  # tied through a projection: `model.head` is that Dense
         seed=0,
         verbose=0,
-        early_stopping_patience=None,
+        early_stopping_patience=0,
         dtype_policy="mixed_bfloat16",
     )
     for layer in (model.embedding, model.lstm, model.head):

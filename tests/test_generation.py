@@ -66,7 +66,7 @@ def test_greedy_with_tied_weights_equals_naive_argmax_loop(final_problem_path, l
         embedding_dim=16,
         lstm_units=lstm_units,
         tie_weights=True,
-        early_stopping_patience=None,
+        early_stopping_patience=0,
         seed=0,
         verbose=0,
     )

@@ -1,3 +1,4 @@
+import math
 import signal
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import LINES, REPO
-from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, data
+from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, data, recipe
 from keras_nextword.losses import NextWordCrossentropy
 
 
@@ -75,7 +76,7 @@ def train_tiny(tmp_path, lines, **kwargs):
     """`from_text` on `lines` written to a file: a width-4 model, epochs fixed, silent."""
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines), encoding="utf-8")
-    settings = dict(early_stopping_patience=None, embedding_dim=4, lstm_units=4, verbose=0)
+    settings = dict(early_stopping_patience=0, embedding_dim=4, lstm_units=4, verbose=0)
     return NextWordLSTM.from_text(path, **{**settings, **kwargs}), path
 
 
@@ -142,7 +143,7 @@ def test_diverging_training_is_reported(tmp_path):
             path,
             epochs=5,
             learning_rate=1e12,
-            early_stopping_patience=None,
+            early_stopping_patience=0,
             embedding_dim=4,
             lstm_units=4,
             verbose=0,
@@ -159,7 +160,7 @@ class Report(keras.callbacks.Callback):
         time.sleep(float(sys.argv[3]))  # a window to be killed in
 
 model = NextWordLSTM.from_text(
-    sys.argv[1], epochs=4, early_stopping_patience=None, checkpoint_dir=sys.argv[2],
+    sys.argv[1], epochs=4, early_stopping_patience=0, checkpoint_dir=sys.argv[2],
     embedding_dim=8, lstm_units=8, seed=0, verbose=0, callbacks=[Report()],
 )
 print("epochs run", model.history.epoch, "steps", int(model.optimizer.iterations), flush=True)
@@ -217,7 +218,7 @@ def test_text_without_newlines_trains_in_bounded_rows(tmp_path):
         epochs=1,
         validation_split=0.0,
         batch_size=512,
-        early_stopping_patience=None,
+        early_stopping_patience=0,
         embedding_dim=4,
         lstm_units=4,
         verbose=0,
@@ -256,3 +257,42 @@ def test_same_seed_same_weights_and_text_in_one_process(final_problem_path):
     assert first_text == second_text
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
+
+
+def test_time_limit_shorter_than_one_epoch_stops_mid_epoch(final_problem_path):
+    model = NextWordLSTM.from_text(
+        final_problem_path, max_minutes=1e-4, embedding_dim=8, lstm_units=8, seed=0, verbose=0
+    )
+    steps_per_epoch = math.ceil(589 / 8)
+    assert len(model.history.epoch) == 1
+    assert 0 < int(model.optimizer.iterations) < steps_per_epoch  # cut inside the epoch
+    assert np.isfinite(model.history.history["val_perplexity"][0])  # still scored
+    assert model.training_settings["max_minutes"] == 1e-4
+
+
+def test_long_corpus_trains_once_stopping_on_lines_set_apart(tmp_path, monkeypatch):
+    monkeypatch.setattr(recipe, "ONE_RUN_LINES", 40)  # the canon's path, on a small file
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(LINES * 12 + ["zebra quagga okapi"] * 5), encoding="utf-8")
+    fits = []
+    fit = NextWordLSTM.fit
+
+    def spy(self, x=None, **kwargs):
+        fits.append([line.decode() for line in x.as_numpy_iterator()])
+        return fit(self, x, **kwargs)
+
+    monkeypatch.setattr(NextWordLSTM, "fit", spy)
+    model = NextWordLSTM.from_text(
+        path, epochs=6, validation_split=0.1, embedding_dim=8, lstm_units=8, seed=0, verbose=0
+    )
+    assert len(fits) == 1  # no rehearsal
+    # 53 lines: 5 held out, then 5 of the 48 left set apart to stop on, never trained on.
+    assert len(fits[0]) == 43 and "zebra quagga okapi" not in fits[0]
+    history = model.history.history
+    assert len(history["dev_perplexity"]) == len(history["val_perplexity"]) >= 1
+    # The model ends with the weights of its best epoch on the lines set apart.
+    dev = (LINES * 12)[-5:]
+    best = min(history["dev_perplexity"])
+    assert model.evaluate(dev, return_dict=True, verbose=0)["perplexity"] == pytest.approx(
+        best, rel=1e-4
+    )

@@ -1,0 +1,146 @@
+"""Keras callbacks of the training recipe: a time limit, the best averaged
+weights, extra exact evaluations and a progress line with the time left."""
+
+import time
+
+import keras
+
+
+def model_weights(model):
+    """The model's weights as NumPy arrays, the moving average in place of each
+    trainable weight when its optimizer keeps one (`use_ema`): the weights
+    validation scores and training ends with."""
+    values = {id(v): keras.ops.convert_to_numpy(v) for v in model.weights}
+    optimizer = getattr(model, "optimizer", None)
+    if getattr(optimizer, "use_ema", False) and optimizer.built:
+        averages = optimizer._model_variables_moving_average  # as SwapEMAWeights reads them
+        for variable, average in zip(optimizer._trainable_variables, averages):
+            values[id(variable)] = keras.ops.convert_to_numpy(average)
+    return [values[id(v)] for v in model.weights]
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Early stopping on a logged metric that ends training with the best
+    (averaged) weights seen, whenever training ends: patience run out, the
+    time limit, or the last epoch.
+
+    Args:
+        monitor: the log to minimize, e.g. `"val_perplexity"`.
+        patience: int or None: stop after this many epochs without a better
+            value; None never stops early.
+
+    Example:
+    >>> best = BestWeights("val_perplexity", patience=2)
+    >>> best.best_epoch is None
+    True
+    """
+
+    def __init__(self, monitor, patience=None):
+        super().__init__()
+        self.monitor, self.patience = monitor, patience
+        self.best, self.best_epoch, self.weights = float("inf"), None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value < self.best:
+            self.best, self.best_epoch = value, epoch
+            self.weights = model_weights(self.model)
+        elif self.patience is not None and self.best_epoch is not None:
+            if epoch - self.best_epoch >= self.patience:
+                self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        # After fit has written the average into the weights (Keras does it
+        # before `on_train_end`), so this is the last word.
+        if self.weights is not None:
+            self.model.set_weights(self.weights)
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training, mid-epoch if need be, once `deadline` has passed.
+
+    Args:
+        deadline: a `time.monotonic()` value, or None for no limit.
+        say: a function that prints one line.
+    """
+
+    def __init__(self, deadline, say=print):
+        super().__init__()
+        self.deadline, self.say, self.reached = deadline, say, False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.deadline is not None and not self.reached and time.monotonic() >= self.deadline:
+            self.reached = self.model.stop_training = True
+            self.say(f"Time limit reached in step {batch + 1}: training stops here")
+
+
+class Evaluation(keras.callbacks.Callback):
+    """Adds exact metrics of `model` on `data` to each epoch's logs, as
+    `<prefix><name>`, for the callbacks after it; with weight averaging, of
+    the averaged weights (as `keras.callbacks.SwapEMAWeights` does for `fit`).
+
+    Args:
+        model: the `NextWordLSTM` being trained (the model `fit` runs may be a
+            trainer around it).
+        data: what `model.evaluate` takes as `x`: raw lines, or a dataset.
+        prefix: str, e.g. `"dev_"`.
+    """
+
+    def __init__(self, model, data, prefix):
+        super().__init__()
+        self.lm, self.data, self.prefix = model, data, prefix
+
+    def on_epoch_end(self, epoch, logs=None):
+        swap = None
+        if getattr(self.model.optimizer, "use_ema", False):
+            swap = keras.callbacks.SwapEMAWeights()
+            swap.set_model(self.model)
+            swap.on_test_begin()
+        try:
+            results = self.lm.evaluate(self.data, verbose=0, return_dict=True)
+        finally:
+            if swap is not None:
+                swap.on_test_end()
+        logs.update({f"{self.prefix}{name}": value for name, value in results.items()})
+
+
+class Progress(keras.callbacks.Callback):
+    """One line per epoch: its time, and how long this phase and the whole
+    call have left at most (the time limit caps both).
+
+    Args:
+        phase: str, what this fit is (e.g. `"rehearsal"`).
+        start: `time.monotonic()` when the whole call began.
+        deadline: `time.monotonic()` of the time limit, or None.
+        say: a function that prints one line.
+    """
+
+    def __init__(self, phase, start, deadline, say=print):
+        super().__init__()
+        self.phase, self.start, self.deadline, self.say = phase, start, deadline, say
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        seconds, epochs = now - self.epoch_start, self.params["epochs"]
+        left = (epochs - epoch - 1) * seconds
+        call = "no time limit"
+        if self.deadline is not None:
+            left = min(left, max(self.deadline - now, 0))
+            call = f"the call ends within {_duration(max(self.deadline - now, 0))} (time limit)"
+        self.say(
+            f"{self.phase} epoch {epoch + 1}/{epochs} took {_duration(seconds)}, "
+            f"{_duration(now - self.start)} so far; this phase ends within {_duration(left)}, "
+            f"{call}"
+        )
+
+
+def _duration(seconds):
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

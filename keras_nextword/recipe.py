@@ -1,0 +1,128 @@
+"""The training settings `from_text` derives from the corpus it was given.
+
+Every rule here was measured on the two corpora at hand (`benchmarks/`): The
+Final Problem (589 training lines, 8,000 words, 1,772-word vocabulary) and the
+Sherlock Holmes canon (54,000 lines, 600,000 words, 19,000-word vocabulary).
+A value the user passes is kept; each chosen one comes with its reason.
+"""
+
+import dataclasses
+
+# A corpus this many training lines long chooses its epochs in one run that
+# early-stops on its last lines; a shorter one rehearses on 90% and retrains.
+ONE_RUN_LINES = 20_000
+DEV_LINES = 5_000  # at most, the early-stopping lines of a one-run corpus
+MAX_HELD_OUT_LINES = 10_000  # at most, the lines held out and scored every epoch
+SAMPLED_VOCABULARY = 8_192  # from this vocabulary size on, a sampled softmax
+NUM_SAMPLED = 1_024
+
+
+@dataclasses.dataclass
+class CorpusCounts:
+    """What `from_text` counted in the lines it trains on.
+
+    Args:
+        lines: int, non-blank training lines.
+        words: int, their words.
+        vocabulary: int, the vocabulary size (padding and `[UNK]` included).
+    """
+
+    lines: int
+    words: int
+    vocabulary: int
+
+
+def held_out_lines(count, validation_split):
+    """The number of the last lines held out: `validation_split` of `count`,
+    at most `MAX_HELD_OUT_LINES` (scoring them runs every epoch).
+
+    Example:
+    >>> held_out_lines(655, 0.1), held_out_lines(603_480, 0.1)
+    (66, 10000)
+    """
+    if not 0 <= validation_split < 1:
+        raise ValueError(
+            f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}"
+        )
+    return min(int(round(count * validation_split)), MAX_HELD_OUT_LINES)
+
+
+def one_run(train_lines):
+    """Whether the epochs are chosen in the training run itself (early stopping
+    on its last `dev_lines` lines) rather than by a rehearsal that trains twice.
+
+    Example:
+    >>> one_run(589), one_run(54_313)
+    (False, True)
+    """
+    return train_lines >= ONE_RUN_LINES
+
+
+def dev_lines(train_lines):
+    """Early-stopping lines of a one-run corpus: 10% of its lines, at most `DEV_LINES`.
+
+    Example:
+    >>> dev_lines(54_313)
+    5000
+    """
+    return min(int(round(train_lines * 0.1)), DEV_LINES)
+
+
+def choose(counts, batch_size=None, num_sampled=None, dropout=None, patience=None):
+    """Fills in each setting the user left as None from the corpus counts.
+
+    - `batch_size`: 8 under 50,000 words (held-out perplexity on The Final
+      Problem: batch 8 beat 16 and 32), 32 under 300,000, else 64 (the canon).
+    - `num_sampled`: a sampled softmax over 1,024 negative words from a
+      vocabulary of 8,192 (training the canon's 19,000-word output layer in
+      full is most of an epoch); validation stays exact.
+    - `dropout`: 0.5 under 100,000 words (measured on The Final Problem),
+      else 0.2 (the canon).
+    - `patience`: epochs without a better validation perplexity before
+      stopping: 5 for a rehearsal on a short corpus, 2 for a long one, whose
+      epochs are long and whose curve is smooth.
+
+    Args:
+        counts: a `CorpusCounts`.
+        batch_size, num_sampled, dropout, patience: the user's values or None.
+            `num_sampled=0` turns the sampled softmax off.
+
+    Returns:
+        `(settings, reasons)`: a dict of the four settings, and one line per
+        setting that was chosen here, saying why.
+
+    Example:
+    >>> settings, reasons = choose(CorpusCounts(lines=54_313, words=599_000, vocabulary=19_162))
+    >>> settings
+    {'batch_size': 64, 'num_sampled': 1024, 'dropout': 0.2, 'patience': 2}
+    >>> reasons[1]
+    '19,162-word vocabulary: sampled softmax over 1,024 negatives (validation stays exact)'
+    """
+    words = f"{counts.words:,} training words"
+    reasons = []
+    if batch_size is None:
+        batch_size = 8 if counts.words < 50_000 else 32 if counts.words < 300_000 else 64
+        reasons.append(f"{words}: batch size {batch_size}")
+    if num_sampled is None:
+        if counts.vocabulary >= SAMPLED_VOCABULARY:
+            num_sampled = NUM_SAMPLED
+            reasons.append(
+                f"{counts.vocabulary:,}-word vocabulary: sampled softmax over "
+                f"{num_sampled:,} negatives (validation stays exact)"
+            )
+        else:
+            num_sampled = 0
+            reasons.append(f"{counts.vocabulary:,}-word vocabulary: full softmax")
+    if dropout is None:
+        dropout = 0.5 if counts.words < 100_000 else 0.2
+        reasons.append(f"{words}: dropout {dropout}")
+    if patience is None:
+        patience = 2 if one_run(counts.lines) else 5
+        reasons.append(
+            f"{counts.lines:,} training lines: stop after {patience} epochs without a better "
+            "validation perplexity"
+        )
+    settings = dict(
+        batch_size=batch_size, num_sampled=num_sampled or None, dropout=dropout, patience=patience
+    )
+    return settings, reasons

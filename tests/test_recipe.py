@@ -1,0 +1,49 @@
+"""Settings chosen from the corpus: each rule, user values kept, reasons given."""
+
+import pytest
+
+from keras_nextword import recipe
+from keras_nextword.recipe import CorpusCounts, choose
+
+FINAL_PROBLEM = CorpusCounts(lines=589, words=6_575, vocabulary=1_639)
+CANON = CorpusCounts(lines=49_313, words=599_000, vocabulary=19_162)
+
+
+def test_a_short_book_keeps_the_measured_small_corpus_settings():
+    settings, reasons = choose(FINAL_PROBLEM)
+    assert settings == {"batch_size": 8, "num_sampled": None, "dropout": 0.5, "patience": 5}
+    assert reasons == [
+        "6,575 training words: batch size 8",
+        "1,639-word vocabulary: full softmax",
+        "6,575 training words: dropout 0.5",
+        "589 training lines: stop after 5 epochs without a better validation perplexity",
+    ]
+
+
+def test_the_canon_gets_large_batches_and_a_sampled_softmax():
+    settings, reasons = choose(CANON)
+    assert settings == {"batch_size": 64, "num_sampled": 1024, "dropout": 0.2, "patience": 2}
+    assert "19,162-word vocabulary: sampled softmax over 1,024 negatives" in reasons[1]
+
+
+def test_a_middle_sized_corpus():
+    settings, _ = choose(CorpusCounts(lines=5_000, words=120_000, vocabulary=6_000))
+    assert settings == {"batch_size": 32, "num_sampled": None, "dropout": 0.2, "patience": 5}
+
+
+def test_user_values_are_kept_and_not_explained():
+    settings, reasons = choose(CANON, batch_size=16, num_sampled=0, dropout=0.1, patience=7)
+    assert settings == {"batch_size": 16, "num_sampled": None, "dropout": 0.1, "patience": 7}
+    assert reasons == []
+
+
+@pytest.mark.parametrize(
+    "count, split, held_out", [(655, 0.1, 66), (60_348, 0.1, 6_035), (603_480, 0.1, 10_000)]
+)
+def test_held_out_lines_are_bounded(count, split, held_out):
+    assert recipe.held_out_lines(count, split) == held_out
+
+
+def test_long_corpora_choose_epochs_in_one_run():
+    assert not recipe.one_run(recipe.ONE_RUN_LINES - 1) and recipe.one_run(recipe.ONE_RUN_LINES)
+    assert recipe.dev_lines(1_000) == 100 and recipe.dev_lines(500_000) == recipe.DEV_LINES
