@@ -8,6 +8,7 @@ never imports the model.
 """
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -166,7 +167,7 @@ def from_text(
         config["dtype"] = keras.dtype_policies.get(dtype_policy)
     config.setdefault("tie_weights", True)
     deadline = None if max_minutes is None else start + 60 * max_minutes
-    say = print if verbose else (lambda *args: None)
+    say = functools.partial(print, flush=True) if verbose else (lambda *args: None)
 
     lines, count = data.stream_lines(path, encoding_errors)
     held_out = recipe.held_out_lines(count, validation_split)
