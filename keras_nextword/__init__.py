@@ -2,9 +2,13 @@
 
 The public names load on first use (PEP 562), so `import keras_nextword` and
 the `keras-nextword` command's `--help` start without Keras, TensorFlow or JAX.
+`keras.saving.load_model` finds the package's classes once they are loaded:
+after `import keras_nextword` when Keras was imported first, else after the
+first use of a public name (`keras_nextword.load_model` loads them itself).
 """
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -36,3 +40,8 @@ def __getattr__(name):
 
 def __dir__():
     return sorted([*globals(), *_EXPORTS])
+
+
+if "keras" in sys.modules:
+    # Keras' start-up is paid already: register the package's Keras classes now.
+    importlib.import_module("keras_nextword.model")

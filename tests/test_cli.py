@@ -304,3 +304,16 @@ def test_package_names_load_on_first_use():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == "module 'keras_nextword' has no attribute 'missing'\n"
+
+
+def test_keras_first_then_the_package_registers_its_classes(trained):
+    model_path, _ = trained
+    code = "import sys, keras, keras_nextword\nkeras.saving.load_model(sys.argv[1])\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(model_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
