@@ -1,25 +1,51 @@
-"""keras_nextword: word-level next-word prediction with LSTMs, on any Keras 3 backend."""
+"""keras_nextword: word-level next-word prediction with LSTMs, on any Keras 3 backend.
 
-# First: the Keras backend default and a quiet TensorFlow, before Keras is imported.
+The public names load on first use (PEP 562), so `import keras_nextword` and
+the `keras-nextword` command's `--help` start without Keras, TensorFlow or JAX.
+`keras.saving.load_model` finds the package's classes once they are loaded:
+after `import keras_nextword` when Keras was imported first, else after the
+first use of a public name (`keras_nextword.load_model` loads them itself).
+"""
+
+import importlib
+import sys
+
+# First, before anything imports Keras: the backend default (JAX). Light: it
+# imports neither Keras nor TensorFlow.
 from keras_nextword import environment  # noqa: F401
 
-# isort: split
-from keras_nextword import datasets
-from keras_nextword.distribution import data_parallel
-from keras_nextword.generation import generate, get_sampler
-from keras_nextword.model import NextWordLSTM
-from keras_nextword.preprocessing import NGramVectorizer
-from keras_nextword.saving import load_model
-from keras_nextword.training import TUTORIAL_RECIPE
-
 __version__ = "0.1.0"
-__all__ = [
-    "NGramVectorizer",
-    "NextWordLSTM",
-    "TUTORIAL_RECIPE",
-    "data_parallel",
-    "datasets",
-    "generate",
-    "get_sampler",
-    "load_model",
-]
+
+# Public name -> the module that defines it (None: the name is that module).
+_EXPORTS = {
+    "NGramVectorizer": "keras_nextword.preprocessing",
+    "NextWordLSTM": "keras_nextword.model",
+    "TUTORIAL_RECIPE": "keras_nextword.training",
+    "data_parallel": "keras_nextword.distribution",
+    "datasets": None,
+    "generate": "keras_nextword.generation",
+    "get_sampler": "keras_nextword.generation",
+    "load_model": "keras_nextword.saving",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _EXPORTS[name]
+    if module is None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])
+
+
+if "keras" in sys.modules:
+    # Keras' start-up is paid already: register the package's Keras classes now.
+    importlib.import_module("keras_nextword.model")

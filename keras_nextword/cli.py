@@ -2,7 +2,8 @@
 
 Keras reads `KERAS_BACKEND` once, when it is first imported, so this module
 imports neither Keras nor the rest of the package at its top: `main` parses the
-command line, sets the backend, and only then imports.
+command line, sets the backend, and only then runs the command, whose body
+(in `keras_nextword.commands`) imports what it needs.
 
 Examples (shell):
     keras-nextword train final-problem --epochs 100 --out model.keras
@@ -12,21 +13,16 @@ Examples (shell):
 """
 
 import argparse
-import json
 import os
 import sys
-import tempfile
-import warnings
+
+from keras_nextword import commands
+from keras_nextword.commands import UsageError, read_corpus
+
+__all__ = ["BACKENDS", "SAMPLERS", "UsageError", "build_parser", "main", "read_corpus"]
 
 BACKENDS = ("jax", "tensorflow", "torch")
 SAMPLERS = ("greedy", "top_k", "top_p", "random", "beam")
-# Sampler options beyond `temperature`, which every sampler takes.
-SAMPLER_OPTIONS = {"top_k": ("k",), "top_p": ("p", "k")}
-METRIC_ORDER = {"loss": 0, "accuracy": 1, "perplexity": 2}
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported in one line with exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,9 +71,9 @@ def build_parser():
     parser = _Parser(
         prog="keras-nextword", description="Word-level next-word LSTMs on any Keras 3 backend."
     )
-    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    subcommands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    train = commands.add_parser(
+    train = subcommands.add_parser(
         "train", parents=[common], help="train a model on a corpus and save it"
     )
     _add_corpus_arguments(train)
@@ -151,9 +147,9 @@ def build_parser():
         help="compute in 16 bits, weights in float32 (Keras' mixed_bfloat16 or "
         "mixed_float16 policy)",
     )
-    train.set_defaults(command=_train)
+    train.set_defaults(command=commands.train)
 
-    generate = commands.add_parser(
+    generate = subcommands.add_parser(
         "generate", parents=[common], help="continue prompts, one line each"
     )
     generate.add_argument("model", metavar="MODEL", help="a .keras file saved by `train`")
@@ -164,15 +160,15 @@ def build_parser():
     generate.add_argument("--k", type=_integer(1), help="top_k (and top_p) cut-off")
     generate.add_argument("--p", type=float, help="top_p probability mass")
     generate.add_argument("--seed", type=_integer(0))
-    generate.set_defaults(command=_generate)
+    generate.set_defaults(command=commands.generate)
 
-    evaluate = commands.add_parser(
+    evaluate = subcommands.add_parser(
         "evaluate", parents=[common], help="loss, accuracy and perplexity on a corpus"
     )
     evaluate.add_argument("model", metavar="MODEL", help="a .keras file saved by `train`")
     _add_corpus_arguments(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    evaluate.set_defaults(command=_evaluate)
+    evaluate.set_defaults(command=commands.evaluate)
     return parser
 
 
@@ -234,174 +230,3 @@ def _use_backend(name, reexec):
             f"process; set KERAS_BACKEND={name} before Keras is imported"
         )
     os.environ["KERAS_BACKEND"] = name
-
-
-def _device():
-    """'GPU', 'TPU' or 'CPU': where a new tensor lands on the active backend."""
-    import keras
-
-    device = str(getattr(keras.ops.zeros(()), "device", "cpu")).lower()
-    if any(name in device for name in ("gpu", "cuda", "rocm", "mps")):
-        return "GPU"
-    return "TPU" if "tpu" in device else "CPU"
-
-
-def _corpus_paths(source):
-    """The text files one CORPUS argument names ('-' stays '-')."""
-    from keras_nextword import data, datasets
-
-    if source == "-":
-        return ["-"]
-    if source == "final-problem":
-        return [datasets.load_final_problem()]
-    if source == "sherlock-canon":
-        return [datasets.load_sherlock_canon()]
-    return data.text_files(source)
-
-
-def read_corpus(sources, errors="strict"):
-    """Reads the lines of every CORPUS argument, in order.
-
-    Every file is checked as `keras_nextword.data.read_lines` checks it; with
-    `errors="replace"`, bytes that are not UTF-8 are read as U+FFFD and a
-    one-line warning on standard error counts them.
-
-    Args:
-        sources: list of str: paths, directories of `.txt` files, `-` for
-            standard input, or the demo names `final-problem`, `sherlock-canon`.
-        errors: `"strict"` or `"replace"`, as in `read_lines`.
-
-    Returns:
-        A list of str, one per line (blank lines included).
-
-    Example:
-    >>> len(read_corpus(["final-problem"]))  # doctest: +SKIP
-    818
-    """
-    from keras_nextword import data
-
-    if sources.count("-") > 1:
-        raise UsageError("standard input ('-') can be read only once")
-    lines = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for source in sources:
-            for path in _corpus_paths(source):
-                if path == "-":
-                    lines += data.decode_lines(sys.stdin.buffer.read(), "<stdin>", errors)
-                else:
-                    lines += data.read_lines(path, errors)
-    for warning in caught:
-        print(f"keras-nextword: warning: {warning.message}", file=sys.stderr)
-    return lines
-
-
-def _load_model(path):
-    from keras_nextword import saving
-
-    model = saving.load_model(path)
-    if model.preprocessor is None:
-        raise UsageError(f"{path}: the model has no preprocessor, so it cannot read text")
-    return model
-
-
-def _train(args):
-    import keras
-
-    from keras_nextword import NextWordLSTM, data, saving
-    from keras_nextword.distribution import check_batch_size, data_parallel
-    from keras_nextword.plotting import plot_history
-
-    if not args.out.endswith(".keras"):
-        raise UsageError(f"--out must end in .keras, not {args.out}")
-    print(f"Backend: {keras.config.backend()} ({_device()})", flush=True)
-    distribution = None
-    if args.data_parallel:
-        if keras.config.backend() != "jax":
-            raise UsageError(
-                f"--data-parallel needs --backend jax: keras.distribution does not run on "
-                f"{keras.config.backend()}"
-            )
-        distribution = data_parallel()
-        check_batch_size(distribution, args.batch_size)
-        devices = distribution.device_mesh.devices.ravel()
-        print(
-            f"Data parallel on {devices.size} devices ({', '.join(devices)}), "
-            f"{args.batch_size // devices.size} rows each per step",
-            flush=True,
-        )
-    lines = read_corpus(args.corpus, args.encoding_errors)
-    train_lines, _ = data.split_lines(lines, args.validation_split)
-    data.check_next_words(train_lines, " ".join(args.corpus))
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus = os.path.join(tmp, "corpus.txt")
-        with open(corpus, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines))
-        model = NextWordLSTM.from_text(
-            corpus,
-            epochs=args.epochs,
-            validation_split=args.validation_split,
-            **({"batch_size": args.batch_size} if args.batch_size else {}),
-            max_tokens=args.max_tokens,
-            mode=args.mode,
-            window_length=args.window_length,
-            num_sampled=args.num_sampled,
-            checkpoint_dir=args.checkpoint_dir,
-            seed=args.seed,
-            early_stopping_patience=args.patience or None,
-            ema_momentum=args.ema_momentum or None,
-            embedding_dim=args.embedding_dim,
-            lstm_units=args.lstm_units,
-            tie_weights=args.tie_weights,
-            distribution=distribution,
-            dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
-        )
-    folder = os.path.dirname(args.out)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    model.save(args.out)
-    if model.history is None:  # --epochs 0
-        print(f"Saved {args.out}, untrained")
-        return
-    history = {name: [float(v) for v in values] for name, values in model.history.history.items()}
-    history_path = os.path.join(folder, "history.json")
-    with saving.atomic_write(history_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        json.dump(history, f, indent=1)
-    plot_path = os.path.join(folder, "history.png")
-    with saving.atomic_write(plot_path) as tmp:
-        plot_history(history, tmp, title=args.out)
-    print(f"Saved {args.out}, {history_path} and {plot_path}")
-
-
-def _generate(args):
-    model = _load_model(args.model)
-    options = {"temperature": args.temperature, "k": args.k, "p": args.p}
-    for name in ("k", "p"):
-        if options[name] is not None and name not in SAMPLER_OPTIONS.get(args.sampler, ()):
-            raise UsageError(f"--{name} does not apply to the {args.sampler} sampler")
-    options = {name: value for name, value in options.items() if value is not None}
-    texts = model.generate(
-        args.prompts, max_length=args.max_length, sampler=args.sampler, seed=args.seed, **options
-    )
-    for text in texts:
-        print(text)
-
-
-def _evaluate(args):
-    model = _load_model(args.model)
-    lines = [line for line in read_corpus(args.corpus, args.encoding_errors) if line.strip()]
-    metrics = model.evaluate(lines, return_dict=True, verbose=0)
-    metrics = {name: float(value) for name, value in metrics.items()}
-    if args.json:
-        print(json.dumps(metrics))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    console.print(f"{args.model} on {' '.join(args.corpus)} ({len(lines)} lines)")
-    table = Table("metric", "value")
-    table.columns[1].justify = "right"
-    for name in sorted(metrics, key=lambda name: METRIC_ORDER.get(name, len(METRIC_ORDER))):
-        table.add_row(name, f"{metrics[name]:.4f}")
-    console.print(table)

@@ -248,3 +248,72 @@ def test_corpus_of_directories_paths_and_demo_names(tmp_path):
     empty.mkdir()
     with pytest.raises(FileNotFoundError, match="a directory without .txt files"):
         cli.read_corpus([str(empty)])
+
+
+HEAVY = ("keras", "tensorflow", "jax", "torch")
+
+
+@pytest.mark.parametrize(
+    "args,status",
+    [
+        (["--help"], 0),
+        (["train", "--help"], 0),
+        (["train"], 2),
+        (["train", "x", "--epochs", "-1"], 2),
+    ],
+)
+def test_help_and_argument_errors_import_no_framework(args, status):
+    # `-X importtime` lists every module imported, one per line on stderr.
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "keras_nextword", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        cwd=REPO,
+    )
+    assert result.returncode == status, result.stderr[-3000:]
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert imported and not imported & set(HEAVY), sorted(imported & set(HEAVY))
+    # Nothing on stderr but the import times and argparse's one-line error: no
+    # TensorFlow or absl start-up logs.
+    messages = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
+    if status == 0:
+        assert result.stdout.startswith("usage: keras-nextword") and not messages
+    else:
+        assert len(messages) == 1 and messages[0].startswith("keras-nextword train: error: ")
+
+
+def test_package_names_load_on_first_use():
+    code = (
+        "import sys, keras_nextword\n"
+        "assert 'keras' not in sys.modules, 'import keras_nextword imported keras'\n"
+        "from keras_nextword import NextWordLSTM, datasets\n"
+        "import keras_nextword.model as model\n"
+        "assert NextWordLSTM is model.NextWordLSTM and 'keras' in sys.modules\n"
+        "assert set(keras_nextword.__all__) <= set(dir(keras_nextword))\n"
+        "assert all(getattr(keras_nextword, name) is not None for name in keras_nextword.__all__)\n"
+        "try:\n    keras_nextword.missing\nexcept AttributeError as error:\n    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == "module 'keras_nextword' has no attribute 'missing'\n"
+
+
+def test_keras_first_then_the_package_registers_its_classes(trained):
+    model_path, _ = trained
+    code = "import sys, keras, keras_nextword\nkeras.saving.load_model(sys.argv[1])\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(model_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
