@@ -59,19 +59,37 @@ class BestWeights(keras.callbacks.Callback):
 class TimeLimit(keras.callbacks.Callback):
     """Stops training, mid-epoch if need be, once `deadline` has passed.
 
+    Training stops early enough for the epoch's scoring (validation and the
+    callbacks' evaluations, timed at each epoch end) to finish by the deadline.
+    JAX dispatches steps asynchronously: a whole epoch can be queued before the
+    first step has run, and the clock read at dispatch would say nothing of
+    the computation. Every `every` steps this waits for the step's loss, so
+    the clock is read at most `every` steps ahead of the computation.
+
     Args:
         deadline: a `time.monotonic()` value, or None for no limit.
         say: a function that prints one line.
+        every: int, steps between two checks.
     """
 
-    def __init__(self, deadline, say=print):
+    def __init__(self, deadline, say=print, every=16):
         super().__init__()
-        self.deadline, self.say, self.reached = deadline, say, False
+        self.deadline, self.say, self.every, self.reached = deadline, say, every, False
+        self.scoring = 0.0  # the longest epoch-end scoring seen, in seconds
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.deadline is not None and not self.reached and time.monotonic() >= self.deadline:
+        self.last_step = time.monotonic()
+        if self.deadline is None or self.reached or (batch + 1) % self.every:
+            return
+        if logs and "loss" in logs:
+            float(logs["loss"])  # waits for the step to be computed
+        if time.monotonic() + self.scoring >= self.deadline:
             self.reached = self.model.stop_training = True
-            self.say(f"Time limit reached in step {batch + 1}: training stops here")
+            self.say(f"Time limit reached at step {batch + 1}: training stops here")
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Callbacks after this one (best weights, progress) take no time to speak of.
+        self.scoring = max(self.scoring, time.monotonic() - self.last_step)
 
 
 class Evaluation(keras.callbacks.Callback):
