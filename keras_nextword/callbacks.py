@@ -124,18 +124,20 @@ class Evaluation(keras.callbacks.Callback):
 
 class Progress(keras.callbacks.Callback):
     """One line per epoch: its time, and how long this phase and the whole
-    call have left at most (the time limit caps both).
+    call have left at most (the time limits cap both).
 
     Args:
         phase: str, what this fit is (e.g. `"rehearsal"`).
         start: `time.monotonic()` when the whole call began.
-        deadline: `time.monotonic()` of the time limit, or None.
+        deadline: `time.monotonic()` of this phase's time limit, or None.
+        call_deadline: `time.monotonic()` of the whole call's, or None.
         say: a function that prints one line.
     """
 
-    def __init__(self, phase, start, deadline, say=print):
+    def __init__(self, phase, start, deadline, call_deadline, say=print):
         super().__init__()
-        self.phase, self.start, self.deadline, self.say = phase, start, deadline, say
+        self.phase, self.start, self.say = phase, start, say
+        self.deadline, self.call_deadline = deadline, call_deadline
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.monotonic()
@@ -144,14 +146,15 @@ class Progress(keras.callbacks.Callback):
         now = time.monotonic()
         seconds, epochs = now - self.epoch_start, self.params["epochs"]
         left = (epochs - epoch - 1) * seconds
-        call = "no time limit"
         if self.deadline is not None:
             left = min(left, max(self.deadline - now, 0))
-            call = f"the call ends within {_duration(max(self.deadline - now, 0))} (time limit)"
+        call = "no time limit"
+        if self.call_deadline is not None:
+            call = f"the call at most {_duration(max(self.call_deadline - now, 0))} (time limit)"
         self.say(
             f"{self.phase} epoch {epoch + 1}/{epochs} took {_duration(seconds)}, "
-            f"{_duration(now - self.start)} so far; this phase ends within {_duration(left)}, "
-            f"{call}"
+            f"{_duration(now - self.start)} so far; at most {_duration(left)} more in this "
+            f"phase, {call}"
         )
 
 

@@ -166,7 +166,7 @@ def from_text(
     if dtype_policy is not None:
         config["dtype"] = keras.dtype_policies.get(dtype_policy)
     config.setdefault("tie_weights", True)
-    deadline = None if max_minutes is None else start + 60 * max_minutes
+    deadline = call_deadline = None if max_minutes is None else start + 60 * max_minutes
     say = functools.partial(print, flush=True) if verbose else (lambda *args: None)
 
     lines, count = data.stream_lines(path, encoding_errors)
@@ -260,7 +260,7 @@ def from_text(
             *callbacks,
             *([best] if best else []),
             TimeLimit(deadline, say),
-            Progress(phase, start, deadline, say),
+            Progress(phase, start, deadline, call_deadline, say),
         ]
         with scope():
             history = model.fit(
