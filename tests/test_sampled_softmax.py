@@ -61,3 +61,13 @@ def test_fit_with_sampled_softmax_reports_exact_validation():
 def test_bad_num_sampled_is_named(num_sampled):
     with pytest.raises(ValueError, match="num_sampled"):
         SampledSoftmaxTrainer(tiny_model(), num_sampled)
+
+
+def test_exact_validation_takes_x_y_and_sample_weight():
+    model = tiny_model()
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    history = model.fit(
+        x, y, sample_weight=w, validation_data=(x, y, w), epochs=1, num_sampled=4, verbose=0
+    )
+    exact = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    assert history.history["val_perplexity"][-1] == pytest.approx(exact["perplexity"], rel=1e-5)
