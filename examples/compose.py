@@ -53,7 +53,7 @@ def line_end_examples(preprocessor, lines):
 
 
 def build_composite(lm):
-    """Token ids -> `{"next_word": probabilities, "line_end": probability}` at
+    """Token ids -> `{"next_word": logits, "line_end": probability}` at
     every position, over `lm`'s backbone and output layer (both frozen).
 
     A `keras.Model` subclass built as a functional graph, as keras-hub's tasks
@@ -67,7 +67,7 @@ def build_composite(lm):
         def __init__(self, lm, **kwargs):
             token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
             hidden = lm.backbone(token_ids)
-            next_word = keras.layers.Activation("softmax", dtype="float32", name="next_word")(
+            next_word = keras.layers.Activation("linear", dtype="float32", name="next_word")(
                 lm.output_logits(hidden)
             )
             line_end = keras.layers.Dense(1, activation="sigmoid", name="line_end")(hidden)

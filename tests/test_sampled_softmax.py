@@ -32,9 +32,9 @@ def test_loss_is_the_softmax_over_target_and_negatives(monkeypatch, tying):
     hidden = trainer(x)
     loss = trainer.compute_loss(x, y, hidden, w)
 
-    # The full model's log-probabilities: its logits less a constant per position,
-    # which a softmax over any subset of words ignores.
-    logits = np.log(keras.ops.convert_to_numpy(model(x)))
+    # The full model's logits (log-probabilities up to a constant per position,
+    # which a softmax over any subset of words ignores).
+    logits = keras.ops.convert_to_numpy(model(x))
     target = np.take_along_axis(logits, y[..., None], -1)
     others = np.where(negatives == y[..., None], -np.inf, logits[..., negatives])
     both = np.concatenate([target, others], -1)
