@@ -9,7 +9,8 @@ def jit_with_variables(fn, variables):
     JAX: `jax.jit`, with `variables` passed in and out through a
     `keras.StatelessScope` (a jitted function must not touch Keras variables);
     TensorFlow: `tf.function(jit_compile=True)`, which updates them in place;
-    PyTorch: eager (a `torch.compile` of a while loop costs more than it saves).
+    PyTorch: eager under `torch.no_grad()` (a `torch.compile` of a while loop
+    costs more than it saves, and nothing here is differentiated).
     Every argument of `fn` must be a tensor or a nest of tensors, so weights are
     passed in rather than closed over.
 
@@ -26,6 +27,10 @@ def jit_with_variables(fn, variables):
         import tensorflow as tf
 
         return tf.function(fn, jit_compile=True)
+    if backend == "torch":
+        import torch
+
+        return torch.no_grad()(fn)
     if backend != "jax":
         return fn
 

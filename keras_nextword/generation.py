@@ -42,9 +42,32 @@ SAMPLERS = {
 }
 
 
+# Each named sampler's arguments, and for each a check and what it must be.
+_POSITIVE_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an int >= 1")
+_ARGUMENTS = {
+    "temperature": (lambda v: isinstance(v, (int, float)) and v > 0, "a number > 0"),
+    "seed": (lambda v: v is None or isinstance(v, int), "an int or None"),
+    "k": _POSITIVE_INT,
+    "p": (lambda v: isinstance(v, (int, float)) and 0 < v <= 1, "a number in (0, 1]"),
+    "num_beams": _POSITIVE_INT,
+    "return_all_beams": (lambda v: isinstance(v, bool), "a bool"),
+}
+_SAMPLER_ARGUMENTS = {
+    "greedy": ("temperature",),
+    "random": ("temperature", "seed"),
+    "top_k": ("temperature", "seed", "k"),
+    "top_p": ("temperature", "seed", "p", "k"),
+    "beam": ("temperature", "num_beams", "return_all_beams"),
+}
+
+
 def get_sampler(sampler="greedy", **kwargs):
     """Returns a `keras_hub.samplers.Sampler` from a name (and its arguments) or
     an instance.
+
+    An instance is returned as it is, and `generate` uses that instance (its
+    seed state included). A name's arguments are checked: `temperature` > 0,
+    `k` and `num_beams` ints >= 1, `p` in (0, 1]; top-p's `k` may also be None.
 
     Args:
         sampler: one of `"greedy"`, `"random"`, `"top_k"`, `"top_p"`, `"beam"`,
@@ -53,6 +76,11 @@ def get_sampler(sampler="greedy", **kwargs):
 
     Returns:
         A `keras_hub.samplers.Sampler`.
+
+    Raises:
+        ValueError: an unknown sampler name, an argument the sampler does not
+            take or out of its range (the message names it), or arguments
+            with an instance.
 
     Example:
     >>> get_sampler("top_k", k=5).k
@@ -69,9 +97,15 @@ def get_sampler(sampler="greedy", **kwargs):
             f"Unknown sampler: {sampler!r}. Use one of {sorted(SAMPLERS)} or a "
             "keras_hub.samplers.Sampler instance."
         )
-    temperature = kwargs.get("temperature", 1.0)
-    if temperature <= 0:
-        raise ValueError(f"`temperature` must be > 0. Received: temperature={temperature}")
+    for name, value in kwargs.items():
+        if name not in _SAMPLER_ARGUMENTS[sampler]:
+            raise ValueError(
+                f"`{name}` is not an argument of the {sampler!r} sampler; it takes "
+                f"{list(_SAMPLER_ARGUMENTS[sampler])}."
+            )
+        valid, must = _ARGUMENTS[name]
+        if not (valid(value) or (sampler, name, value) == ("top_p", "k", None)):
+            raise ValueError(f"`{name}` must be {must}. Received: {name}={value!r}")
     return SAMPLERS[sampler](**kwargs)
 
 
@@ -220,6 +254,32 @@ def _greedy_fn(stop_token_ids):
 _COMPILED = {}
 
 
+def _compiled(sampler, stop_token_ids, named):
+    """The compiled `(weights, prompt, start) -> ids` for `sampler`, and the
+    sampler whose state it draws from: the lean greedy loop for plain greedy,
+    else keras-hub's sampler loop. A `named` sampler (made by `get_sampler`
+    for this call) is swapped for the one instance of its configuration that
+    was compiled first; a user's instance is compiled for and used as given,
+    its seed state included."""
+    if type(sampler) in (GreedySampler, keras_hub.samplers.GreedySampler):
+        key = (keras.config.backend(), "greedy", stop_token_ids)
+        if key not in _COMPILED:
+            _COMPILED[key] = (_greedy_fn(stop_token_ids), sampler)
+        return _COMPILED[key]
+    config = repr(sorted(sampler.get_config().items()))
+    if named:
+        key = (keras.config.backend(), type(sampler).__name__, config, stop_token_ids)
+        if key not in _COMPILED:
+            _COMPILED[key] = (_generate_fn(sampler, stop_token_ids), sampler)
+        return _COMPILED[key]
+    # An instance keeps its own compiled functions, so it runs with its own state.
+    cache = sampler.__dict__.setdefault("_keras_nextword_compiled", {})
+    key = (keras.config.backend(), config, stop_token_ids)
+    if key not in cache:
+        cache[key] = _generate_fn(sampler, stop_token_ids)
+    return cache[key], sampler
+
+
 def _stop_token_ids(preprocessor, stop):
     if stop is None:
         return None
@@ -236,9 +296,27 @@ def _bucket(n, multiple):
     return max(multiple, int(math.ceil(n / multiple)) * multiple)
 
 
-def _encode(preprocessor, prompts):
-    """Word ids of each prompt, warning once per call about words out of the
-    vocabulary; raises on a prompt without words."""
+def encode(preprocessor, prompts):
+    """Word ids of each whole prompt, as `generate` and `predict` read them.
+
+    Warns once per call about words out of the vocabulary (read as `[UNK]`)
+    and about prompts with no known word.
+
+    Args:
+        preprocessor: an adapted `NGramVectorizer`.
+        prompts: a list of strings.
+
+    Returns:
+        A list of lists of int ids, one per prompt.
+
+    Raises:
+        ValueError: a prompt has no words; the message names it.
+
+    Example:
+    >>> vectorizer = NGramVectorizer(vocabulary=["", "[UNK]", "a", "heavy", "heart"])
+    >>> encode(vectorizer, ["A heavy heart", "heart"])
+    [[2, 3, 4], [4]]
+    """
     token_to_id = preprocessor.token_to_id
     rows, unknown, hopeless = [], {}, []
     for n, prompt in enumerate(prompts):
@@ -276,7 +354,10 @@ def generate(
 ):
     """Continues each prompt with `max_length` words.
 
-    Prompts are split into words as in training. A word out of the vocabulary
+    Prompts are split into words as in training, and the whole prompt is the
+    context, never cut to the preprocessor's `sequence_length` (the LSTM
+    state carries it; `NextWordLSTM.predict` on strings reads it the same
+    way). A word out of the vocabulary
     reads as `[UNK]` (never dropped) and one warning per call names such words;
     a prompt with no word in the vocabulary warns as well and continues from
     its `[UNK]`s alone, which the model has seen in training (word dropout)
@@ -291,8 +372,10 @@ def generate(
             `"beam"`) or a `keras_hub.samplers.Sampler` instance. Greedy
             decoding (by name or a plain `keras_hub.samplers.GreedySampler`)
             runs a leaner compiled loop of its own with the same words; the
-            others run keras-hub's sampler loop.
-        seed: int or None. Seeds the sampler so sampled text is reproducible.
+            others run keras-hub's sampler loop. An instance is used as given:
+            its seed state draws, and moves on, call after call.
+        seed: int or None. Seeds the sampler (an instance too) so sampled
+            text is reproducible.
         stop: a word or list of words (in the vocabulary) that end a
             continuation early; the stop word is kept. Generation ends once
             every prompt has produced one.
@@ -304,7 +387,8 @@ def generate(
 
     Raises:
         ValueError: a prompt has no words, `max_length` is negative, a stop
-            word is out of the vocabulary, or the sampler is unknown.
+            word is out of the vocabulary, the sampler is unknown or one of
+            its arguments is out of range (see `get_sampler`).
 
     Example:
     >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1)
@@ -316,10 +400,10 @@ def generate(
         raise ValueError(f"`max_length` must be >= 0. Received: max_length={max_length}")
     single = isinstance(prompts, str)
     prompts = [prompts] if single else list(prompts)
-    sampler = get_sampler(sampler, **sampler_kwargs)
+    sampler_arg, sampler = sampler, get_sampler(sampler, **sampler_kwargs)
     preprocessor = model.preprocessor
     stop_token_ids = _stop_token_ids(preprocessor, stop)
-    rows = _encode(preprocessor, prompts)
+    rows = encode(preprocessor, prompts)
     if max_length == 0:
         return prompts[0] if single else prompts
 
@@ -332,23 +416,12 @@ def generate(
     # Bucket-filler rows repeat the first prompt so every row stays a real one.
     prompt[len(rows) :] = prompt[0]
 
-    # Weights are arguments, so one compiled function per sampler configuration
-    # serves every model; each (batch, length) bucket is traced once.
-    if type(sampler) in (GreedySampler, keras_hub.samplers.GreedySampler):
-        key = (keras.config.backend(), "greedy", stop_token_ids)
-        if key not in _COMPILED:
-            _COMPILED[key] = (_greedy_fn(stop_token_ids), None)
-    else:
-        key = (
-            keras.config.backend(),
-            type(sampler).__name__,
-            repr(sorted(sampler.get_config().items())),
-            stop_token_ids,
-        )
-        if key not in _COMPILED:
-            _COMPILED[key] = (_generate_fn(sampler, stop_token_ids), sampler)
-    compiled, sampler = _COMPILED[key]
-    if seed is not None and sampler is not None:
+    # Weights are arguments, so one compiled function per sampler serves every
+    # model; each (batch, length) bucket is traced once. A named sampler is
+    # made once per configuration; an instance is compiled for and used as given.
+    named = not isinstance(sampler_arg, keras_hub.samplers.Sampler)
+    compiled, sampler = _compiled(sampler, stop_token_ids, named)
+    if seed is not None:
         for variable in sampler.variables:
             variable.assign(keras.random.SeedGenerator(seed).state.value)
     ids = compiled(model.generation_weights(), prompt, np.int32(start))

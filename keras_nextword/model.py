@@ -4,6 +4,7 @@ import contextlib
 import warnings
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_nextword import data, generation, pipeline, training
@@ -21,21 +22,29 @@ def _unknown_length_ok():
         yield
 
 
+def _output_logits(embedding, head, tie_weights, hidden_states):
+    logits = hidden_states if head is None else head(hidden_states)
+    return embedding(logits, reverse=True) if tie_weights else logits
+
+
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class NextWordLSTM(keras.Model):
     """Word-level next-word LSTM language model.
 
     `token_ids` of shape `(batch, length)` go through
-    `Embedding(vocabulary_size, embedding_dim, mask_zero=True)` and
-    `LSTM(lstm_units)`; a dense softmax over the vocabulary gives the next-word
-    probabilities at every position, `(batch, length, vocabulary_size)`, as a
-    keras-hub causal LM's logits. Id 0 is padding and leaves the LSTM state
-    untouched, so a pre-padded row's last position predicts the word after it
-    (the tutorial's layout) and a post-padded row trains every position at
-    once. `model.backbone` (embedding + LSTM, hidden states of every position)
-    is a functional model to reuse under other heads. Defaults are the
-    tutorial's: embedding 100, LSTM 150, Adam; the loss is sparse
-    cross-entropy over positions of sample weight > 0.
+    `Embedding(vocabulary_size, embedding_dim)` and `LSTM(lstm_units)`; a
+    dense output layer gives float32 next-word logits at every position,
+    `(batch, length, vocabulary_size)`, as a keras-hub causal LM does (the
+    softmax is in the loss, the metrics and `predict` on strings). Id 0 is
+    padding, and rows are post-padded: the LSTM runs without a mask (Keras
+    uses cuDNN only without one), each position sees only the words before
+    it, and padding after a row's last word changes none of its outputs.
+    Pre-padded rows do not work: padding would run through the LSTM first.
+    `model.backbone` (embedding + LSTM, hidden states of every position) is a
+    functional model to reuse under other heads, `model.output_logits` its
+    output layer. Defaults are the tutorial's: embedding 100, LSTM 150, Adam;
+    the loss is exact sparse cross-entropy of the logits over positions of
+    sample weight > 0.
 
     With a `preprocessor` (an adapted `NGramVectorizer`), `fit`, `evaluate` and
     `predict` also accept raw strings, and `generate` continues text.
@@ -48,15 +57,16 @@ class NextWordLSTM(keras.Model):
             the LSTM while training (0, the tutorial's, turns it off).
         preprocessor: an `NGramVectorizer` or None.
         dtype: a dtype policy or its name (e.g. `"mixed_bfloat16"`,
-            `"mixed_float16"`) for every layer but the final softmax, which
-            stays float32; None for `keras.config.dtype_policy()`. Mixed
+            `"mixed_float16"`) for every layer; the logits are cast to
+            float32; None for `keras.config.dtype_policy()`. Mixed
             policies keep the weights in float32 and compute in 16 bits;
             `"mixed_float16"` scales the loss (`keras.optimizers.LossScaleOptimizer`).
         tie_weights: bool. The output layer reuses the embedding matrix
             (`keras.layers.ReversibleEmbedding`, no output bias), after a
             `Dense(embedding_dim)` projection when `lstm_units` differs: fewer
-            weights; it did not lower held-out perplexity at the tutorial's
-            size (`benchmarks/heldout.py`).
+            weights, and lower held-out perplexity on The Final Problem
+            (86-90 against 94-99 untied over seeds 0-2, `benchmarks/heldout.py`),
+            so `from_text` ties by default. False here, the tutorial's layer.
 
     Examples:
     >>> from keras_nextword import NextWordLSTM, datasets
@@ -84,7 +94,9 @@ class NextWordLSTM(keras.Model):
         if not 0 <= dropout < 1:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         # === Layers === (assigned after the functional init: torch needs it first)
-        sizes = dict(mask_zero=True, dtype=dtype, name="embedding")
+        # No mask: rows are post-padded, so padding only follows the positions
+        # that count, and Keras runs the LSTM on cuDNN only without a mask.
+        sizes = dict(dtype=dtype, name="embedding")
         if tie_weights:
             embedding = keras.layers.ReversibleEmbedding(vocabulary_size, embedding_dim, **sizes)
             head = None
@@ -103,13 +115,10 @@ class NextWordLSTM(keras.Model):
         hidden = keras.layers.Dropout(dropout, dtype=dtype, name="lstm_dropout")(
             backbone(token_ids)
         )
-        logits = head(hidden) if head is not None else hidden
-        if tie_weights:
-            logits = embedding(logits, reverse=True)
-        probabilities = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(
-            logits
+        logits = keras.layers.Activation("linear", dtype="float32", name="float32_logits")(
+            _output_logits(embedding, head, tie_weights, hidden)
         )
-        super().__init__(inputs=token_ids, outputs=probabilities, **kwargs)
+        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
         if dtype is not None:
             # Functional models ignore `dtype`; compile reads it (mixed_float16 loss scaling).
             self.dtype_policy = backbone.dtype_policy = dtype
@@ -130,10 +139,10 @@ class NextWordLSTM(keras.Model):
             optimizer: `"auto"` is the tutorial's Adam (learning rate 0.001)
                 with gradients clipped to norm 1.0, the tutorial's answer to
                 exploding gradients.
-            loss: `"auto"` is sparse cross-entropy (integer targets, never
-                one-hot), averaged over the positions of sample weight > 0
-                (`losses.NextWordCrossentropy`).
-            weighted_metrics: `"auto"` is accuracy and perplexity
+            loss: `"auto"` is exact sparse cross-entropy of the logits
+                (integer targets, never one-hot, no clip), averaged over the
+                positions of sample weight > 0 (`losses.NextWordCrossentropy`).
+            weighted_metrics: `"auto"` is accuracy and exact perplexity
                 (`losses.Perplexity`), counted over the same positions.
             **kwargs: other `keras.Model.compile` arguments.
         """
@@ -257,14 +266,61 @@ class NextWordLSTM(keras.Model):
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
-        """`keras.Model.predict`: for token ids, the next-word probabilities at
-        every position, `(batch, length, vocabulary_size)`; for raw strings, the
-        distribution of the word after each whole string (its last
-        `sequence_length` words), `(batch, vocabulary_size)`."""
+        """`keras.Model.predict`, that also takes raw strings.
+
+        For token ids (post-padded), the float32 next-word logits at every
+        position, `(batch, length, vocabulary_size)`; `keras.ops.softmax`
+        turns them into probabilities. For raw strings, the next-word probabilities of
+        the word after each whole string, `(batch, vocabulary_size)`. The
+        whole string is the context, as in `generate`: never cut to the
+        preprocessor's `sequence_length`. Strings are laid out post-padded
+        and each row's last real position is read.
+
+        Args:
+            x: a string or a list of strings, or token ids (anything
+                `keras.Model.predict` takes).
+            batch_size: rows per batch.
+            **kwargs: other `keras.Model.predict` arguments.
+
+        Returns:
+            A NumPy array, as above.
+
+        Raises:
+            ValueError: a string has no words.
+        """
         if data.is_text(x):
-            x = self.preprocessor.contexts([x] if isinstance(x, str) else x)
-            return super().predict(x, batch_size=batch_size, **kwargs)[:, -1]
+            rows = generation.encode(self.preprocessor, [x] if isinstance(x, str) else x)
+            lengths = np.array([len(row) for row in rows])
+            ids = np.zeros((len(rows), lengths.max()), "int32")  # post-padded with PAD_ID
+            for i, row in enumerate(rows):
+                ids[i, : len(row)] = row
+            logits = super().predict(ids, batch_size=batch_size, **kwargs)
+            logits = logits[np.arange(len(rows)), lengths - 1].astype("float32")
+            exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            return exp / exp.sum(axis=-1, keepdims=True)
         return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def output_logits(self, hidden_states):
+        """The output layer: next-word logits of the LSTM's hidden states.
+
+        Applies the model's own layers (the projection and the reversed
+        embedding when tied, else `head`), so it works on symbolic tensors:
+        a model composed over `backbone` reuses it as a layer.
+
+        Args:
+            hidden_states: tensor `(batch, length, lstm_units)`, as `backbone`
+                returns.
+
+        Returns:
+            The logits, `(batch, length, vocabulary_size)`.
+
+        Example:
+        >>> model = NextWordLSTM(10, embedding_dim=4, lstm_units=6, tie_weights=True)
+        >>> logits = model.output_logits(model.backbone(np.array([[2, 3]])))
+        >>> tuple(logits.shape)
+        (1, 2, 10)
+        """
+        return _output_logits(self.embedding, self.head, self.tie_weights, hidden_states)
 
     def output_weights(self):
         """The output layer as `(projection, kernel, bias)`: the logits of

@@ -86,7 +86,8 @@ class ExactValidation(keras.callbacks.Callback):
         self.lm, self.data = model, data
 
     def on_epoch_end(self, epoch, logs=None):
-        data = self.data if isinstance(self.data, tuple) else (self.data,)
+        # `(x, y)` or `(x, y, sample_weight)`, as `fit`'s `validation_data`.
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(self.data)
         # With weight averaging, score the average, as `SwapEMAWeights` does for `fit`.
         swap = None
         if getattr(self.model.optimizer, "use_ema", False):
@@ -94,7 +95,9 @@ class ExactValidation(keras.callbacks.Callback):
             swap.set_model(self.model)
             swap.on_test_begin()
         try:
-            results = self.lm.evaluate(*data, verbose=0, return_dict=True)
+            results = self.lm.evaluate(
+                x, y, sample_weight=sample_weight, verbose=0, return_dict=True
+            )
         finally:
             if swap is not None:
                 swap.on_test_end()

@@ -27,12 +27,11 @@ def last_position_scores(model, x):
     return scores
 
 
-def naive_next_word_scores(model, sequences, length=24):
-    """The tutorial's way: the model on the whole pre-padded sequence."""
-    x = np.zeros((len(sequences), length), "int32")
-    for row, ids in zip(x, sequences):
-        row[length - len(ids) :] = ids
-    return last_position_scores(model, x)
+def naive_next_word_scores(model, sequences):
+    """The model on each whole sequence, one at a time (no padding)."""
+    return np.concatenate(
+        [last_position_scores(model, np.array([ids], "int32")) for ids in sequences]
+    )
 
 
 class SamplerLoopGreedy(generation.GreedySampler):
@@ -208,3 +207,72 @@ def test_all_oov_prompt_warns_and_continues_from_unk(small_model):
     with pytest.warns(UserWarning, match="no word in the vocabulary"):
         texts = small_model.generate(["holmes", prompt], max_length=6)
     assert texts[1] == text
+
+
+@pytest.mark.parametrize(
+    "sampler,kwargs,name",
+    [
+        ("top_p", {"p": 1.5}, "p"),
+        ("top_p", {"p": 0}, "p"),
+        ("top_p", {"p": 0.9, "k": 0}, "k"),
+        ("top_k", {"k": 0}, "k"),
+        ("top_k", {"k": 2.5}, "k"),
+        ("beam", {"num_beams": 0}, "num_beams"),
+        ("random", {"temperature": -1.0}, "temperature"),
+        ("top_k", {"k": 3, "temperature": 0}, "temperature"),
+        ("top_k", {"kk": 3}, "kk"),
+    ],
+)
+def test_bad_sampler_arguments_are_named(sampler, kwargs, name):
+    with pytest.raises(ValueError, match=f"`{name}`"):
+        generation.get_sampler(sampler, **kwargs)
+
+
+def test_a_sampler_instance_is_used_as_given(small_model):
+    # Fresh instances with one seed give one text: none is swapped for a cached
+    # instance of equal config whose seed state has moved on.
+    first = small_model.generate(
+        PROMPTS, max_length=8, sampler=keras_hub.samplers.RandomSampler(seed=3)
+    )
+    again = small_model.generate(
+        PROMPTS, max_length=8, sampler=keras_hub.samplers.RandomSampler(seed=3)
+    )
+    assert first == again
+    # One instance keeps drawing from its own seed state, call after call.
+    sampler = keras_hub.samplers.RandomSampler(seed=3)
+    assert small_model.generate(PROMPTS, max_length=8, sampler=sampler) == first
+    state = keras.ops.convert_to_numpy(sampler.variables[0]).copy()
+    small_model.generate(PROMPTS, max_length=8, sampler=sampler)
+    assert not np.array_equal(keras.ops.convert_to_numpy(sampler.variables[0]), state)
+
+
+@pytest.mark.skipif(keras.config.backend() != "torch", reason="autograd is torch's")
+def test_torch_generation_runs_without_autograd(small_model, monkeypatch):
+    import torch
+
+    grad_enabled = []
+    step = generation.lstm_step
+
+    def recording_step(*args):
+        grad_enabled.append(torch.is_grad_enabled())
+        return step(*args)
+
+    monkeypatch.setattr(generation, "lstm_step", recording_step)
+    for sampler in ("greedy", "random"):
+        generation._COMPILED.clear()
+        small_model.generate(PROMPTS[0], max_length=2, sampler=sampler, seed=0)
+    assert grad_enabled and not any(grad_enabled)
+    assert torch.is_grad_enabled()
+
+
+def test_predict_and_generate_read_the_whole_prompt(small_model):
+    prompt = " ".join(["holmes and i"] * 8)  # 24 words, past the training rows' 16
+    ids = prompt_ids(small_model, prompt)
+    assert len(ids) > small_model.preprocessor.sequence_length
+    by_text = small_model.predict([prompt, "holmes"], verbose=0)
+    by_ids = keras.ops.softmax(small_model.predict_on_batch(np.array([ids], "int32"))[:, -1])
+    np.testing.assert_allclose(by_text[0], keras.ops.convert_to_numpy(by_ids)[0], atol=1e-6)
+    scores = by_text[0].copy()
+    scores[: OOV_ID + 1] = -np.inf
+    first = small_model.generate(prompt, max_length=1).split()[-1]
+    assert first == small_model.preprocessor.detokenize(int(np.argmax(scores)))

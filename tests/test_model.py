@@ -44,26 +44,71 @@ def test_fit_on_integer_arrays():
     assert np.isfinite(history.history["loss"][0])
 
 
+def softmax(logits):
+    exp = np.exp(logits - logits.max(-1, keepdims=True))
+    return exp / exp.sum(-1, keepdims=True)
+
+
+def ids_of(model, text):
+    return np.array([[model.preprocessor.token_to_id(w) for w in text.split()]], "int32")
+
+
 def test_predict_on_strings_uses_last_words():
     model = tiny_model()
-    by_text = model.predict(["a heavy heart that"], verbose=0)
-    by_ids = model.predict(model.preprocessor.contexts(["a heavy heart that"]), verbose=0)[:, -1]
-    np.testing.assert_allclose(by_text, by_ids, atol=1e-7)
-    assert by_text.shape == (1, model.vocabulary_size)
-    np.testing.assert_allclose(by_text.sum(), 1.0, rtol=1e-5)
+    by_text = model.predict(["a heavy heart that", "heart"], verbose=0)
+    by_ids = softmax(model.predict(ids_of(model, "a heavy heart that"), verbose=0)[:, -1])
+    np.testing.assert_allclose(by_text[:1], by_ids, atol=1e-6)
+    assert by_text.shape == (2, model.vocabulary_size)
+    np.testing.assert_allclose(by_text.sum(-1), 1.0, rtol=1e-5)
 
 
 TYINGS = [{}, {"tie_weights": True}, {"tie_weights": True, "embedding_dim": 8}]
 
 
 @pytest.mark.parametrize("tying", TYINGS)
-def test_padding_does_not_change_predictions(tying):
+def test_post_padding_does_not_change_predictions(tying):
     model = tiny_model(**tying)
-    ids = keras.ops.convert_to_numpy(model.preprocessor.contexts(["a heavy heart"]))
-    unpadded = ids[:, ids[0] != 0]
-    np.testing.assert_allclose(
-        model.predict(ids, verbose=0)[:, -1], model.predict(unpadded, verbose=0)[:, -1], atol=1e-6
+    ids = ids_of(model, "a heavy heart")
+    padded = np.pad(ids, [(0, 0), (0, 5)])
+    logits = model.predict(ids, verbose=0)
+    assert logits.dtype == np.float32 and logits.shape == (1, 3, model.vocabulary_size)
+    np.testing.assert_allclose(model.predict(padded, verbose=0)[:, :3], logits, atol=1e-6)
+
+
+def masked_twin(model):
+    """The same weights in the masked graph (`Embedding(mask_zero=True)`)."""
+    token_ids = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(model.vocabulary_size, model.embedding_dim, mask_zero=True)(
+        token_ids
     )
+    x = keras.layers.LSTM(model.lstm_units, return_sequences=True)(x)
+    twin = keras.Model(token_ids, keras.layers.Dense(model.vocabulary_size)(x))
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def test_mask_free_model_trains_as_the_masked_one_on_post_padded_rows():
+    from keras_nextword.losses import NextWordCrossentropy
+
+    keras.utils.set_random_seed(0)
+    model = tiny_model()
+    twin = masked_twin(model)
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    zeros = np.zeros_like(x[:1])  # a filler row, as `text_dataset` adds, all padding
+    x, y, w = np.concatenate([x, zeros]), np.concatenate([y, zeros]), np.concatenate([w, zeros])
+    assert (w == 0).any() and (w == 1).any()
+    for m in (model, twin):
+        m.compile(optimizer=keras.optimizers.SGD(1.0), loss=NextWordCrossentropy())
+    losses = [
+        m.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)["loss"]
+        for m in (model, twin)
+    ]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+    # One SGD step of rate 1 moves each weight by minus its gradient.
+    for m in (model, twin):
+        m.train_on_batch(x, y, sample_weight=w)
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 @pytest.mark.parametrize("tying", TYINGS)
@@ -76,9 +121,9 @@ def test_keras_round_trip(tmp_path, tying):
     assert isinstance(restored, NextWordLSTM)
     assert restored.get_config() == model.get_config()
     assert restored.preprocessor.get_vocabulary() == model.preprocessor.get_vocabulary()
-    x = model.preprocessor.contexts(LINES)
+    x = keras.ops.convert_to_numpy(model.preprocessor.sequences(LINES)[0])
     np.testing.assert_allclose(
-        restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+        restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
     )
     assert restored.generate("a heavy", max_length=4) == model.generate("a heavy", max_length=4)
 
@@ -88,13 +133,12 @@ def test_tied_weights_share_the_embedding_matrix():
     vocabulary = model.vocabulary_size
     lstm = 4 * 8 * (6 + 8 + 1)
     assert model.count_params() == vocabulary * 6 + lstm + (8 * 6 + 6)
-    x = model.preprocessor.contexts(LINES)
+    x = keras.ops.convert_to_numpy(model.preprocessor.sequences(LINES)[0])
     hidden = keras.ops.convert_to_numpy(model.backbone(x))
     embeddings = keras.ops.convert_to_numpy(model.embedding.embeddings)
-    logits = (
+    expected = (
         hidden @ keras.ops.convert_to_numpy(model.head.kernel) + model.head.bias
     ) @ embeddings.T
-    expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5)
 
 
@@ -114,7 +158,7 @@ def test_loads_under_other_backends(tmp_path, other):
     model = tiny_model()
     model.fit(LINES, epochs=1, verbose=0)
     model.save(tmp_path / "model.keras")
-    x = keras.ops.convert_to_numpy(model.preprocessor.contexts(LINES))
+    x = keras.ops.convert_to_numpy(model.preprocessor.sequences(LINES)[0])
     np.save(tmp_path / "x.npy", x)
     env = dict(os.environ, KERAS_BACKEND=other)
     result = subprocess.run(
@@ -141,11 +185,11 @@ def test_loads_under_other_backends(tmp_path, other):
 
 def composite_models(lm):
     token_ids = keras.Input(shape=(None,), dtype="int32")
-    # The whole language model as a layer (its next-word distribution after
-    # the last position), under a second output.
-    probabilities = lm(token_ids)[:, -1]
-    confidence = keras.layers.Dense(1, name="confidence")(probabilities)
-    whole = keras.Model(token_ids, [probabilities, confidence])
+    # The whole language model as a layer (its next-word logits after the
+    # last position), under a second output.
+    logits = lm(token_ids)[:, -1]
+    confidence = keras.layers.Dense(1, name="confidence")(logits)
+    whole = keras.Model(token_ids, [logits, confidence])
     # Its backbone (embedding + LSTM hidden states) under a new head.
     features = keras.layers.GlobalAveragePooling1D()(lm.backbone(token_ids))
     label = keras.layers.Dense(1, activation="sigmoid", name="label")(features)
@@ -156,11 +200,13 @@ def composite_models(lm):
 def test_composite_functional_model_trains_saves_and_reloads(tmp_path, which):
     lm = tiny_model()
     whole, headed = composite_models(lm)
-    x, y = lm.preprocessor(LINES)
-    x, y = keras.ops.convert_to_numpy(x), keras.ops.convert_to_numpy(y)
+    # Each line's first words, unpadded: the last position is a real one.
+    x = np.array([[lm.preprocessor.token_to_id(w) for w in line.split()[:4]] for line in LINES])
+    y = x[:, -1]
     if which == "whole":
         model, targets = whole, [y, np.zeros(len(y), "float32")]
-        model.compile(optimizer="adam", loss=["sparse_categorical_crossentropy", "mse"])
+        scce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile(optimizer="adam", loss=[scce, "mse"])
     else:
         model, targets = headed, (y % 2).astype("float32")
         model.compile(optimizer="adam", loss="binary_crossentropy")

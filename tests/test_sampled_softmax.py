@@ -32,9 +32,9 @@ def test_loss_is_the_softmax_over_target_and_negatives(monkeypatch, tying):
     hidden = trainer(x)
     loss = trainer.compute_loss(x, y, hidden, w)
 
-    # The full model's log-probabilities: its logits less a constant per position,
-    # which a softmax over any subset of words ignores.
-    logits = np.log(keras.ops.convert_to_numpy(model(x)))
+    # The full model's logits (log-probabilities up to a constant per position,
+    # which a softmax over any subset of words ignores).
+    logits = keras.ops.convert_to_numpy(model(x))
     target = np.take_along_axis(logits, y[..., None], -1)
     others = np.where(negatives == y[..., None], -np.inf, logits[..., negatives])
     both = np.concatenate([target, others], -1)
@@ -61,3 +61,13 @@ def test_fit_with_sampled_softmax_reports_exact_validation():
 def test_bad_num_sampled_is_named(num_sampled):
     with pytest.raises(ValueError, match="num_sampled"):
         SampledSoftmaxTrainer(tiny_model(), num_sampled)
+
+
+def test_exact_validation_takes_x_y_and_sample_weight():
+    model = tiny_model()
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    history = model.fit(
+        x, y, sample_weight=w, validation_data=(x, y, w), epochs=1, num_sampled=4, verbose=0
+    )
+    exact = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    assert history.history["val_perplexity"][-1] == pytest.approx(exact["perplexity"], rel=1e-5)
