@@ -378,6 +378,8 @@ class NextWordLSTM(keras.Model):
             "tie_weights": self.tie_weights,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+            # What `from_text` chose (batch size, sampled softmax...), saved with the model.
+            "training_settings": getattr(self, "training_settings", None),
         }
 
     @classmethod
@@ -385,7 +387,10 @@ class NextWordLSTM(keras.Model):
         config = dict(config)
         if config.get("preprocessor") is not None:
             config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
-        return cls(**config)
+        training_settings = config.pop("training_settings", None)
+        model = cls(**config)
+        model.training_settings = training_settings
+        return model
 
     def save(self, filepath, overwrite=True, **kwargs):
         """`keras.Model.save`, atomically: a kill mid-save leaves the previous file

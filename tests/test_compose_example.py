@@ -4,8 +4,8 @@ import importlib.util
 
 import keras
 import pytest
-from conftest import LINES, REPO
 
+from conftest import LINES, REPO
 from keras_nextword import NextWordLSTM, NGramVectorizer
 
 

@@ -296,3 +296,11 @@ def test_long_corpus_trains_once_stopping_on_lines_set_apart(tmp_path, monkeypat
     assert model.evaluate(dev, return_dict=True, verbose=0)["perplexity"] == pytest.approx(
         best, rel=1e-4
     )
+
+
+def test_chosen_settings_are_saved_with_the_model(tmp_path):
+    model, _ = train_tiny(tmp_path, LINES * 3, epochs=1, validation_split=0.0)
+    assert model.training_settings["batch_size"] == 8  # chosen: a tiny corpus
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.training_settings == model.training_settings
