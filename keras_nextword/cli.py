@@ -84,7 +84,12 @@ def build_parser():
         default=100,
         help="0 saves the untrained model (default: %(default)s)",
     )
-    train.add_argument("--batch-size", type=_integer(1), help="default: from_text's (8)")
+    train.add_argument(
+        "--batch-size",
+        type=_integer(1),
+        help="default: from_text's (8); with --data-parallel, rounded up to a multiple of "
+        "the number of devices",
+    )
     train.add_argument(
         "--validation-split",
         type=_fraction,
@@ -140,6 +145,21 @@ def build_parser():
         action="store_true",
         help="split every batch across all local devices (JAX only; --batch-size is the "
         "global batch)",
+    )
+    group = train.add_argument_group(
+        "several processes (--data-parallel on JAX; default: from the environment, "
+        "see docs/distribution.md)"
+    )
+    group.add_argument("--coordinator-address", metavar="HOST:PORT", help="where process 0 listens")
+    group.add_argument("--num-processes", type=_integer(1), metavar="N")
+    group.add_argument("--process-id", type=_integer(0), metavar="I", help="0 to N - 1")
+    group.add_argument(
+        "--heartbeat-timeout",
+        type=_integer(1),
+        default=100,
+        metavar="SECONDS",
+        help="stop with an error once another process has been silent this long "
+        "(default: %(default)s)",
     )
     train.add_argument(
         "--mixed-precision",

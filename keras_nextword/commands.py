@@ -89,29 +89,53 @@ def _load_model(path):
 
 
 def train(args):
-    """`keras-nextword train`: trains on the corpus, saves the model, history and plot."""
-    import keras
+    """`keras-nextword train`: trains on the corpus, saves the model, history and plot.
 
-    from keras_nextword import NextWordLSTM, data, saving
-    from keras_nextword.distribution import check_batch_size, data_parallel
-    from keras_nextword.plotting import plot_history
+    In a group of processes, one that loses another (killed, or its host
+    down) stops at once with a one-line error and exit status 1, skipping
+    JAX's shutdown, which would wait for the lost process and then abort.
+    """
+    try:
+        _train(args)
+    except Exception as error:
+        from keras_nextword import distribution
 
+        if args.debug or not distribution.lost_process(error):
+            raise
+        first = str(error).strip().splitlines()[0]
+        print(
+            f"keras-nextword: error: process {distribution.process_index()} of "
+            f"{distribution.process_count()} stopped: another process of the group is gone "
+            f"({first}). Start every process again with the same command; with "
+            "--checkpoint-dir they resume from the last finished epoch.",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        os._exit(1)
+
+
+def _train(args):
     if not args.out.endswith(".keras"):
         raise UsageError(f"--out must end in .keras, not {args.out}")
-    print(f"Backend: {keras.config.backend()} ({_device()})", flush=True)
-    distribution = None
+    distribution, batch_size = None, args.batch_size
     if args.data_parallel:
-        if keras.config.backend() != "jax":
-            raise UsageError(
-                f"--data-parallel needs --backend jax: keras.distribution does not run on "
-                f"{keras.config.backend()}"
-            )
-        distribution = data_parallel()
-        check_batch_size(distribution, args.batch_size)
+        distribution, batch_size = _data_parallel(args)
+    import keras
+
+    from keras_nextword import NextWordLSTM, data
+    from keras_nextword.distribution import process_count, process_index
+
+    print(f"Backend: {keras.config.backend()} ({_device()})", flush=True)
+    if distribution is not None:
         devices = distribution.device_mesh.devices.ravel()
         print(
+            f"Process {process_index()} of {process_count()}, {devices.size} devices in all",
+            flush=True,
+        )
+        print(
             f"Data parallel on {devices.size} devices ({', '.join(devices)}), "
-            f"{args.batch_size // devices.size} rows each per step",
+            f"{batch_size // devices.size} rows each per step",
             flush=True,
         )
     lines = read_corpus(args.corpus, args.encoding_errors)
@@ -125,7 +149,7 @@ def train(args):
             corpus,
             epochs=args.epochs,
             validation_split=args.validation_split,
-            **({"batch_size": args.batch_size} if args.batch_size else {}),
+            **({"batch_size": batch_size} if batch_size else {}),
             max_tokens=args.max_tokens,
             mode=args.mode,
             window_length=args.window_length,
@@ -140,12 +164,23 @@ def train(args):
             distribution=distribution,
             dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
         )
-    folder = os.path.dirname(args.out)
+    if process_index() != 0:
+        print(f"Process {process_index()} done: process 0 saves {args.out}")
+        return
+    _save(model, args.out)
+
+
+def _save(model, path):
+    """Saves the model at `path`, and beside it its history and plot."""
+    from keras_nextword import saving
+    from keras_nextword.plotting import plot_history
+
+    folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    model.save(args.out)
+    model.save(path)
     if model.history is None:  # --epochs 0
-        print(f"Saved {args.out}, untrained")
+        print(f"Saved {path}, untrained")
         return
     history = {name: [float(v) for v in values] for name, values in model.history.history.items()}
     history_path = os.path.join(folder, "history.json")
@@ -153,8 +188,36 @@ def train(args):
         json.dump(history, f, indent=1)
     plot_path = os.path.join(folder, "history.png")
     with saving.atomic_write(plot_path) as tmp:
-        plot_history(history, tmp, title=args.out)
-    print(f"Saved {args.out}, {history_path} and {plot_path}")
+        plot_history(history, tmp, title=path)
+    print(f"Saved {path}, {history_path} and {plot_path}")
+
+
+def _data_parallel(args):
+    """`(distribution, global batch size)` for `--data-parallel`: joins the process
+    group first when one is named, before Keras starts JAX's runtime."""
+    import keras
+
+    from keras_nextword import distribution
+
+    if keras.config.backend() != "jax":
+        raise UsageError(
+            f"--data-parallel needs --backend jax: keras.distribution does not run on "
+            f"{keras.config.backend()}"
+        )
+    group = (args.coordinator_address, args.num_processes, args.process_id)
+    if any(value is not None for value in group) or distribution.launched_as_group():
+        distribution.initialize(*group, heartbeat_timeout=args.heartbeat_timeout)
+    parallel = distribution.data_parallel()
+    batch_size = args.batch_size
+    if batch_size is None:  # from_text's default, rounded up to split evenly
+        import inspect
+
+        from keras_nextword import training
+
+        default = inspect.signature(training.from_text).parameters["batch_size"].default
+        batch_size = distribution.even_batch_size(parallel, at_least=default)
+    distribution.check_batch_size(parallel, batch_size)
+    return parallel, batch_size
 
 
 def generate(args):

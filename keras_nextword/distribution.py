@@ -1,12 +1,149 @@
 """Training on several devices with Keras' own engine: `keras.distribution` on JAX.
 
 `data_parallel()` replicates the model on every local device (or every device
-of every host, after `jax.distributed.initialize()`) and splits each global
-batch across them; `NextWordLSTM.from_text(..., distribution=...)` and the
-CLI's `train --data-parallel` use it.
+of every process, after `initialize()`) and splits each global batch across
+them; `NextWordLSTM.from_text(..., distribution=...)` and the CLI's
+`train --data-parallel` use it.
+
+Across processes (hosts, or several processes on one machine), every process
+runs the same program: `initialize()` joins them into one JAX group before the
+first Keras operation, each process reads the whole corpus and builds the same
+vocabulary, and Keras hands each process its share of every global batch
+(`keras.distribution.DataParallel` shards the `tf.data` pipeline: each global
+batch is cut into one piece per process, then split across that process's
+devices). See docs/distribution.md.
 """
 
+import hashlib
+import os
+
 import keras
+
+# Environment variables that name a process group: Keras' own, and JAX's.
+GROUP_VARIABLES = {
+    "coordinator_address": ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "JAX_COORDINATOR_ADDRESS"),
+    "num_processes": ("KERAS_DISTRIBUTION_NUM_PROCESSES",),
+    "process_id": ("KERAS_DISTRIBUTION_PROCESS_ID",),
+}
+
+
+def launched_as_group(environ=None):
+    """Whether this process was started as one of several: a process group is
+    named in the environment (`GROUP_VARIABLES`), or a launcher that JAX reads
+    started more than one process (SLURM, Open MPI, a multi-host Cloud TPU).
+
+    Args:
+        environ: a mapping, `os.environ` when None.
+
+    Returns:
+        bool.
+
+    Example:
+    >>> launched_as_group({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "2"})
+    True
+    >>> launched_as_group({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"})
+    False
+    """
+    environ = os.environ if environ is None else environ
+    if any(name in environ for names in GROUP_VARIABLES.values() for name in names):
+        return True
+    if "SLURM_JOB_ID" in environ and int(environ.get("SLURM_NTASKS", "1")) > 1:
+        return True
+    if "OMPI_MCA_orte_hnp_uri" in environ and int(environ.get("OMPI_COMM_WORLD_SIZE", "1")) > 1:
+        return True
+    return len(environ.get("TPU_WORKER_HOSTNAMES", "").split(",")) > 1
+
+
+def initialize(
+    coordinator_address=None, num_processes=None, process_id=None, heartbeat_timeout=100
+):
+    """Joins this process to a group of JAX processes that train one model.
+
+    Call it in every process, before the first Keras operation (creating a
+    tensor starts JAX's runtime, which then cannot join a group). Arguments
+    left None come from the environment: `KERAS_DISTRIBUTION_JOB_ADDRESSES`
+    (or `JAX_COORDINATOR_ADDRESS`), `KERAS_DISTRIBUTION_NUM_PROCESSES` and
+    `KERAS_DISTRIBUTION_PROCESS_ID`, else from what SLURM, Open MPI or Cloud
+    TPU set, as `jax.distributed.initialize` reads them. CPU processes
+    exchange gradients through gloo over TCP.
+
+    Args:
+        coordinator_address: `"HOST:PORT"` of process 0, which every process
+            can reach; process 0 listens on PORT.
+        num_processes: int, the number of processes in the group.
+        process_id: int in `[0, num_processes)`, this process.
+        heartbeat_timeout: int, seconds after which a silent process counts
+            as dead and the others stop with an error (JAX's default: 100).
+
+    Returns:
+        `(process_id, num_processes)` as JAX sees them.
+
+    Raises:
+        ValueError: the backend is not JAX.
+
+    Example:
+    >>> initialize("10.0.0.1:1234", num_processes=2, process_id=0)  # doctest: +SKIP
+    (0, 2)
+    """
+    _check_jax("Training in several processes")
+    import jax
+
+    def from_environment(value, name, kind):
+        for variable in GROUP_VARIABLES[name]:
+            if value is None and variable in os.environ:
+                value = kind(os.environ[variable].split(",")[0])
+        return value
+
+    coordinator_address = from_environment(coordinator_address, "coordinator_address", str)
+    num_processes = from_environment(num_processes, "num_processes", int)
+    process_id = from_environment(process_id, "process_id", int)
+    # gloo is JAX's default for CPU collectives since 0.4.36; older releases had none.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(
+        coordinator_address,
+        num_processes,
+        process_id,
+        heartbeat_timeout_seconds=heartbeat_timeout,
+    )
+    return jax.process_index(), jax.process_count()
+
+
+def process_index():
+    """This process's index in its group: 0 when alone or off JAX.
+
+    Example:
+    >>> process_index()
+    0
+    """
+    if keras.config.backend() != "jax":
+        return 0
+    import jax
+
+    return jax.process_index()
+
+
+def process_count():
+    """The number of processes training together: 1 when alone or off JAX.
+
+    Example:
+    >>> process_count()
+    1
+    """
+    if keras.config.backend() != "jax":
+        return 1
+    import jax
+
+    return jax.process_count()
+
+
+def _check_jax(what):
+    backend = keras.config.backend()
+    if backend != "jax":
+        raise ValueError(
+            f"{what} needs the JAX backend (keras.distribution runs on JAX "
+            f"only); the active backend is {backend}. Set KERAS_BACKEND=jax before Keras "
+            "is imported."
+        )
 
 
 def data_parallel(devices=None):
@@ -43,13 +180,7 @@ def data_parallel(devices=None):
     ...     datasets.load_final_problem(), batch_size=64, distribution=distribution
     ... )  # doctest: +SKIP
     """
-    backend = keras.config.backend()
-    if backend != "jax":
-        raise ValueError(
-            f"Data parallel training needs the JAX backend (keras.distribution runs on JAX "
-            f"only); the active backend is {backend}. Set KERAS_BACKEND=jax before Keras "
-            "is imported."
-        )
+    _check_jax("Data parallel training")
     if devices is None:
         devices = keras.distribution.list_devices()
     devices = list(devices)
@@ -72,4 +203,112 @@ def check_batch_size(distribution, batch_size):
         raise ValueError(
             f"`batch_size` is the global batch, split evenly across the devices: "
             f"it must be a multiple of the {shards} devices. Received: batch_size={batch_size}"
+        )
+
+
+def even_batch_size(distribution, at_least=8):
+    """The smallest global batch of at least `at_least` rows that splits evenly
+    across `distribution`'s devices.
+
+    Example:
+    >>> class Two:  # a stand-in for a distribution over 2 devices
+    ...     device_mesh = keras.distribution.DeviceMesh((2,), ["batch"], ["cpu:0", "cpu:1"])
+    ...     batch_dim_name = "batch"
+    >>> even_batch_size(Two(), 7)
+    8
+    """
+    shards = batch_shards(distribution)
+    return -(-at_least // shards) * shards
+
+
+def in_group(distribution, seed, checkpoint_dir):
+    """`from_text`'s seed and checkpoint folder when `distribution` spans processes.
+
+    Every process must shuffle the lines the same way, or Keras would hand
+    them pieces of different global batches: a seed left None is drawn on
+    process 0 and shared. Each process keeps its own training state under
+    `checkpoint_dir/process-I`, so processes sharing a file system never
+    write the same file, and each resumes from its own last epoch.
+
+    Args:
+        distribution: a `keras.distribution.Distribution` or None.
+        seed: int or None.
+        checkpoint_dir: str or None.
+
+    Returns:
+        `(seed, checkpoint_dir)`, unchanged in a single process.
+
+    Example:
+    >>> in_group(None, None, "checkpoints")
+    (None, 'checkpoints')
+    """
+    if distribution is None or process_count() == 1:
+        return seed, checkpoint_dir
+    import jax
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+        seed = int(multihost_utils.broadcast_one_to_all(np.int32(seed)))
+    if checkpoint_dir is not None:
+        checkpoint_dir = os.path.join(checkpoint_dir, f"process-{jax.process_index()}")
+        check_identical(_saved_state(checkpoint_dir), "saved training state")
+    return seed, checkpoint_dir
+
+
+def _saved_state(folder):
+    """What a resumed run reads from `folder`: the chosen epoch count and the
+    last finished epoch of each fit, as lines of text."""
+    state = []
+    for name in ("epochs.json", "rehearsal/training_metadata.json", "final/training_metadata.json"):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                state.append(f"{name}: {f.read()}")
+    return state
+
+
+def lost_process(error):
+    """Whether `error` means that another process of the group is gone: a JAX
+    runtime error (such as a collective whose peer closed its connection)
+    while this process is one of several.
+
+    Example:
+    >>> lost_process(RuntimeError("Gloo all-reduce failed"))
+    False
+    """
+    if process_count() == 1:
+        return False
+    import jax
+
+    return isinstance(error, jax.errors.JaxRuntimeError)
+
+
+def check_identical(words, what="vocabulary"):
+    """Raises `ValueError` unless every process of the group holds the same
+    list of words (a vocabulary must be identical on each, or the processes
+    would train different models under one set of weights).
+
+    Args:
+        words: list of str.
+        what: the name used in the error.
+
+    Example:
+    >>> check_identical(["", "[UNK]", "the"])
+    """
+    if process_count() == 1:
+        return
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    digest = hashlib.sha256("\n".join(words).encode("utf-8")).digest()
+    mine = np.frombuffer(digest, np.uint32)
+    first = np.asarray(multihost_utils.broadcast_one_to_all(mine))
+    if not np.array_equal(first, mine):
+        raise ValueError(
+            f"The {what} of process {process_index()} differs from process 0's: every "
+            "process must read the same corpus and the same --checkpoint-dir state (a "
+            "process that died while saving leaves its state behind the others': delete "
+            "the checkpoint folder to start over)."
         )

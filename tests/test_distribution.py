@@ -1,21 +1,27 @@
-"""Data parallel training on two CPU devices, mixed precision, and the refusals off JAX.
+"""Data parallel training on two CPU devices and in two processes, mixed
+precision, and the refusals off JAX.
 
 The two devices exist only when XLA is told so before JAX starts
 (`XLA_FLAGS=--xla_force_host_platform_device_count=2`), so those checks run in
-a fresh JAX process: the flag never reaches the other tests' process.
+a fresh JAX process: the flag never reaches the other tests' process. The
+process groups talk over 127.0.0.1 (gloo), on a port picked free.
 """
 
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
+import pytest
 
-from conftest import REPO
-from keras_nextword import NextWordLSTM
+from conftest import REPO, backend
+from keras_nextword import NextWordLSTM, distribution
 
 TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
@@ -143,13 +149,15 @@ def test_data_parallel_trains_as_one_device(corpus, tmp_path):
 def test_cli_data_parallel_with_mixed_precision(corpus, tmp_path):
     model_path = tmp_path / "model.keras"
     args = ["--epochs", "1", "--embedding-dim", "8", "--lstm-units", "8", "--seed", "0"]
+    # No --batch-size: from_text's 8, which splits evenly (it raised a TypeError).
     result = run(
         ["-m", "keras_nextword", "train", corpus, "--out", model_path, *args]
-        + ["--data-parallel", "--mixed-precision", "bfloat16", "--batch-size", "32"],
+        + ["--data-parallel", "--mixed-precision", "bfloat16"],
         TWO_DEVICES,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Data parallel on 2 devices (cpu:0, cpu:1), 16 rows each per step" in result.stdout
+    assert "Process 0 of 1, 2 devices in all" in result.stdout
+    assert "Data parallel on 2 devices (cpu:0, cpu:1), 4 rows each per step" in result.stdout
     model = keras.saving.load_model(model_path)
     assert model.dtype_policy.name == model.lstm.dtype_policy.name == "mixed_bfloat16"
 
@@ -226,3 +234,158 @@ def test_mixed_float16_scales_the_loss():
     model = NextWordLSTM(10, embedding_dim=4, lstm_units=4, dtype="mixed_float16")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert NextWordLSTM.from_config(model.get_config()).dtype_policy.name == "mixed_float16"
+
+
+def test_default_batch_splits_evenly():
+    class Three:  # a stand-in for a distribution over 3 devices
+        device_mesh = keras.distribution.DeviceMesh((3,), ["batch"], ["cpu:0"] * 3)
+        batch_dim_name = "batch"
+
+    assert [distribution.even_batch_size(Three(), n) for n in (1, 3, 8, 9)] == [3, 3, 9, 9]
+
+
+def test_launchers_that_start_a_group():
+    assert not distribution.launched_as_group({})
+    assert distribution.launched_as_group({"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234"})
+    assert distribution.launched_as_group({"KERAS_DISTRIBUTION_PROCESS_ID": "1"})
+    assert distribution.launched_as_group({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"})
+    assert not distribution.launched_as_group({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1"})
+    mpi = {"OMPI_MCA_orte_hnp_uri": "1.0;tcp://10.0.0.1:1"}
+    assert distribution.launched_as_group({**mpi, "OMPI_COMM_WORLD_SIZE": "2"})
+    assert not distribution.launched_as_group({**mpi, "OMPI_COMM_WORLD_SIZE": "1"})
+    assert distribution.launched_as_group({"TPU_WORKER_HOSTNAMES": "a,b"})
+
+
+# The groups run JAX whatever this session's backend: the jax session runs them.
+jax_only = pytest.mark.skipif(
+    backend() != "jax",
+    reason="JAX only: process groups train through keras.distribution on JAX (the jax "
+    "session runs these subprocesses)",
+)
+SMALL = ["--embedding-dim", "8", "--lstm-units", "8", "--seed", "0", "--patience", "0"]
+ONE_DEVICE = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_group(args, folder):
+    """Starts `keras-nextword train ARGS` as processes 0 and 1 of a group over
+    127.0.0.1, each with one CPU device; their output goes to files in `folder`."""
+    port = free_port()
+    processes = []
+    for index in range(2):
+        command = [sys.executable, "-m", "keras_nextword", "train", *map(str, args)]
+        command += ["--coordinator-address", f"127.0.0.1:{port}", "--num-processes", "2"]
+        command += ["--process-id", str(index), "--heartbeat-timeout", "5"]
+        stdout = open(folder / f"out{index}.txt", "w", encoding="utf-8")  # noqa: SIM115
+        stderr = open(folder / f"err{index}.txt", "w", encoding="utf-8")  # noqa: SIM115
+        processes.append(
+            subprocess.Popen(
+                command,
+                stdout=stdout,
+                stderr=stderr,
+                cwd=REPO,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **ONE_DEVICE},
+            )
+        )
+        stdout.close()
+        stderr.close()
+    return processes
+
+
+def finish(processes, timeout=240):
+    """Waits for every process; kills those still running after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    try:
+        return [p.wait(max(1, deadline - time.monotonic())) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def output(folder, name, index):
+    return (folder / f"{name}{index}.txt").read_text(encoding="utf-8")
+
+
+def epoch_losses(text):
+    """The training loss that Keras' progress bar prints at the end of each epoch."""
+    ends = [line for line in re.split(r"[\r\n]", text) if "val_loss" in line]
+    return [float(re.search(r" - loss: ([0-9.e+-]+)", line)[1]) for line in ends]
+
+
+@jax_only
+def test_two_processes_train_one_model(corpus, tmp_path):
+    args = [corpus, "--epochs", "2", "--batch-size", "32", "--data-parallel", *SMALL]
+    group = start_group([*args, "--out", tmp_path / "group" / "model.keras"], tmp_path)
+    alone = subprocess.Popen(
+        [sys.executable, "-m", "keras_nextword", "train", *map(str, args)]
+        + ["--out", str(tmp_path / "alone" / "model.keras")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **TWO_DEVICES},
+    )
+    statuses = finish(group)
+    alone_out, alone_err = alone.communicate(timeout=240)
+    assert statuses == [0, 0], (
+        output(tmp_path, "err", 0)[-2000:] + output(tmp_path, "err", 1)[-2000:]
+    )
+    assert alone.returncode == 0, alone_err[-3000:]
+    outs = [output(tmp_path, "out", index) for index in range(2)]
+    for index, out in enumerate(outs):
+        assert f"Process {index} of 2, 2 devices in all" in out
+    # One model: the same global batches and the same loss on both processes,
+    # epoch by epoch, and those of one process with two devices.
+    losses = [epoch_losses(out) for out in outs]
+    assert len(losses[0]) == 2 and losses[0] == losses[1] == epoch_losses(alone_out)
+    # Process 0 alone writes.
+    assert sorted(p.name for p in (tmp_path / "group").iterdir()) == [
+        "history.json",
+        "history.png",
+        "model.keras",
+    ]
+    assert "Process 1 done: process 0 saves" in outs[1]
+    group_model = keras.saving.load_model(tmp_path / "group" / "model.keras")
+    alone_model = keras.saving.load_model(tmp_path / "alone" / "model.keras")
+    for a, b in zip(group_model.get_weights(), alone_model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@jax_only
+def test_killed_process_stops_the_group_which_resumes(corpus, tmp_path):
+    args = [corpus, "--epochs", "4", "--batch-size", "32", "--data-parallel", *SMALL]
+    args += ["--out", tmp_path / "model.keras", "--checkpoint-dir", tmp_path / "checkpoints"]
+    processes = start_group(args, tmp_path)
+    try:
+        deadline = time.monotonic() + 180
+        while "Epoch 3/4" not in output(tmp_path, "out", 1):  # epochs 1 and 2 saved
+            assert time.monotonic() < deadline and processes[1].poll() is None
+            time.sleep(0.2)
+        processes[1].send_signal(signal.SIGKILL)
+        # The other stops by itself, soon (5 s heartbeat), with a one-line error.
+        assert finish(processes[:1], timeout=60) == [1]
+    finally:
+        finish(processes, timeout=0)
+    last = output(tmp_path, "err", 0).splitlines()[-1]
+    assert re.fullmatch(
+        r"keras-nextword: error: process 0 of 2 stopped: another process of the group is "
+        r"gone \(.+\)\. Start every process again with the same command; with "
+        r"--checkpoint-dir they resume from the last finished epoch\.",
+        last,
+    ), last
+    assert not (tmp_path / "model.keras").exists()
+
+    # The same command again: both resume after epoch 2, and finish.
+    processes = start_group(args, tmp_path)
+    assert finish(processes) == [0, 0], output(tmp_path, "err", 0)[-3000:]
+    for index in range(2):
+        epochs = re.findall(r"Epoch (\d)/4", output(tmp_path, "out", index))
+        assert epochs == ["3", "4"], epochs
+    assert (tmp_path / "model.keras").exists()
