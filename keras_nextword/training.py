@@ -18,7 +18,7 @@ import keras
 
 from keras_nextword import data, recipe
 from keras_nextword.callbacks import BestWeights, Evaluation, Progress, TimeLimit
-from keras_nextword.distribution import check_batch_size
+from keras_nextword.distribution import check_batch_size, check_identical, even_batch_size, in_group
 from keras_nextword.preprocessing import NGramVectorizer
 
 # `from_text` arguments that train as the tutorial did: prefix n-grams, batch 32,
@@ -126,7 +126,12 @@ def from_text(
         verbose: `fit` verbosity; 0 also silences the phase lines.
         distribution: a `keras.distribution.Distribution` (e.g.
             `keras_nextword.data_parallel()`) or None. `batch_size` is then
-            the global batch, split across the devices.
+            the global batch, split across the devices (a chosen one is
+            rounded up to split evenly). In a group of processes
+            (`keras_nextword.distribution.initialize`), every process calls
+            `from_text` on the same files: a seed left None is process 0's,
+            the vocabularies are checked identical, and each process keeps
+            its state in `checkpoint_dir/process-I`.
         dtype_policy: a dtype policy name such as `"mixed_bfloat16"`, or None.
         **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`,
             `dropout` (None to choose), `tie_weights`, default True here:
@@ -163,6 +168,7 @@ def from_text(
     if not schedule and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
     scope = contextlib.nullcontext if distribution is None else distribution.scope
+    seed, checkpoint_dir = in_group(distribution, seed, checkpoint_dir)  # across processes
     if dtype_policy is not None:
         config["dtype"] = keras.dtype_policies.get(dtype_policy)
     config.setdefault("tie_weights", True)
@@ -194,6 +200,7 @@ def from_text(
             preprocessor.adapt(lines)
         except ValueError as error:
             raise ValueError(f"{_names(path)}: {error}") from None
+        check_identical(preprocessor.get_vocabulary())  # across processes
         return preprocessor
 
     preprocessor = adapt(train_lines)
@@ -209,6 +216,8 @@ def from_text(
     )
     for reason in reasons:
         say(reason)
+    if distribution is not None and batch_size is None:  # chosen: split it evenly
+        settings["batch_size"] = even_batch_size(distribution, settings["batch_size"])
     batch_size, config["dropout"] = settings["batch_size"], settings["dropout"]
     if distribution is not None:
         check_batch_size(distribution, batch_size)
