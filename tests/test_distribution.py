@@ -389,3 +389,55 @@ def test_killed_process_stops_the_group_which_resumes(corpus, tmp_path):
         epochs = re.findall(r"Epoch (\d)/4", output(tmp_path, "out", index))
         assert epochs == ["3", "4"], epochs
     assert (tmp_path / "model.keras").exists()
+
+
+GROUP_CHECKS = """
+import json, sys
+from keras_nextword import distribution
+
+port, index, folder = sys.argv[1:]
+print(distribution.initialize(f"127.0.0.1:{port}", 2, int(index), heartbeat_timeout=5))
+parallel = distribution.data_parallel()
+seed, folder = distribution.in_group(parallel, None, folder)
+distribution.check_identical(["", "[UNK]", "the"])
+try:
+    distribution.check_identical(["", "[UNK]", "the", f"word{index}"])
+except ValueError as error:
+    print(error)
+print(json.dumps({"seed": seed, "folder": folder}))
+"""
+
+
+@jax_only
+def test_group_shares_a_seed_and_checks_vocabularies(tmp_path):
+    port = free_port()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", GROUP_CHECKS, str(port), str(index), str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **ONE_DEVICE},
+        )
+        for index in range(2)
+    ]
+    try:
+        results = [p.communicate(timeout=120) for p in processes]
+    finally:
+        finish(processes, timeout=0)
+    for p, (_, err) in zip(processes, results):
+        assert p.returncode == 0, err[-3000:]
+    # (gloo prints a line of its own when connected)
+    outs = [[line for line in out.splitlines() if "[Gloo]" not in line] for out, _ in results]
+    assert outs[0][0] == "(0, 2)" and outs[1][0] == "(1, 2)"
+    # A seed left None: drawn on process 0, the same on both.
+    reports = [json.loads(out[-1]) for out in outs]
+    assert reports[0]["seed"] == reports[1]["seed"] is not None
+    assert [r["folder"] for r in reports] == [
+        str(tmp_path / "process-0"),
+        str(tmp_path / "process-1"),
+    ]
+    # Different vocabularies: the process that differs from process 0 says so.
+    assert len(outs[0]) == 2 and len(outs[1]) == 3
+    assert outs[1][1].startswith("The vocabulary of process 1 differs from process 0's")
