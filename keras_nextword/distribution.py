@@ -60,7 +60,8 @@ def initialize(
     """Joins this process to a group of JAX processes that train one model.
 
     Call it in every process, before the first Keras operation (creating a
-    tensor starts JAX's runtime, which then cannot join a group). Arguments
+    tensor starts JAX's runtime, which then cannot join a group); a process
+    that has joined already (`jax.distributed.initialize`) stays. Arguments
     left None come from the environment: `KERAS_DISTRIBUTION_JOB_ADDRESSES`
     (or `JAX_COORDINATOR_ADDRESS`), `KERAS_DISTRIBUTION_NUM_PROCESSES` and
     `KERAS_DISTRIBUTION_PROCESS_ID`, else from what SLURM, Open MPI or Cloud
@@ -97,7 +98,9 @@ def initialize(
     coordinator_address = from_environment(coordinator_address, "coordinator_address", str)
     num_processes = from_environment(num_processes, "num_processes", int)
     process_id = from_environment(process_id, "process_id", int)
-    # gloo is JAX's default for CPU collectives since 0.4.36; older releases had none.
+    if jax.distributed.is_initialized():  # joined already, by the caller
+        return jax.process_index(), jax.process_count()
+    # CPU processes exchange gradients through gloo, over TCP: set whatever JAX's default.
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
         coordinator_address,
