@@ -361,7 +361,14 @@ def test_two_processes_train_one_model(corpus, tmp_path):
 @jax_only
 def test_killed_process_stops_the_group_which_resumes(corpus, tmp_path):
     args = [corpus, "--epochs", "4", "--batch-size", "32", "--data-parallel", *SMALL]
-    args += ["--out", tmp_path / "model.keras", "--checkpoint-dir", tmp_path / "checkpoints"]
+    args += [
+        "--validation-split",
+        "0",
+        "--out",
+        tmp_path / "model.keras",
+        "--checkpoint-dir",
+        tmp_path / "checkpoints",
+    ]
     processes = start_group(args, tmp_path)
     try:
         deadline = time.monotonic() + 180
