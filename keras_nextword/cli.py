@@ -87,8 +87,8 @@ def build_parser():
     train.add_argument(
         "--batch-size",
         type=_integer(1),
-        help="default: from_text's (8); with --data-parallel, rounded up to a multiple of "
-        "the number of devices",
+        help="default: chosen from the corpus by from_text; with --data-parallel, rounded "
+        "up to a multiple of the number of devices",
     )
     train.add_argument(
         "--validation-split",

@@ -133,9 +133,10 @@ def _train(args):
             f"Process {process_index()} of {process_count()}, {devices.size} devices in all",
             flush=True,
         )
+        rows = f"{batch_size // devices.size}" if batch_size else "the batch split evenly,"
         print(
             f"Data parallel on {devices.size} devices ({', '.join(devices)}), "
-            f"{batch_size // devices.size} rows each per step",
+            f"{rows} rows each per step",
             flush=True,
         )
     lines = read_corpus(args.corpus, args.encoding_errors)
@@ -208,16 +209,10 @@ def _data_parallel(args):
     if any(value is not None for value in group) or distribution.launched_as_group():
         distribution.initialize(*group, heartbeat_timeout=args.heartbeat_timeout)
     parallel = distribution.data_parallel()
-    batch_size = args.batch_size
-    if batch_size is None:  # from_text's default, rounded up to split evenly
-        import inspect
-
-        from keras_nextword import training
-
-        default = inspect.signature(training.from_text).parameters["batch_size"].default
-        batch_size = distribution.even_batch_size(parallel, at_least=default)
-    distribution.check_batch_size(parallel, batch_size)
-    return parallel, batch_size
+    # None: from_text chooses one from the corpus, rounded up to split evenly.
+    if args.batch_size is not None:
+        distribution.check_batch_size(parallel, args.batch_size)
+    return parallel, args.batch_size
 
 
 def generate(args):

@@ -149,7 +149,7 @@ def test_data_parallel_trains_as_one_device(corpus, tmp_path):
 def test_cli_data_parallel_with_mixed_precision(corpus, tmp_path):
     model_path = tmp_path / "model.keras"
     args = ["--epochs", "1", "--embedding-dim", "8", "--lstm-units", "8", "--seed", "0"]
-    # No --batch-size: from_text's 8, which splits evenly (it raised a TypeError).
+    # No --batch-size: from_text chooses one that splits evenly (it raised a TypeError).
     result = run(
         ["-m", "keras_nextword", "train", corpus, "--out", model_path, *args]
         + ["--data-parallel", "--mixed-precision", "bfloat16"],
@@ -157,9 +157,10 @@ def test_cli_data_parallel_with_mixed_precision(corpus, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Process 0 of 1, 2 devices in all" in result.stdout
-    assert "Data parallel on 2 devices (cpu:0, cpu:1), 4 rows each per step" in result.stdout
+    assert "Data parallel on 2 devices (cpu:0, cpu:1), the batch split evenly," in result.stdout
     model = keras.saving.load_model(model_path)
     assert model.dtype_policy.name == model.lstm.dtype_policy.name == "mixed_bfloat16"
+    assert model.training_settings["batch_size"] % 2 == 0
 
 
 def test_cli_data_parallel_refuses_an_odd_batch(corpus, tmp_path):
