@@ -272,6 +272,31 @@ def _saved_state(folder):
     return state
 
 
+def agreed(flag):
+    """Process 0's `flag`, on every process of the group (`flag` alone).
+
+    A decision that each process takes from its own clock, such as stopping
+    at a time limit, must be the same on all of them, or one would stop
+    while the others wait for it at the next exchange of gradients.
+
+    Args:
+        flag: bool.
+
+    Returns:
+        bool.
+
+    Example:
+    >>> agreed(True)
+    True
+    """
+    if process_count() == 1:
+        return bool(flag)
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.broadcast_one_to_all(np.bool_(flag)))
+
+
 def lost_process(error):
     """Whether `error` means that another process of the group is gone: a JAX
     runtime error (such as a collective whose peer closed its connection)

@@ -412,12 +412,13 @@ try:
     distribution.check_identical(["", "[UNK]", "the", f"word{index}"])
 except ValueError as error:
     print(error)
-print(json.dumps({"seed": seed, "folder": folder}))
+agreed = [distribution.agreed(index == "1"), distribution.agreed(index == "0")]
+print(json.dumps({"seed": seed, "folder": folder, "agreed": agreed}))
 """
 
 
 @jax_only
-def test_group_shares_a_seed_and_checks_vocabularies(tmp_path):
+def test_group_shares_a_seed_decisions_and_checks_vocabularies(tmp_path):
     port = free_port()
     processes = [
         subprocess.Popen(
@@ -446,6 +447,8 @@ def test_group_shares_a_seed_and_checks_vocabularies(tmp_path):
         str(tmp_path / "process-0"),
         str(tmp_path / "process-1"),
     ]
+    # A decision from each process's own clock (the time limit): process 0's.
+    assert reports[0]["agreed"] == reports[1]["agreed"] == [False, True]
     # Different vocabularies: the process that differs from process 0 says so.
     assert len(outs[0]) == 2 and len(outs[1]) == 3
     assert outs[1][1].startswith("The vocabulary of process 1 differs from process 0's")
