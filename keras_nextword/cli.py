@@ -116,16 +116,28 @@ def build_parser():
     train.add_argument("--window-length", type=_integer(1), default=20)
     train.add_argument(
         "--num-sampled",
-        type=_integer(1),
-        help="train with a sampled softmax over this many negative words (large vocabularies)",
+        type=_integer(0),
+        help="train with a sampled softmax over this many negative words; 0 for the full "
+        "softmax (default: 1,024 from a vocabulary of 8,192 words, else 0)",
+    )
+    train.add_argument(
+        "--dropout",
+        type=_fraction,
+        help="dropout after the embedding and the LSTM (default: chosen from the corpus size)",
     )
     train.add_argument(
         "--patience",
         type=_integer(0),
-        default=5,
-        help="choose the epoch count on the last 10%% of the training lines, stopping once "
-        "their perplexity has not improved for this many epochs; 0 trains all epochs "
-        "(default: %(default)s)",
+        help="stop once validation perplexity has not improved for this many epochs (on lines "
+        "set apart from the training lines); 0 trains all epochs (default: chosen from the "
+        "corpus size)",
+    )
+    train.add_argument(
+        "--max-minutes",
+        type=_nonnegative,
+        default=15.0,
+        help="time limit of the whole run; training ends with the best weights seen; 0 for "
+        "none (default: %(default)s)",
     )
     train.add_argument(
         "--ema-momentum",
@@ -222,6 +234,17 @@ def _integer(minimum):
         return value
 
     return parse
+
+
+def _nonnegative(text):
+    """An argparse type: a float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
 
 
 def _fraction(text):

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nextword import NextWordLSTM, cli, data, datasets
+from keras_nextword import NextWordLSTM, cli, data, datasets, training
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -317,3 +317,29 @@ def test_keras_first_then_the_package_registers_its_classes(trained):
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ([], {"early_stopping_patience": None, "max_minutes": 15.0, "num_sampled": None}),
+        (
+            ["--patience", "0", "--max-minutes", "0", "--num-sampled", "0", "--dropout", "0.1"],
+            {"early_stopping_patience": 0, "max_minutes": None, "num_sampled": 0, "dropout": 0.1},
+        ),
+    ],
+)
+def test_train_leaves_the_choices_to_from_text_or_passes_them(
+    corpus, tmp_path, monkeypatch, options, expected
+):
+    calls = []
+    original = training.from_text
+
+    def from_text(path, **kwargs):
+        calls.append(kwargs)
+        return original(NextWordLSTM, path, **{**kwargs, "epochs": 0})
+
+    monkeypatch.setattr(NextWordLSTM, "from_text", from_text)
+    assert cli.main(["train", str(corpus), "--out", str(tmp_path / "m.keras"), *options]) == 0
+    assert calls[0].items() >= expected.items()
+    assert "batch_size" not in calls[0] and calls[0].get("dropout") == expected.get("dropout")
