@@ -93,7 +93,7 @@ def test_mask_free_model_trains_as_the_masked_one_on_post_padded_rows():
     keras.utils.set_random_seed(0)
     model = tiny_model()
     twin = masked_twin(model)
-    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
     zeros = np.zeros_like(x[:1])  # a filler row, as `text_dataset` adds, all padding
     x, y, w = np.concatenate([x, zeros]), np.concatenate([y, zeros]), np.concatenate([w, zeros])
     assert (w == 0).any() and (w == 1).any()
@@ -121,7 +121,7 @@ def test_keras_round_trip(tmp_path, tying):
     assert isinstance(restored, NextWordLSTM)
     assert restored.get_config() == model.get_config()
     assert restored.preprocessor.get_vocabulary() == model.preprocessor.get_vocabulary()
-    x = keras.ops.convert_to_numpy(model.preprocessor.sequences(LINES)[0])
+    x = keras.ops.convert_to_numpy(pipeline.layout(model.preprocessor, LINES)[0])
     np.testing.assert_allclose(
         restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
     )
@@ -133,7 +133,7 @@ def test_tied_weights_share_the_embedding_matrix():
     vocabulary = model.vocabulary_size
     lstm = 4 * 8 * (6 + 8 + 1)
     assert model.count_params() == vocabulary * 6 + lstm + (8 * 6 + 6)
-    x = keras.ops.convert_to_numpy(model.preprocessor.sequences(LINES)[0])
+    x = keras.ops.convert_to_numpy(pipeline.layout(model.preprocessor, LINES)[0])
     hidden = keras.ops.convert_to_numpy(model.backbone(x))
     embeddings = keras.ops.convert_to_numpy(model.embedding.embeddings)
     expected = (
@@ -158,7 +158,7 @@ def test_loads_under_other_backends(tmp_path, other):
     model = tiny_model()
     model.fit(LINES, epochs=1, verbose=0)
     model.save(tmp_path / "model.keras")
-    x = keras.ops.convert_to_numpy(model.preprocessor.sequences(LINES)[0])
+    x = keras.ops.convert_to_numpy(pipeline.layout(model.preprocessor, LINES)[0])
     np.save(tmp_path / "x.npy", x)
     env = dict(os.environ, KERAS_BACKEND=other)
     result = subprocess.run(

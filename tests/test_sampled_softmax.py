@@ -65,7 +65,7 @@ def test_bad_num_sampled_is_named(num_sampled):
 
 def test_exact_validation_takes_x_y_and_sample_weight():
     model = tiny_model()
-    x, y, w = (keras.ops.convert_to_numpy(t) for t in model.preprocessor.sequences(LINES))
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
     history = model.fit(
         x, y, sample_weight=w, validation_data=(x, y, w), epochs=1, num_sampled=4, verbose=0
     )
