@@ -4,7 +4,7 @@
 composite keeps the trained language model's next-word output and adds a
 `line_end` head, a probe that learns from the frozen hidden states, at every
 position, whether the line ends after the words seen so far. Rows are lines,
-post-padded (`keras_nextword.data.text_dataset`'s `"line"` layout). The
+post-padded (`keras_nextword.pipeline.text_dataset`'s `"line"` layout). The
 language model's output layer is reused through `lm.output_logits`, whatever
 it is (tied to the embeddings or not). The composite saves to `.keras` and
 reloads with the same predictions.
@@ -41,9 +41,9 @@ def line_end_examples(preprocessor, lines):
     """
     import numpy as np
 
-    from keras_nextword import data
+    from keras_nextword import pipeline
 
-    batches = list(data.text_dataset(lines, preprocessor, mode="line").as_numpy_iterator())
+    batches = list(pipeline.text_dataset(lines, preprocessor, mode="line").as_numpy_iterator())
     x, _, w = (np.concatenate(parts) for parts in zip(*batches))
     labels = np.zeros(w.shape + (1,), "float32")
     real = w.sum(axis=1).astype(int)
