@@ -391,7 +391,7 @@ def generate(
             its arguments is out of range (see `get_sampler`).
 
     Example:
-    >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1)
+    >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1, verbose=0)
     >>> text = generate(model, "What happens we do this", max_length=3)
     >>> len(text.split()) == 5 + 3
     True

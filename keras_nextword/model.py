@@ -70,11 +70,11 @@ class NextWordLSTM(keras.Model):
 
     Examples:
     >>> from keras_nextword import NextWordLSTM, datasets
-    >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=2)
+    >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=2, verbose=0)
     >>> model.generate("What happens we do this", max_length=3)  # doctest: +SKIP
     'What happens we do this and i have'
     >>> model.predict(["it is with a heavy"], verbose=0).shape
-    (1, 1638)
+    (1, 1639)
     """
 
     def __init__(
