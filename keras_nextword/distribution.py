@@ -297,10 +297,21 @@ def agreed(flag):
     return bool(multihost_utils.broadcast_one_to_all(np.bool_(flag)))
 
 
+# Words of the JAX runtime errors raised when a peer is gone: a collective whose
+# connection was reset, or the coordination service's missed heartbeat.
+LOST_PROCESS_WORDS = ("gloo", "connection", "heartbeat", "unavailable", "coordination", "peer")
+
+
 def lost_process(error):
     """Whether `error` means that another process of the group is gone: a JAX
-    runtime error (such as a collective whose peer closed its connection)
-    while this process is one of several.
+    runtime error that says so (such as a collective whose peer closed its
+    connection) while this process is one of several.
+
+    Args:
+        error: an exception.
+
+    Returns:
+        bool.
 
     Example:
     >>> lost_process(RuntimeError("Gloo all-reduce failed"))
@@ -310,7 +321,10 @@ def lost_process(error):
         return False
     import jax
 
-    return isinstance(error, jax.errors.JaxRuntimeError)
+    message = str(error).lower()
+    return isinstance(error, jax.errors.JaxRuntimeError) and any(
+        word in message for word in LOST_PROCESS_WORDS
+    )
 
 
 def check_identical(words, what="vocabulary"):
