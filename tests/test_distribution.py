@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import REPO, backend
+from conftest import REPO
 from keras_nextword import NextWordLSTM, distribution
 
 TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
@@ -257,12 +257,9 @@ def test_launchers_that_start_a_group():
     assert distribution.launched_as_group({"TPU_WORKER_HOSTNAMES": "a,b"})
 
 
-# The groups run JAX whatever this session's backend: the jax session runs them.
-jax_only = pytest.mark.skipif(
-    backend() != "jax",
-    reason="JAX only: process groups train through keras.distribution on JAX (the jax "
-    "session runs these subprocesses)",
-)
+# The groups run JAX whatever this session's backend: the jax session runs them
+# (`jax_only` deselects them elsewhere, see conftest.py).
+jax_only = pytest.mark.jax_only
 SMALL = ["--embedding-dim", "8", "--lstm-units", "8", "--seed", "0", "--patience", "0"]
 ONE_DEVICE = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
 
