@@ -28,18 +28,21 @@ def backend():
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "jax_only: runs on the JAX backend only (deselected, not skipped, elsewhere)"
+        "markers",
+        "backend(name): runs in the test session of that Keras backend only (deselected, "
+        "not skipped, in the others)",
     )
 
 
 def pytest_collection_modifyitems(config, items):
-    if backend() == "jax":
-        return
-    keep = [item for item in items if "jax_only" not in item.keywords]
-    dropped = [item for item in items if "jax_only" in item.keywords]
+    def elsewhere(item):
+        marker = item.get_closest_marker("backend")
+        return marker is not None and backend() not in marker.args
+
+    dropped = [item for item in items if elsewhere(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+        items[:] = [item for item in items if not elsewhere(item)]
 
 
 _skips = []

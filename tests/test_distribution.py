@@ -258,8 +258,8 @@ def test_launchers_that_start_a_group():
 
 
 # The groups run JAX whatever this session's backend: the jax session runs them
-# (`jax_only` deselects them elsewhere, see conftest.py).
-jax_only = pytest.mark.jax_only
+# (deselected elsewhere, see conftest.py).
+jax_only = pytest.mark.backend("jax")
 SMALL = ["--embedding-dim", "8", "--lstm-units", "8", "--seed", "0", "--patience", "0"]
 ONE_DEVICE = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
 

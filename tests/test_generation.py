@@ -246,7 +246,7 @@ def test_a_sampler_instance_is_used_as_given(small_model):
     assert not np.array_equal(keras.ops.convert_to_numpy(sampler.variables[0]), state)
 
 
-@pytest.mark.skipif(keras.config.backend() != "torch", reason="autograd is torch's")
+@pytest.mark.backend("torch")  # autograd is torch's
 def test_torch_generation_runs_without_autograd(small_model, monkeypatch):
     import torch
 
