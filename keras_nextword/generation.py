@@ -117,7 +117,7 @@ def input_projection(weights, rows):
     matmul into a gather; for a single short prompt the table would cost more
     than the steps it saves.
     """
-    embeddings, kernel, _, bias = weights[:4]
+    embeddings, kernel, bias = weights["embeddings"], weights["kernel"], weights["bias"]
     if rows >= ops.shape(embeddings)[0]:
         table = ops.matmul(embeddings, kernel) + bias
         return lambda token_ids: ops.take(table, token_ids, axis=0)
@@ -149,10 +149,47 @@ def _prefill(project, recurrent_kernel, prompt, start):
     return ops.fori_loop(0, start - 1, step, (zeros, zeros))
 
 
-def _never_generated(output_bias):
-    """The output bias with padding and [UNK] pushed out of reach."""
-    vocabulary = ops.arange(ops.shape(output_bias)[0])
-    return ops.where(vocabulary <= OOV_ID, -1e9, output_bias)
+def output_layer(weights, transposed=False):
+    """`h -> logits` over the LSTM's hidden states `(batch, units)`, with
+    padding and `[UNK]` pushed out of reach.
+
+    The model's own output layer, run as it is: `h @ kernel + bias`, or when
+    tied `(h @ projection + projection_bias) @ embeddings.T`. Folding the
+    projection into one `(units, vocabulary)` kernel would cost a matmul of
+    that size per call (or per weight update) and make every step's output
+    matmul wider (150 x 1,638 against 150 x 100 + 100 x 1,638 at the
+    tutorial's sizes); the two small matmuls cost less, so nothing is folded.
+
+    Args:
+        weights: the dict of `NextWordLSTM.generation_weights()`.
+        transposed: bool, return logits as `(vocabulary, batch)`.
+
+    Returns:
+        A function of `h`.
+    """
+    embeddings = weights["embeddings"]
+    vocabulary = ops.shape(embeddings)[0]
+    tied = weights["output_kernel"] is None
+    bias = ops.zeros((vocabulary,)) if tied else weights["output_bias"]
+    bias = ops.where(ops.arange(vocabulary) <= OOV_ID, -1e9, bias)
+    projection = weights["projection_kernel"]
+    if tied:
+        kernel_t = embeddings  # (vocabulary, units): the kernel, transposed
+    else:
+        kernel = weights["output_kernel"]
+        kernel_t = ops.transpose(kernel) if transposed else None
+
+    def project(h):
+        if projection is None:
+            return h
+        return ops.matmul(h, projection) + weights["projection_bias"]
+
+    if transposed:
+        bias = ops.expand_dims(bias, -1)
+        return lambda h: ops.matmul(kernel_t, ops.transpose(project(h))) + bias
+    if tied:
+        return lambda h: ops.einsum("bu,vu->bv", project(h), kernel_t) + bias
+    return lambda h: ops.matmul(h, kernel) + bias
 
 
 def _generate_fn(sampler, stop_token_ids):
@@ -165,17 +202,16 @@ def _generate_fn(sampler, stop_token_ids):
     """
 
     def generate_ids(weights, prompt, start):
-        recurrent_kernel, _, output_kernel, output_bias = weights[2:]
+        recurrent_kernel = weights["recurrent_kernel"]
         batch, length = ops.shape(prompt)
         project = input_projection(weights, batch * length)
-        output_bias = _never_generated(output_bias)
+        output = output_layer(weights)
         state = _prefill(project, recurrent_kernel, prompt, start)
 
         def next(prompt, cache, index):
             token_ids = ops.take(prompt, index - 1, axis=1)
             h, c = lstm_step(project, recurrent_kernel, token_ids, cache)
-            logits = ops.matmul(h, output_kernel) + output_bias
-            return logits, h, (h, c)
+            return output(h), h, (h, c)
 
         # The prompts are `mask`ed: a stop word in a prompt does not stop anything.
         mask = ops.broadcast_to(ops.arange(length) < start, (batch, length))
@@ -203,18 +239,16 @@ def _greedy_fn(stop_token_ids):
     """
 
     def generate_ids(weights, prompt, start):
-        recurrent_kernel, _, output_kernel, output_bias = weights[2:]
+        recurrent_kernel = weights["recurrent_kernel"]
         batch, length = ops.shape(prompt)
         project = input_projection(weights, batch * length)
         h, c = _prefill(project, recurrent_kernel, prompt, start)
-        vocabulary = ops.shape(output_bias)[0]
-        output_bias = _never_generated(output_bias)
+        vocabulary = ops.shape(weights["embeddings"])[0]
         index = ops.arange(vocabulary, dtype="int32")
         # Vocabulary on axis 0 for large batches (see the docstring), else on axis 1.
         axis = 0 if batch >= 64 else 1
+        output = output_layer(weights, transposed=axis == 0)
         if axis == 0:
-            output_kernel = ops.transpose(output_kernel)
-            output_bias = ops.expand_dims(output_bias, -1)
             index = ops.expand_dims(index, -1)
         stop = None if stop_token_ids is None else ops.array(stop_token_ids, "int32")
 
@@ -224,10 +258,7 @@ def _greedy_fn(stop_token_ids):
 
         def body(i, token_ids, h, c, ids, done):
             h, c = lstm_step(project, recurrent_kernel, token_ids, (h, c))
-            if axis == 0:
-                logits = ops.matmul(output_kernel, ops.transpose(h)) + output_bias
-            else:
-                logits = ops.matmul(h, output_kernel) + output_bias
+            logits = output(h)
             best = ops.max(logits, axis=axis, keepdims=True)
             # A NaN row matches nothing and gives the last id, still a word.
             token_ids = ops.min(ops.where(logits == best, index, vocabulary - 1), axis=axis)

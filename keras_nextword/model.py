@@ -332,25 +332,28 @@ class NextWordLSTM(keras.Model):
         return self.head, ops.transpose(self.embedding.embeddings), None
 
     def generation_weights(self):
-        """The tensors stateful generation needs: embeddings, LSTM kernel,
-        recurrent kernel and bias, and the output kernel and bias over the
-        LSTM's hidden state (a projection folded in)."""
+        """The tensors stateful generation reads (`keras_nextword.generation`),
+        as they are: no copy, no arithmetic, so a `generate` call costs no
+        work per weight. A dict of `embeddings`, the LSTM's `kernel`,
+        `recurrent_kernel` and `bias`, and the output layer: `output_kernel`
+        and `output_bias` (None when tied: the embeddings serve), and
+        `projection_kernel` and `projection_bias` (None without a projection).
+        """
         cell = self.lstm.cell
         projection, kernel, bias = self.output_weights()
-        kernel = ops.convert_to_tensor(kernel)
-        bias = ops.zeros((self.vocabulary_size,)) if bias is None else bias
-        if projection is not None:
-            bias = bias + ops.matmul(projection.bias, kernel)
-            kernel = ops.matmul(projection.kernel, kernel)
-        variables = [
-            self.embedding.embeddings,
-            cell.kernel,
-            cell.recurrent_kernel,
-            cell.bias,
-            kernel,
-            bias,
-        ]
-        return [ops.convert_to_tensor(v) for v in variables]
+        if self.tie_weights:
+            kernel = None  # the embeddings, transposed: read as they are
+        weights = {
+            "embeddings": self.embedding.embeddings,
+            "kernel": cell.kernel,
+            "recurrent_kernel": cell.recurrent_kernel,
+            "bias": cell.bias,
+            "output_kernel": kernel,
+            "output_bias": bias,
+            "projection_kernel": None if projection is None else projection.kernel,
+            "projection_bias": None if projection is None else projection.bias,
+        }
+        return {k: None if v is None else ops.convert_to_tensor(v) for k, v in weights.items()}
 
     def generate(
         self, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs
