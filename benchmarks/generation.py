@@ -1,6 +1,6 @@
 """Generation speed: the tutorial's loop against `NextWordLSTM.generate`, same model, one run.
 
-    KERAS_BACKEND=jax python benchmarks/generation.py [--epochs 3] [--out benchmarks/results]
+    KERAS_BACKEND=jax PYTHONPATH=. python benchmarks/generation.py [--epochs 3] [--out benchmarks/results]
 
 The model is `from_text`'s default: its output layer tied to the embeddings, through a
 150 -> 100 projection. The tutorial re-tokenizes the text, pre-pads it, calls
@@ -87,9 +87,11 @@ def matmul_limit_gflops(batch, units, vocabulary):
 
 
 def step_flops(model, batch):
-    """FLOPs of one generated word for `batch` rows: LSTM input + recurrent matmuls, output."""
+    """FLOPs of one generated word for `batch` rows: LSTM input + recurrent matmuls, output
+    (when tied: the projection, if any, then the embeddings)."""
     e, u, v = model.embedding_dim, model.lstm_units, model.vocabulary_size
-    return 2 * batch * (e * 4 * u + u * 4 * u + u * v)
+    output = (u * e if u != e else 0) + e * v if model.tie_weights else u * v
+    return 2 * batch * (e * 4 * u + u * 4 * u + output)
 
 
 def measure(model, word_index, prompts, words, repeats):

@@ -188,7 +188,9 @@ def output_layer(weights, transposed=False):
         bias = ops.expand_dims(bias, -1)
         return lambda h: ops.matmul(kernel_t, ops.transpose(project(h))) + bias
     if tied:
-        return lambda h: ops.einsum("bu,vu->bv", project(h), kernel_t) + bias
+        # `embeddings @ z.T`, then transposed: the embeddings are the output
+        # kernel transposed already, so the dot needs no transposed operand.
+        return lambda h: ops.transpose(ops.matmul(kernel_t, ops.transpose(project(h)))) + bias
     return lambda h: ops.matmul(h, kernel) + bias
 
 
@@ -245,8 +247,10 @@ def _greedy_fn(stop_token_ids):
         h, c = _prefill(project, recurrent_kernel, prompt, start)
         vocabulary = ops.shape(weights["embeddings"])[0]
         index = ops.arange(vocabulary, dtype="int32")
-        # Vocabulary on axis 0 for large batches (see the docstring), else on axis 1.
-        axis = 0 if batch >= 64 else 1
+        # Vocabulary on axis 0 for large batches (see the docstring), else on
+        # axis 1; always on axis 0 when tied: the embeddings are the kernel
+        # transposed already.
+        axis = 0 if batch >= 64 or weights["output_kernel"] is None else 1
         output = output_layer(weights, transposed=axis == 0)
         if axis == 0:
             index = ops.expand_dims(index, -1)

@@ -8,10 +8,10 @@ import numpy as np
 from keras import ops
 
 from keras_nextword import data, generation, pipeline, training
+from keras_nextword.backbone import NextWordLSTMBackbone
 from keras_nextword.distribution import check_batch_size
 from keras_nextword.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
-from keras_nextword.training import check_positive_int
 
 
 @contextlib.contextmanager
@@ -40,9 +40,9 @@ class NextWordLSTM(keras.Model):
     uses cuDNN only without one), each position sees only the words before
     it, and padding after a row's last word changes none of its outputs.
     Pre-padded rows do not work: padding would run through the LSTM first.
-    `model.backbone` (embedding + LSTM, hidden states of every position) is a
-    functional model to reuse under other heads, `model.output_logits` its
-    output layer. Defaults are the tutorial's: embedding 100, LSTM 150, Adam;
+    `model.backbone`, a `NextWordLSTMBackbone` (embedding + LSTM, hidden
+    states of every position), is a keras-hub `Backbone` to reuse under other
+    heads, `model.output_logits` its output layer. Defaults are the tutorial's: embedding 100, LSTM 150, Adam;
     the loss is exact sparse cross-entropy of the logits over positions of
     sample weight > 0.
 
@@ -88,30 +88,27 @@ class NextWordLSTM(keras.Model):
         tie_weights=False,
         **kwargs,
     ):
-        check_positive_int("vocabulary_size", vocabulary_size)
-        check_positive_int("embedding_dim", embedding_dim)
-        check_positive_int("lstm_units", lstm_units)
-        if not 0 <= dropout < 1:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         # === Layers === (assigned after the functional init: torch needs it first)
-        # No mask: rows are post-padded, so padding only follows the positions
-        # that count, and Keras runs the LSTM on cuDNN only without a mask.
-        sizes = dict(dtype=dtype, name="embedding")
+        # Embedding and LSTM (no mask: rows are post-padded, and Keras runs the
+        # LSTM on cuDNN only without one), checking the sizes.
+        backbone = NextWordLSTMBackbone(
+            vocabulary_size,
+            embedding_dim,
+            lstm_units,
+            dropout=dropout,
+            tie_weights=tie_weights,
+            dtype=dtype,
+            name="backbone",
+        )
+        embedding, lstm = backbone.token_embedding, backbone.lstm
         if tie_weights:
-            embedding = keras.layers.ReversibleEmbedding(vocabulary_size, embedding_dim, **sizes)
             head = None
             if lstm_units != embedding_dim:
                 head = keras.layers.Dense(embedding_dim, dtype=dtype, name="projection")
         else:
-            embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, **sizes)
             head = keras.layers.Dense(vocabulary_size, dtype=dtype, name="logits")
-        lstm = keras.layers.LSTM(lstm_units, return_sequences=True, dtype=dtype, name="lstm")
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        embedded = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(
-            embedding(token_ids)
-        )
-        backbone = keras.Model(token_ids, lstm(embedded), name="backbone")
         hidden = keras.layers.Dropout(dropout, dtype=dtype, name="lstm_dropout")(
             backbone(token_ids)
         )
@@ -340,9 +337,9 @@ class NextWordLSTM(keras.Model):
         `projection_kernel` and `projection_bias` (None without a projection).
         """
         cell = self.lstm.cell
-        projection, kernel, bias = self.output_weights()
-        if self.tie_weights:
-            kernel = None  # the embeddings, transposed: read as they are
+        projection = self.head if self.tie_weights else None
+        kernel = None if self.tie_weights else self.head.kernel
+        bias = None if self.tie_weights else self.head.bias
         weights = {
             "embeddings": self.embedding.embeddings,
             "kernel": cell.kernel,
