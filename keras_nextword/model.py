@@ -392,6 +392,33 @@ class NextWordLSTM(keras.Model):
         model.training_settings = training_settings
         return model
 
+    def save_to_preset(self, preset_dir):
+        """Writes the model to a preset directory, laid out as keras-hub's (see
+        `keras_nextword.presets`): `NextWordLSTM.from_preset(preset_dir)` and
+        `keras_nextword.load_model(preset_dir)` load it back,
+        `keras_hub.models.Backbone.from_preset(preset_dir)` its backbone.
+
+        Args:
+            preset_dir: str or `os.PathLike`, created if missing.
+        """
+        from keras_nextword import presets
+
+        presets.save_to_preset(self, preset_dir)
+
+    @classmethod
+    def from_preset(cls, preset_dir):
+        """Loads a model that `save_to_preset` wrote to a local directory.
+
+        Args:
+            preset_dir: str or `os.PathLike`.
+
+        Returns:
+            The `NextWordLSTM`, with its preprocessor.
+        """
+        from keras_nextword import presets
+
+        return presets.load_preset(preset_dir)
+
     def save(self, filepath, overwrite=True, **kwargs):
         """`keras.Model.save`, atomically: a kill mid-save leaves the previous file
         whole. See `keras_nextword.saving.save_atomic`."""
