@@ -1,7 +1,8 @@
 """`NextWordLSTMBackbone`: token ids to the LSTM's hidden states, a keras-hub `Backbone`."""
 
 import keras
-import keras_hub
+
+from keras_nextword.environment import keras_hub
 
 
 def check_positive_int(name, value):

@@ -5,7 +5,6 @@ import warnings
 
 import keras
 import numpy as np
-from keras import ops
 
 from keras_nextword import data, generation, pipeline, training
 from keras_nextword.backbone import NextWordLSTMBackbone
@@ -318,39 +317,6 @@ class NextWordLSTM(keras.Model):
         (1, 2, 10)
         """
         return _output_logits(self.embedding, self.head, self.tie_weights, hidden_states)
-
-    def output_weights(self):
-        """The output layer as `(projection, kernel, bias)`: the logits of
-        hidden states `h` are `projection(h) @ kernel + bias`, where
-        `projection` is a layer or None (none) and `bias` None when there is
-        none (tied weights)."""
-        if not self.tie_weights:
-            return None, self.head.kernel, self.head.bias
-        return self.head, ops.transpose(self.embedding.embeddings), None
-
-    def generation_weights(self):
-        """The tensors stateful generation reads (`keras_nextword.generation`),
-        as they are: no copy, no arithmetic, so a `generate` call costs no
-        work per weight. A dict of `embeddings`, the LSTM's `kernel`,
-        `recurrent_kernel` and `bias`, and the output layer: `output_kernel`
-        and `output_bias` (None when tied: the embeddings serve), and
-        `projection_kernel` and `projection_bias` (None without a projection).
-        """
-        cell = self.lstm.cell
-        projection = self.head if self.tie_weights else None
-        kernel = None if self.tie_weights else self.head.kernel
-        bias = None if self.tie_weights else self.head.bias
-        weights = {
-            "embeddings": self.embedding.embeddings,
-            "kernel": cell.kernel,
-            "recurrent_kernel": cell.recurrent_kernel,
-            "bias": cell.bias,
-            "output_kernel": kernel,
-            "output_bias": bias,
-            "projection_kernel": None if projection is None else projection.kernel,
-            "projection_bias": None if projection is None else projection.bias,
-        }
-        return {k: None if v is None else ops.convert_to_tensor(v) for k, v in weights.items()}
 
     def generate(
         self, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs

@@ -10,10 +10,9 @@ backend: in `tf.data` or eagerly, never inside a compiled JAX or torch graph.
 import os
 
 import keras
-import keras_hub
 import numpy as np
-import tensorflow as tf
 
+from keras_nextword.environment import keras_hub, tf
 from keras_nextword.preprocessing import OOV_ID, PAD_ID, split_words
 
 VOCABULARY_FILE = "vocabulary.txt"

@@ -2,9 +2,9 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
-from conftest import LINES
 
 import keras_nextword
+from conftest import LINES
 from keras_nextword import NextWordLSTM, NGramVectorizer
 from keras_nextword.backbone import NextWordLSTMBackbone
 

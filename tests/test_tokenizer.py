@@ -1,8 +1,8 @@
 import keras
 import keras_hub
 import pytest
-from conftest import LINES
 
+from conftest import LINES
 from keras_nextword import NGramVectorizer
 from keras_nextword.tokenizer import WordTokenizer
 
