@@ -6,107 +6,54 @@ one loop compiled by `backend.jit_with_variables`: keras-hub's `Sampler` loop
 for sampled decoding, a leaner loop of our own for greedy. All math is
 `keras.ops`, so the same code runs on JAX, TensorFlow and PyTorch.
 
-This module reads a model only through `model.preprocessor` and
-`model.generation_weights()`; `model.py` imports it, not the other way round.
+This module reads a model only through `model.preprocessor` and its layers
+(`generation_weights`); `model.py` imports it, not the other way round.
+Samplers are `keras_nextword.samplers`.
 """
 
 import math
-import os
-import sys
-import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
 from keras_nextword import backend
+from keras_nextword import prompts as prompt_words
 from keras_nextword.environment import keras_hub
-from keras_nextword.preprocessing import OOV_ID, PAD_ID, python_split_words
+from keras_nextword.preprocessing import OOV_ID, PAD_ID
+from keras_nextword.prompts import encode
+from keras_nextword.samplers import GreedySampler, get_sampler
+
+__all__ = ["encode", "generate", "generation_weights", "get_sampler", "GreedySampler"]
 
 
-class GreedySampler(keras_hub.samplers.GreedySampler):
-    """keras-hub's greedy sampler without the softmax: the argmax of the logits
-    is the argmax of the probabilities, and a vocabulary-wide exp per row and
-    step is a sizeable share of a batched generation step."""
-
-    def compute_probabilities(self, logits):
-        return logits
-
-
-SAMPLERS = {
-    "greedy": GreedySampler,
-    "random": keras_hub.samplers.RandomSampler,
-    "top_k": keras_hub.samplers.TopKSampler,
-    "top_p": keras_hub.samplers.TopPSampler,
-    "beam": keras_hub.samplers.BeamSampler,
-}
-
-
-# Each named sampler's arguments, and for each a check and what it must be.
-_POSITIVE_INT = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an int >= 1")
-_ARGUMENTS = {
-    "temperature": (lambda v: isinstance(v, (int, float)) and v > 0, "a number > 0"),
-    "seed": (lambda v: v is None or isinstance(v, int), "an int or None"),
-    "k": _POSITIVE_INT,
-    "p": (lambda v: isinstance(v, (int, float)) and 0 < v <= 1, "a number in (0, 1]"),
-    "num_beams": _POSITIVE_INT,
-    "return_all_beams": (lambda v: isinstance(v, bool), "a bool"),
-}
-_SAMPLER_ARGUMENTS = {
-    "greedy": ("temperature",),
-    "random": ("temperature", "seed"),
-    "top_k": ("temperature", "seed", "k"),
-    "top_p": ("temperature", "seed", "p", "k"),
-    "beam": ("temperature", "num_beams", "return_all_beams"),
-}
-
-
-def get_sampler(sampler="greedy", **kwargs):
-    """Returns a `keras_hub.samplers.Sampler` from a name (and its arguments) or
-    an instance.
-
-    An instance is returned as it is, and `generate` uses that instance (its
-    seed state included). A name's arguments are checked: `temperature` > 0,
-    `k` and `num_beams` ints >= 1, `p` in (0, 1]; top-p's `k` may also be None.
+def generation_weights(model):
+    """The tensors stateful generation reads from a `NextWordLSTM`, as they
+    are: no copy, no arithmetic, so a `generate` call costs no work per
+    weight (the tied projection is applied in the loop, see `output_layer`).
 
     Args:
-        sampler: one of `"greedy"`, `"random"`, `"top_k"`, `"top_p"`, `"beam"`,
-            or a `keras_hub.samplers.Sampler`.
-        **kwargs: the sampler's arguments, e.g. `k=5`, `p=0.9`, `temperature=0.7`.
+        model: a `NextWordLSTM`.
 
     Returns:
-        A `keras_hub.samplers.Sampler`.
-
-    Raises:
-        ValueError: an unknown sampler name, an argument the sampler does not
-            take or out of its range (the message names it), or arguments
-            with an instance.
-
-    Example:
-    >>> get_sampler("top_k", k=5).k
-    5
+        A dict of `embeddings`, the LSTM's `kernel`, `recurrent_kernel` and
+        `bias`, and the output layer: `output_kernel` and `output_bias` (None
+        when tied: the embeddings serve), `projection_kernel` and
+        `projection_bias` (None without a projection).
     """
-    if isinstance(sampler, keras_hub.samplers.Sampler):
-        if kwargs:
-            raise ValueError(
-                f"Sampler arguments {sorted(kwargs)} need a sampler name, not an instance."
-            )
-        return sampler
-    if sampler not in SAMPLERS:
-        raise ValueError(
-            f"Unknown sampler: {sampler!r}. Use one of {sorted(SAMPLERS)} or a "
-            "keras_hub.samplers.Sampler instance."
-        )
-    for name, value in kwargs.items():
-        if name not in _SAMPLER_ARGUMENTS[sampler]:
-            raise ValueError(
-                f"`{name}` is not an argument of the {sampler!r} sampler; it takes "
-                f"{list(_SAMPLER_ARGUMENTS[sampler])}."
-            )
-        valid, must = _ARGUMENTS[name]
-        if not (valid(value) or (sampler, name, value) == ("top_p", "k", None)):
-            raise ValueError(f"`{name}` must be {must}. Received: {name}={value!r}")
-    return SAMPLERS[sampler](**kwargs)
+    cell, head, tied = model.lstm.cell, model.head, model.tie_weights
+    projection = head if tied else None
+    weights = {
+        "embeddings": model.embedding.embeddings,
+        "kernel": cell.kernel,
+        "recurrent_kernel": cell.recurrent_kernel,
+        "bias": cell.bias,
+        "output_kernel": None if tied else head.kernel,
+        "output_bias": None if tied else head.bias,
+        "projection_kernel": None if projection is None else projection.kernel,
+        "projection_bias": None if projection is None else projection.bias,
+    }
+    return {k: None if v is None else ops.convert_to_tensor(v) for k, v in weights.items()}
 
 
 def input_projection(weights, rows):
@@ -117,7 +64,7 @@ def input_projection(weights, rows):
     matmul into a gather; for a single short prompt the table would cost more
     than the steps it saves.
     """
-    embeddings, kernel, _, bias = weights[:4]
+    embeddings, kernel, bias = weights["embeddings"], weights["kernel"], weights["bias"]
     if rows >= ops.shape(embeddings)[0]:
         table = ops.matmul(embeddings, kernel) + bias
         return lambda token_ids: ops.take(table, token_ids, axis=0)
@@ -149,10 +96,49 @@ def _prefill(project, recurrent_kernel, prompt, start):
     return ops.fori_loop(0, start - 1, step, (zeros, zeros))
 
 
-def _never_generated(output_bias):
-    """The output bias with padding and [UNK] pushed out of reach."""
-    vocabulary = ops.arange(ops.shape(output_bias)[0])
-    return ops.where(vocabulary <= OOV_ID, -1e9, output_bias)
+def output_layer(weights, transposed=False):
+    """`h -> logits` over the LSTM's hidden states `(batch, units)`, with
+    padding and `[UNK]` pushed out of reach.
+
+    The model's own output layer, run as it is: `h @ kernel + bias`, or when
+    tied `(h @ projection + projection_bias) @ embeddings.T`. Folding the
+    projection into one `(units, vocabulary)` kernel would cost a matmul of
+    that size per call (or per weight update) and make every step's output
+    matmul wider (150 x 1,638 against 150 x 100 + 100 x 1,638 at the
+    tutorial's sizes); the two small matmuls cost less, so nothing is folded.
+
+    Args:
+        weights: the dict of `generation_weights(model)`.
+        transposed: bool, return logits as `(vocabulary, batch)`.
+
+    Returns:
+        A function of `h`.
+    """
+    embeddings = weights["embeddings"]
+    vocabulary = ops.shape(embeddings)[0]
+    tied = weights["output_kernel"] is None
+    bias = ops.zeros((vocabulary,)) if tied else weights["output_bias"]
+    bias = ops.where(ops.arange(vocabulary) <= OOV_ID, -1e9, bias)
+    projection = weights["projection_kernel"]
+    if tied:
+        kernel_t = embeddings  # (vocabulary, units): the kernel, transposed
+    else:
+        kernel = weights["output_kernel"]
+        kernel_t = ops.transpose(kernel) if transposed else None
+
+    def project(h):
+        if projection is None:
+            return h
+        return ops.matmul(h, projection) + weights["projection_bias"]
+
+    if transposed:
+        bias = ops.expand_dims(bias, -1)
+        return lambda h: ops.matmul(kernel_t, ops.transpose(project(h))) + bias
+    if tied:
+        # `embeddings @ z.T`, then transposed: the embeddings are the output
+        # kernel transposed already, so the dot needs no transposed operand.
+        return lambda h: ops.transpose(ops.matmul(kernel_t, ops.transpose(project(h)))) + bias
+    return lambda h: ops.matmul(h, kernel) + bias
 
 
 def _generate_fn(sampler, stop_token_ids):
@@ -165,17 +151,16 @@ def _generate_fn(sampler, stop_token_ids):
     """
 
     def generate_ids(weights, prompt, start):
-        recurrent_kernel, _, output_kernel, output_bias = weights[2:]
+        recurrent_kernel = weights["recurrent_kernel"]
         batch, length = ops.shape(prompt)
         project = input_projection(weights, batch * length)
-        output_bias = _never_generated(output_bias)
+        output = output_layer(weights)
         state = _prefill(project, recurrent_kernel, prompt, start)
 
         def next(prompt, cache, index):
             token_ids = ops.take(prompt, index - 1, axis=1)
             h, c = lstm_step(project, recurrent_kernel, token_ids, cache)
-            logits = ops.matmul(h, output_kernel) + output_bias
-            return logits, h, (h, c)
+            return output(h), h, (h, c)
 
         # The prompts are `mask`ed: a stop word in a prompt does not stop anything.
         mask = ops.broadcast_to(ops.arange(length) < start, (batch, length))
@@ -203,18 +188,18 @@ def _greedy_fn(stop_token_ids):
     """
 
     def generate_ids(weights, prompt, start):
-        recurrent_kernel, _, output_kernel, output_bias = weights[2:]
+        recurrent_kernel = weights["recurrent_kernel"]
         batch, length = ops.shape(prompt)
         project = input_projection(weights, batch * length)
         h, c = _prefill(project, recurrent_kernel, prompt, start)
-        vocabulary = ops.shape(output_bias)[0]
-        output_bias = _never_generated(output_bias)
+        vocabulary = ops.shape(weights["embeddings"])[0]
         index = ops.arange(vocabulary, dtype="int32")
-        # Vocabulary on axis 0 for large batches (see the docstring), else on axis 1.
-        axis = 0 if batch >= 64 else 1
+        # Vocabulary on axis 0 for large batches (see the docstring), else on
+        # axis 1; always on axis 0 when tied: the embeddings are the kernel
+        # transposed already.
+        axis = 0 if batch >= 64 or weights["output_kernel"] is None else 1
+        output = output_layer(weights, transposed=axis == 0)
         if axis == 0:
-            output_kernel = ops.transpose(output_kernel)
-            output_bias = ops.expand_dims(output_bias, -1)
             index = ops.expand_dims(index, -1)
         stop = None if stop_token_ids is None else ops.array(stop_token_ids, "int32")
 
@@ -224,10 +209,7 @@ def _greedy_fn(stop_token_ids):
 
         def body(i, token_ids, h, c, ids, done):
             h, c = lstm_step(project, recurrent_kernel, token_ids, (h, c))
-            if axis == 0:
-                logits = ops.matmul(output_kernel, ops.transpose(h)) + output_bias
-            else:
-                logits = ops.matmul(h, output_kernel) + output_bias
+            logits = output(h)
             best = ops.max(logits, axis=axis, keepdims=True)
             # A NaN row matches nothing and gives the last id, still a word.
             token_ids = ops.min(ops.where(logits == best, index, vocabulary - 1), axis=axis)
@@ -280,73 +262,9 @@ def _compiled(sampler, stop_token_ids, named):
     return cache[key], sampler
 
 
-def _stop_token_ids(preprocessor, stop):
-    if stop is None:
-        return None
-    words = [stop] if isinstance(stop, str) else list(stop)
-    ids = tuple(preprocessor.token_to_id(w) for w in words)
-    unknown = [w for w, i in zip(words, ids) if i == OOV_ID]
-    if unknown:
-        raise ValueError(f"Stop words must be in the vocabulary. Received: stop={unknown}")
-    return ids
-
-
 def _bucket(n, multiple):
     """Rounds up so that nearby sizes share one compiled function."""
     return max(multiple, int(math.ceil(n / multiple)) * multiple)
-
-
-def encode(preprocessor, prompts):
-    """Word ids of each whole prompt, as `generate` and `predict` read them.
-
-    Warns once per call about words out of the vocabulary (read as `[UNK]`)
-    and about prompts with no known word.
-
-    Args:
-        preprocessor: an adapted `NGramVectorizer`.
-        prompts: a list of strings.
-
-    Returns:
-        A list of lists of int ids, one per prompt.
-
-    Raises:
-        ValueError: a prompt has no words; the message names it.
-
-    Example:
-    >>> vectorizer = NGramVectorizer(vocabulary=["", "[UNK]", "a", "heavy", "heart"])
-    >>> encode(vectorizer, ["A heavy heart", "heart"])
-    [[2, 3, 4], [4]]
-    """
-    token_to_id = preprocessor.token_to_id
-    rows, unknown, hopeless = [], {}, []
-    for n, prompt in enumerate(prompts):
-        words = python_split_words(prompt)
-        if not words:
-            raise ValueError(
-                f"Prompt {n} ({prompt!r}) has no words to continue: the LSTM needs at "
-                "least one word (a [UNK] counts) to start from."
-            )
-        ids = [token_to_id(w) for w in words]
-        if OOV_ID in ids:
-            unknown[prompt] = [w for w, i in zip(words, ids) if i == OOV_ID]
-            if len(unknown[prompt]) == len(words):
-                hopeless.append(prompt)
-        rows.append(ids)
-    if unknown:
-        listed = "; ".join(f"{p!r}: {w}" for p, w in list(unknown.items())[:5])
-        more = f"; and {len(unknown) - 5} more prompts" if len(unknown) > 5 else ""
-        warnings.warn(
-            f"Out-of-vocabulary words in prompts read as [UNK]: {listed}{more}",
-            stacklevel=_caller_level(),
-        )
-    if hopeless:
-        more = f" and {len(hopeless) - 5} more" if len(hopeless) > 5 else ""
-        warnings.warn(
-            f"Prompts with no word in the vocabulary continue from [UNK]s alone: "
-            f"{hopeless[:5]}{more}",
-            stacklevel=_caller_level(),
-        )
-    return rows
 
 
 def generate(
@@ -402,7 +320,7 @@ def generate(
     prompts = [prompts] if single else list(prompts)
     sampler_arg, sampler = sampler, get_sampler(sampler, **sampler_kwargs)
     preprocessor = model.preprocessor
-    stop_token_ids = _stop_token_ids(preprocessor, stop)
+    stop_token_ids = prompt_words.stop_token_ids(preprocessor, stop)
     rows = encode(preprocessor, prompts)
     if max_length == 0:
         return prompts[0] if single else prompts
@@ -424,7 +342,7 @@ def generate(
     if seed is not None:
         for variable in sampler.variables:
             variable.assign(keras.random.SeedGenerator(seed).state.value)
-    ids = compiled(model.generation_weights(), prompt, np.int32(start))
+    ids = compiled(generation_weights(model), prompt, np.int32(start))
     new_ids = ops.convert_to_numpy(ids)[: len(rows), start:]
     lengths = np.full(len(rows), max_length)
     if stop_token_ids:
@@ -434,13 +352,3 @@ def generate(
     words = preprocessor.detokenize(new_ids)
     outputs = [" ".join([text, *row[:n]]) for text, row, n in zip(prompts, words, lengths)]
     return outputs[0] if single else outputs
-
-
-def _caller_level():
-    """The `stacklevel` that makes a warning name the first line outside this
-    package (the user's `generate` call, through `NextWordLSTM.generate` or not)."""
-    package = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level

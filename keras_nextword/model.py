@@ -5,13 +5,12 @@ import warnings
 
 import keras
 import numpy as np
-from keras import ops
 
 from keras_nextword import data, generation, pipeline, training
+from keras_nextword.backbone import NextWordLSTMBackbone
 from keras_nextword.distribution import check_batch_size
 from keras_nextword.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
-from keras_nextword.training import check_positive_int
 
 
 @contextlib.contextmanager
@@ -40,9 +39,9 @@ class NextWordLSTM(keras.Model):
     uses cuDNN only without one), each position sees only the words before
     it, and padding after a row's last word changes none of its outputs.
     Pre-padded rows do not work: padding would run through the LSTM first.
-    `model.backbone` (embedding + LSTM, hidden states of every position) is a
-    functional model to reuse under other heads, `model.output_logits` its
-    output layer. Defaults are the tutorial's: embedding 100, LSTM 150, Adam;
+    `model.backbone`, a `NextWordLSTMBackbone` (embedding + LSTM, hidden
+    states of every position), is a keras-hub `Backbone` to reuse under other
+    heads, `model.output_logits` its output layer. Defaults are the tutorial's: embedding 100, LSTM 150, Adam;
     the loss is exact sparse cross-entropy of the logits over positions of
     sample weight > 0.
 
@@ -88,30 +87,27 @@ class NextWordLSTM(keras.Model):
         tie_weights=False,
         **kwargs,
     ):
-        check_positive_int("vocabulary_size", vocabulary_size)
-        check_positive_int("embedding_dim", embedding_dim)
-        check_positive_int("lstm_units", lstm_units)
-        if not 0 <= dropout < 1:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
         # === Layers === (assigned after the functional init: torch needs it first)
-        # No mask: rows are post-padded, so padding only follows the positions
-        # that count, and Keras runs the LSTM on cuDNN only without a mask.
-        sizes = dict(dtype=dtype, name="embedding")
+        # Embedding and LSTM (no mask: rows are post-padded, and Keras runs the
+        # LSTM on cuDNN only without one), checking the sizes.
+        backbone = NextWordLSTMBackbone(
+            vocabulary_size,
+            embedding_dim,
+            lstm_units,
+            dropout=dropout,
+            tie_weights=tie_weights,
+            dtype=dtype,
+            name="backbone",
+        )
+        embedding, lstm = backbone.token_embedding, backbone.lstm
         if tie_weights:
-            embedding = keras.layers.ReversibleEmbedding(vocabulary_size, embedding_dim, **sizes)
             head = None
             if lstm_units != embedding_dim:
                 head = keras.layers.Dense(embedding_dim, dtype=dtype, name="projection")
         else:
-            embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, **sizes)
             head = keras.layers.Dense(vocabulary_size, dtype=dtype, name="logits")
-        lstm = keras.layers.LSTM(lstm_units, return_sequences=True, dtype=dtype, name="lstm")
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        embedded = keras.layers.Dropout(dropout, dtype=dtype, name="embedding_dropout")(
-            embedding(token_ids)
-        )
-        backbone = keras.Model(token_ids, lstm(embedded), name="backbone")
         hidden = keras.layers.Dropout(dropout, dtype=dtype, name="lstm_dropout")(
             backbone(token_ids)
         )
@@ -322,36 +318,6 @@ class NextWordLSTM(keras.Model):
         """
         return _output_logits(self.embedding, self.head, self.tie_weights, hidden_states)
 
-    def output_weights(self):
-        """The output layer as `(projection, kernel, bias)`: the logits of
-        hidden states `h` are `projection(h) @ kernel + bias`, where
-        `projection` is a layer or None (none) and `bias` None when there is
-        none (tied weights)."""
-        if not self.tie_weights:
-            return None, self.head.kernel, self.head.bias
-        return self.head, ops.transpose(self.embedding.embeddings), None
-
-    def generation_weights(self):
-        """The tensors stateful generation needs: embeddings, LSTM kernel,
-        recurrent kernel and bias, and the output kernel and bias over the
-        LSTM's hidden state (a projection folded in)."""
-        cell = self.lstm.cell
-        projection, kernel, bias = self.output_weights()
-        kernel = ops.convert_to_tensor(kernel)
-        bias = ops.zeros((self.vocabulary_size,)) if bias is None else bias
-        if projection is not None:
-            bias = bias + ops.matmul(projection.bias, kernel)
-            kernel = ops.matmul(projection.kernel, kernel)
-        variables = [
-            self.embedding.embeddings,
-            cell.kernel,
-            cell.recurrent_kernel,
-            cell.bias,
-            kernel,
-            bias,
-        ]
-        return [ops.convert_to_tensor(v) for v in variables]
-
     def generate(
         self, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs
     ):
@@ -391,6 +357,33 @@ class NextWordLSTM(keras.Model):
         model = cls(**config)
         model.training_settings = training_settings
         return model
+
+    def save_to_preset(self, preset_dir):
+        """Writes the model to a preset directory, laid out as keras-hub's (see
+        `keras_nextword.presets`): `NextWordLSTM.from_preset(preset_dir)` and
+        `keras_nextword.load_model(preset_dir)` load it back,
+        `keras_hub.models.Backbone.from_preset(preset_dir)` its backbone.
+
+        Args:
+            preset_dir: str or `os.PathLike`, created if missing.
+        """
+        from keras_nextword import presets
+
+        presets.save_to_preset(self, preset_dir)
+
+    @classmethod
+    def from_preset(cls, preset_dir):
+        """Loads a model that `save_to_preset` wrote to a local directory.
+
+        Args:
+            preset_dir: str or `os.PathLike`.
+
+        Returns:
+            The `NextWordLSTM`, with its preprocessor.
+        """
+        from keras_nextword import presets
+
+        return presets.load_preset(preset_dir)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """`keras.Model.save`, atomically: a kill mid-save leaves the previous file

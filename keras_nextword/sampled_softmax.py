@@ -13,6 +13,15 @@ import keras
 from keras import ops
 
 
+def output_weights(model):
+    """A `NextWordLSTM`'s output layer as `(projection, kernel, bias)`: the
+    logits of hidden states `h` are `projection(h) @ kernel + bias`, where
+    `projection` is a layer or None and `bias` None when tied."""
+    if not model.tie_weights:
+        return None, model.head.kernel, model.head.bias
+    return model.head, ops.transpose(model.embedding.embeddings), None
+
+
 class SampledSoftmaxTrainer(keras.Model):
     """Trains a `NextWordLSTM`'s weights with a sampled softmax loss.
 
@@ -48,7 +57,7 @@ class SampledSoftmaxTrainer(keras.Model):
         return self.model.get_layer("lstm_dropout")(hidden, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        projection, kernel, bias = self.model.output_weights()
+        projection, kernel, bias = output_weights(self.model)
         if projection is not None:
             y_pred = projection(y_pred)
         vocabulary = self.model.vocabulary_size

@@ -75,10 +75,11 @@ def save_atomic(model, filepath, overwrite=True, **kwargs):
 
 
 def load_model(filepath, **kwargs):
-    """Loads a `NextWordLSTM` saved to `.keras`, naming the path and what is wrong.
+    """Loads a `NextWordLSTM` saved to `.keras` or to a preset directory
+    (`NextWordLSTM.save_to_preset`), naming the path and what is wrong.
 
     Args:
-        filepath: str or `os.PathLike`, a `.keras` file.
+        filepath: str or `os.PathLike`, a `.keras` file or a preset directory.
         **kwargs: `keras.saving.load_model` arguments (`compile`, `safe_mode`,
             `custom_objects`).
 
@@ -87,7 +88,7 @@ def load_model(filepath, **kwargs):
 
     Raises:
         FileNotFoundError: nothing at `filepath`.
-        IsADirectoryError: `filepath` is a directory.
+        IsADirectoryError: `filepath` is a directory but not a preset.
         ValueError: the file is not a zip archive (truncated, or not a
             `.keras` file), Keras cannot load it, or it holds another kind of
             model. The message starts with the path.
@@ -97,12 +98,16 @@ def load_model(filepath, **kwargs):
     >>> model = keras_nextword.load_model("model.keras")  # doctest: +SKIP
     >>> model.generate("It is with a heavy heart")  # doctest: +SKIP
     """
+    from keras_nextword import presets
     from keras_nextword.model import NextWordLSTM  # registers the classes to deserialize
 
     path = os.fspath(filepath)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such model file")
     if os.path.isdir(path):
+        if presets.is_preset(path):
+            return presets.load_preset(path)
+        # No task.json: not a preset either (the CLI's tests match this line whole).
         raise IsADirectoryError(f"{path}: a directory, not a .keras model file")
     if not path.endswith(".keras"):
         raise ValueError(f"{path}: not a .keras file")

@@ -209,25 +209,6 @@ def test_all_oov_prompt_warns_and_continues_from_unk(small_model):
     assert texts[1] == text
 
 
-@pytest.mark.parametrize(
-    "sampler,kwargs,name",
-    [
-        ("top_p", {"p": 1.5}, "p"),
-        ("top_p", {"p": 0}, "p"),
-        ("top_p", {"p": 0.9, "k": 0}, "k"),
-        ("top_k", {"k": 0}, "k"),
-        ("top_k", {"k": 2.5}, "k"),
-        ("beam", {"num_beams": 0}, "num_beams"),
-        ("random", {"temperature": -1.0}, "temperature"),
-        ("top_k", {"k": 3, "temperature": 0}, "temperature"),
-        ("top_k", {"kk": 3}, "kk"),
-    ],
-)
-def test_bad_sampler_arguments_are_named(sampler, kwargs, name):
-    with pytest.raises(ValueError, match=f"`{name}`"):
-        generation.get_sampler(sampler, **kwargs)
-
-
 def test_a_sampler_instance_is_used_as_given(small_model):
     # Fresh instances with one seed give one text: none is swapped for a cached
     # instance of equal config whose seed state has moved on.
@@ -246,23 +227,23 @@ def test_a_sampler_instance_is_used_as_given(small_model):
     assert not np.array_equal(keras.ops.convert_to_numpy(sampler.variables[0]), state)
 
 
-@pytest.mark.backend("torch")  # autograd is torch's
-def test_torch_generation_runs_without_autograd(small_model, monkeypatch):
-    import torch
-
+def test_generation_records_no_gradients(small_model, monkeypatch):
+    """Torch runs generation eagerly: autograd must be off (keras-hub's
+    `no_grad`). JAX and TensorFlow trace the step; nothing to record there."""
+    torch = pytest.importorskip("torch") if keras.config.backend() == "torch" else None
     grad_enabled = []
     step = generation.lstm_step
 
     def recording_step(*args):
-        grad_enabled.append(torch.is_grad_enabled())
+        grad_enabled.append(torch is not None and torch.is_grad_enabled())
         return step(*args)
 
     monkeypatch.setattr(generation, "lstm_step", recording_step)
+    monkeypatch.setattr(generation, "_COMPILED", {})
     for sampler in ("greedy", "random"):
-        generation._COMPILED.clear()
         small_model.generate(PROMPTS[0], max_length=2, sampler=sampler, seed=0)
     assert grad_enabled and not any(grad_enabled)
-    assert torch.is_grad_enabled()
+    assert torch is None or torch.is_grad_enabled()
 
 
 def test_predict_and_generate_read_the_whole_prompt(small_model):
