@@ -21,7 +21,7 @@ class SuggestionAccuracy(keras.metrics.SparseTopKCategoricalAccuracy):
     `[UNK]` never among them (a keyboard never shows them).
 
     `keras.metrics.SparseTopKCategoricalAccuracy` with the scores of padding
-    and `[UNK]` set to `-inf` first: a `[UNK]` target is always missed, as it
+    and `[UNK]` set to the lowest float first: a `[UNK]` target is always missed, as it
     is by `suggest`. Takes probabilities or logits (only the order counts),
     of shape `(..., vocabulary_size)`, and integer targets of shape `(...)`.
     A target tied with the `k`-th score counts as found.
@@ -43,9 +43,11 @@ class SuggestionAccuracy(keras.metrics.SparseTopKCategoricalAccuracy):
         super().__init__(k=k, name=name or f"top{k}_accuracy", dtype=dtype, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.convert_to_tensor(y_pred)
+        y_pred = ops.cast(y_pred, "float32")
         special = ops.arange(ops.shape(y_pred)[-1]) <= OOV_ID
-        y_pred = ops.where(special, ops.cast(-np.inf, y_pred.dtype), y_pred)
+        # The lowest finite float, not -inf: TensorFlow's `in_top_k` misses every
+        # target of a row that holds a non-finite score.
+        y_pred = ops.where(special, np.finfo("float32").min, y_pred)
         return super().update_state(y_true, y_pred, sample_weight)
 
 
