@@ -58,8 +58,15 @@ def export(model, path, format="tf_saved_model", quantize=False, k=5, batch_size
         str, the path of the artifact (the directory for a SavedModel).
 
     Example:
-    >>> export(model, "suggest_model", format="onnx")  # doctest: +SKIP
-    'suggest_model/model.onnx'
+    >>> import tempfile
+    >>> from keras_nextword import NextWordLSTM, NGramVectorizer
+    >>> vectorizer = NGramVectorizer()
+    >>> vectorizer.adapt(["a heavy heart", "a light heart"])
+    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> folder = tempfile.mkdtemp()
+    >>> path = export(model, folder, format="onnx")
+    >>> sorted(os.listdir(folder))
+    ['export.json', 'model.onnx', 'vocabulary.txt']
     """
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {FORMATS}. Received: format={format!r}")

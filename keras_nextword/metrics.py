@@ -182,8 +182,13 @@ def evaluate_keyboard(model, lines, k=3, top=(1, 3), batch_size=1024):
         The dict of `keyboard_metrics`, totalled over all predictions.
 
     Example:
-    >>> evaluate_keyboard(model, ["it is with a heavy heart"])["predictions"]  # doctest: +SKIP
-    5
+    >>> from keras_nextword import NextWordLSTM, NGramVectorizer
+    >>> vectorizer = NGramVectorizer()
+    >>> vectorizer.adapt(["a heavy heart", "a light heart"])
+    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> results = evaluate_keyboard(model, ["a heavy heart"])
+    >>> results["predictions"], results["characters"]
+    (2, 10)
     """
     contexts, words = line_predictions(lines)
     index = prefix_index(model.preprocessor)

@@ -47,10 +47,14 @@ def next_word_logits(model, token_ids, lengths):
         distribution of the word after that row's words.
 
     Example:
-    >>> ids = np.array([[5, 9, 0]], "int32")
-    >>> logits = next_word_logits(model, ids, np.array([2], "int32"))  # doctest: +SKIP
-    >>> logits.shape  # doctest: +SKIP
-    (1, 1638)
+    >>> from keras_nextword import NextWordLSTM, NGramVectorizer
+    >>> vectorizer = NGramVectorizer()
+    >>> vectorizer.adapt(["a heavy heart", "a light heart"])
+    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> ids = np.array([[2, 3, 0], [2, 0, 0]], "int32")  # "heart a", "heart"
+    >>> logits = next_word_logits(model, ids, np.array([2, 1], "int32"))
+    >>> tuple(logits.shape)
+    (2, 6)
     """
     outputs = ops.cast(model(token_ids, training=False), "float32")
     # SHIM (remove once the model outputs logits): its softmax output back to logits.
@@ -216,13 +220,14 @@ def suggest(model, texts, k=5):
         first; for a list, one such list per text.
 
     Example:
-    >>> from keras_nextword import NextWordLSTM, datasets
-    >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1, verbose=0)
-    >>> words = suggest(model, "It is with a heavy ", k=3)
-    >>> len(words), all(0 < p < 1 for _, p in words)
-    (3, True)
-    >>> all(w.startswith("he") for w, _ in suggest(model, "It is with a he", k=3))
-    True
+    >>> from keras_nextword import NextWordLSTM, NGramVectorizer
+    >>> vectorizer = NGramVectorizer()
+    >>> vectorizer.adapt(["a heavy heart", "a light heart"])
+    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> sorted(word for word, _ in suggest(model, "a he", k=3))  # two words start with he
+    ['heart', 'heavy']
+    >>> [len(words) for words in suggest(model, ["a light ", "a light", "heart"], k=3)]
+    [3, 1, 0]
     """
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError(f"`k` must be a positive integer. Received: k={k!r}")
@@ -266,9 +271,13 @@ def next_word_log_probabilities(model, contexts, batch_size=256):
         float32 numpy array `(len(contexts), vocabulary_size)`.
 
     Example:
-    >>> scores = next_word_log_probabilities(model, [[5, 9], [7]])  # doctest: +SKIP
-    >>> scores.shape  # doctest: +SKIP
-    (2, 1638)
+    >>> from keras_nextword import NextWordLSTM, NGramVectorizer
+    >>> vectorizer = NGramVectorizer()
+    >>> vectorizer.adapt(["a heavy heart", "a light heart"])
+    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> scores = next_word_log_probabilities(model, [[2, 3], [2]])
+    >>> scores.shape, bool(np.allclose(np.exp(scores).sum(axis=1), 1, atol=1e-5))
+    ((2, 6), True)
     """
     length = model.preprocessor.sequence_length
     values, outputs = _values(model), []

@@ -152,3 +152,22 @@ def test_bad_arguments_raise(small_model, tmp_path):
         export(small_model, tmp_path, format="coreml")
     with pytest.raises(ValueError, match="quantize"):
         export(small_model, tmp_path, format="onnx", quantize=True)
+
+
+def test_cli_export_writes_the_artifact(small_model, tmp_path, capsys):
+    import onnxruntime
+
+    from keras_nextword import cli
+
+    model_path = tmp_path / "model.keras"
+    small_model.save(model_path)
+    out = tmp_path / "onnx"
+    assert cli.main(["export", str(model_path), str(out), "--format", "onnx"]) == 0
+    assert "model.onnx" in capsys.readouterr().out
+    session = onnxruntime.InferenceSession(str(out / "model.onnx"))
+    x = np.array([[5, 9, 2, 0]], "int32")
+    (outputs,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(outputs, small_model.predict(x, verbose=0), atol=1e-4)
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["export", str(model_path), str(out), "--format", "onnx", "--quantize"])
+    assert exit.value.code == 2 and "--quantize" in capsys.readouterr().err

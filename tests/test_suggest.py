@@ -1,11 +1,13 @@
 """`suggest` and the keyboard metrics, pinned against hand computations from
 the model's own probabilities (`model.predict` on pre-padded ids)."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
-from conftest import LINES
 
+from conftest import LINES
 from keras_nextword import NextWordLSTM, NGramVectorizer, datasets
 from keras_nextword.data import read_lines, split_lines
 from keras_nextword.metrics import (
@@ -243,3 +245,40 @@ def test_line_predictions_are_evaluates_pairs():
     contexts, words = line_predictions(LINES)
     assert len(words) == sum(len(python_split_words(line)) - 1 for line in LINES)
     assert contexts[0] == ["it"] and words[0] == "is"
+
+
+@pytest.fixture(scope="module")
+def saved_model_path(small_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "model.keras"
+    small_model.save(path)
+    return str(path)
+
+
+def test_cli_suggest_json_equals_suggest(small_model, saved_model_path, capsys):
+    from keras_nextword import cli
+
+    texts = ["It is with a heavy ", "It is with a he", "hea"]
+    assert cli.main(["suggest", saved_model_path, *texts, "-k", "3", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [item["text"] for item in printed] == texts
+    for item, expected in zip(printed, suggest(small_model, texts, k=3)):
+        got = [(s["word"], s["probability"]) for s in item["suggestions"]]
+        assert_same(got, expected, exact_order=False)
+
+
+def test_cli_suggest_prints_one_line_per_text(saved_model_path, capsys):
+    from keras_nextword import cli
+
+    assert cli.main(["suggest", saved_model_path, "It is with a he", "hea"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[1] == "(no suggestion)"
+    words = [part.split(" (")[0] for part in lines[0].split("  ")]
+    assert len(words) == 5 and all(w.startswith("he") for w in words)
+
+
+def test_cli_suggest_bad_k_exits_2(saved_model_path, capsys):
+    from keras_nextword import cli
+
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["suggest", saved_model_path, "it is ", "-k", "0"])
+    assert exit.value.code == 2 and "-k" in capsys.readouterr().err
