@@ -87,7 +87,8 @@ def export(model, path, format="tf_saved_model", quantize=False, k=5, batch_size
     if format == "tf_saved_model":
         _saved_model(model, path, vocabulary, length, k)
     elif format == "onnx":
-        model.export(artifact, format="onnx", verbose=False)
+        # Keras' own export, whatever the model class calls `export`.
+        keras.Model.export(model, artifact, format="onnx", verbose=False)
     else:
         _litert(model, artifact, (batch_size, length), quantize)
     with open(os.path.join(path, VOCABULARY), "w", encoding="utf-8") as f:
@@ -146,7 +147,8 @@ def _litert(model, artifact, shape, quantize):
     import tensorflow as tf
 
     kwargs = {"optimizations": [tf.lite.Optimize.DEFAULT]} if quantize else {}
-    model.export(
+    keras.Model.export(
+        model,
         artifact,
         format="litert",
         verbose=False,

@@ -15,6 +15,7 @@ import pytest
 from keras_nextword import datasets
 from keras_nextword.data import read_lines, split_lines
 from keras_nextword.export import export
+from keras_nextword.pipeline import layout
 from keras_nextword.suggest import suggest
 
 TEXTS = [
@@ -34,7 +35,7 @@ TEXTS = [
 def heldout_rows(small_model):
     """Post-padded token ids of held-out lines, `sequence_length` wide."""
     _, lines = split_lines(read_lines(datasets.load_final_problem()), 0.1)
-    x, y, w = small_model.preprocessor.sequences(lines)
+    x, y, w = layout(small_model.preprocessor, lines)
     return tuple(np.asarray(t) for t in (x, y, w))
 
 

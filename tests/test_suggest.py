@@ -16,6 +16,7 @@ from keras_nextword.metrics import (
     keyboard_metrics,
     line_predictions,
 )
+from keras_nextword.pipeline import layout
 from keras_nextword.preprocessing import python_split_words
 from keras_nextword.suggest import PrefixIndex, next_word_log_probabilities, split_text, suggest
 
@@ -216,7 +217,7 @@ def heldout():
 
 
 def test_suggestion_accuracy_equals_keyboard_metrics(small_model, heldout):
-    x, y, w = small_model.preprocessor.sequences(heldout)
+    x, y, w = (np.asarray(t) for t in layout(small_model.preprocessor, heldout))
     outputs = small_model.predict(x, verbose=0)
     from_keyboard = evaluate_keyboard(small_model, heldout, top=(1, 3))
     for k in (1, 3):
