@@ -57,11 +57,11 @@ def next_word_logits(model, token_ids, lengths):
     (2, 6)
     """
     outputs = ops.cast(model(token_ids, training=False), "float32")
-    # SHIM (remove once the model outputs logits): its softmax output back to logits.
-    outputs = ops.log(ops.maximum(outputs, 1e-30))
     batch, length, vocabulary = ops.shape(outputs)
     rows = ops.arange(batch, dtype="int32") * length + ops.cast(lengths, "int32") - 1
-    return ops.take(ops.reshape(outputs, (-1, vocabulary)), rows, axis=0)
+    logits = ops.take(ops.reshape(outputs, (-1, vocabulary)), rows, axis=0)
+    # SHIM (remove once the model outputs logits): its softmax output back to logits.
+    return ops.log(ops.maximum(logits, 1e-30))
 
 
 class PrefixIndex:
