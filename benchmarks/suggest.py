@@ -77,10 +77,10 @@ def interpreter(path):
 
 
 def log_probabilities(outputs):
-    """Next-word log-probabilities from the artifact's outputs."""
-    # SHIM (remove once the model outputs logits): the outputs are probabilities.
-    logits = np.log(np.maximum(outputs.astype("float64"), 1e-30))
-    return logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    """Next-word log-probabilities from the artifact's outputs (logits)."""
+    logits = outputs.astype("float64")
+    top = logits.max(-1, keepdims=True)
+    return logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
 
 
 def perplexity(outputs, y, w):

@@ -4,7 +4,7 @@
 itself, `model.onnx` or `model.tflite`), `vocabulary.txt` (line `i` is the
 word of id `i`: line 0 is padding, empty; line 1 `[UNK]`) and `export.json`
 (how to feed it). Every artifact computes what the model computes on token
-ids: `(batch, length)` int32 ids post-padded with 0 in, the next-word outputs
+ids: `(batch, length)` int32 ids post-padded with 0 in, the next-word logits
 at every position, `(batch, length, vocabulary_size)`, out.
 
 The SavedModel holds the vocabulary too (an asset) and a second signature,
@@ -98,7 +98,7 @@ def export(model, path, format="tf_saved_model", quantize=False, k=5, batch_size
         "format": format,
         "artifact": FILES[format],
         "inputs": {"token_ids": {"dtype": "int32", "shape": shape, "padding": "post"}},
-        "outputs": "next-word scores at every position, (batch, length, vocabulary_size)",
+        "outputs": "float32 next-word logits at every position, (batch, length, vocabulary_size)",
         "vocabulary": VOCABULARY,
         "pad_id": PAD_ID,
         "oov_id": OOV_ID,

@@ -66,9 +66,11 @@ def litert_outputs(path, rows):
 
 
 def perplexity(outputs, y, w):
-    # SHIM (remove once the model outputs logits): outputs are probabilities.
-    p = np.take_along_axis(outputs, y[..., None], axis=-1)[..., 0]
-    return math.exp(-(np.log(np.maximum(p, 1e-7)) * w).sum() / w.sum())
+    logits = outputs.astype("float64")
+    top = logits.max(-1, keepdims=True)
+    log_probabilities = logits - top - np.log(np.exp(logits - top).sum(-1, keepdims=True))
+    scores = np.take_along_axis(log_probabilities, y[..., None], axis=-1)[..., 0]
+    return math.exp(-(scores * w).sum() / w.sum())
 
 
 def test_saved_model_serves_what_the_model_computes(small_model, exported, heldout_rows):

@@ -1,5 +1,5 @@
 """`suggest` and the keyboard metrics, pinned against hand computations from
-the model's own probabilities (`model.predict` on pre-padded ids)."""
+the model's own probabilities (softmax of `model.predict` on post-padded ids)."""
 
 import json
 
@@ -22,11 +22,12 @@ from keras_nextword.suggest import PrefixIndex, next_word_log_probabilities, spl
 
 
 def distribution(model, words):
-    """The next-word distribution after `words`, by `predict` on pre-padded ids."""
-    ids = np.array([[0, 0, *(model.preprocessor.token_to_id(w) for w in words)]], "int32")
-    outputs = np.asarray(model.predict(ids, verbose=0), "float64")[0, -1]
-    # SHIM (remove once the model outputs logits): the output is already a softmax.
-    return outputs
+    """The next-word distribution after `words`: softmax of `predict`'s logits at
+    the last word of a post-padded row."""
+    ids = np.array([[*(model.preprocessor.token_to_id(w) for w in words), 0, 0]], "int32")
+    logits = np.asarray(model.predict(ids, verbose=0), "float64")[0, len(words) - 1]
+    exp = np.exp(logits - logits.max())
+    return exp / exp.sum()
 
 
 def hand_suggestions(model, text, k):
