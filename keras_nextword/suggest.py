@@ -161,10 +161,12 @@ def _compiled(model, k):
     functions = _COMPILED.setdefault(model, {})
     if k in functions:
         return functions[k]
-    variables = list(model.variables)
+    # A weak reference: the cache's values must not keep its keys alive.
+    model_reference = weakref.ref(model)
 
     def top_k(values, token_ids, lengths, low, high, rank):
-        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+        model = model_reference()
+        with keras.StatelessScope(state_mapping=list(zip(model.variables, values))):
             logits = next_word_logits(model, token_ids, lengths)
         log_probabilities = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
         if k is None:

@@ -284,3 +284,15 @@ def test_cli_suggest_bad_k_exits_2(saved_model_path, capsys):
     with pytest.raises(SystemExit) as exit:
         cli.main(["suggest", saved_model_path, "it is ", "-k", "0"])
     assert exit.value.code == 2 and "-k" in capsys.readouterr().err
+
+
+def test_compiled_suggestions_let_the_model_go():
+    import gc
+    import weakref
+
+    model = biased_model()
+    suggest(model, "it is ", k=2)
+    reference = weakref.ref(model)
+    del model
+    gc.collect()
+    assert reference() is None
