@@ -296,3 +296,34 @@ def test_compiled_suggestions_let_the_model_go():
     del model
     gc.collect()
     assert reference() is None
+
+
+def test_benchmark_scores_kneser_ney_by_the_same_rule():
+    """benchmarks/suggest.py: Kneser-Ney's top-1 is its likeliest word, [UNK] aside."""
+    import importlib.util
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(
+        "suggest_benchmark", REPO / "benchmarks" / "suggest.py"
+    )
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    import baselines
+
+    heldout = ["a heavy heart that i", "my friend holmes was", "the zzz pen"]
+    vectorizer = NGramVectorizer()
+    vectorizer.adapt(LINES)
+    vocabulary = vectorizer.get_vocabulary()
+    results = benchmark.kneser_ney_metrics(LINES, heldout, vocabulary, k=3)
+    model = baselines.KneserNey(vocabulary[1:]).fit(
+        baselines.heldout_predictions(LINES, heldout)[1]
+    )
+    contexts, words = line_predictions(heldout)
+    hits = [
+        max(vocabulary[2:], key=lambda w: model.prob(w, c)) == w for c, w in zip(contexts, words)
+    ]
+    assert results["predictions"] == len(words) == 4 + 3 + 2
+    assert results["top1_accuracy"] == pytest.approx(sum(hits) / len(words))
