@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 
-from keras_nextword import commands
+from keras_nextword import commands, keyboard_commands
 from keras_nextword.commands import UsageError, read_corpus
 
 __all__ = ["BACKENDS", "SAMPLERS", "UsageError", "build_parser", "main", "read_corpus"]
@@ -201,6 +201,32 @@ def build_parser():
     _add_corpus_arguments(evaluate)
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(command=commands.evaluate)
+
+    suggest = subcommands.add_parser(
+        "suggest", parents=[common], help="the next word's suggestions, as a keyboard shows them"
+    )
+    suggest.add_argument("model", metavar="MODEL", help="a .keras file saved by `train`")
+    suggest.add_argument(
+        "texts",
+        nargs="+",
+        metavar="TEXT",
+        help="typed text: ending in a space asks for the next word, else completes the last",
+    )
+    suggest.add_argument("-k", type=_integer(1), default=5, help="suggestions per text")
+    suggest.add_argument("--json", action="store_true", help="print JSON")
+    suggest.set_defaults(command=keyboard_commands.suggest)
+
+    export = subcommands.add_parser(
+        "export", parents=[common], help="export for TF Serving, onnxruntime or LiteRT"
+    )
+    export.add_argument("model", metavar="MODEL", help="a .keras file saved by `train`")
+    export.add_argument("out", metavar="OUT", help="directory to write")
+    export.add_argument("--format", choices=("tf_saved_model", "onnx", "litert"), required=True)
+    export.add_argument("--quantize", action="store_true", help="int8 weights (litert)")
+    export.add_argument(
+        "-k", type=_integer(1), default=5, help="suggestions of the SavedModel's suggest signature"
+    )
+    export.set_defaults(command=keyboard_commands.export)
     return parser
 
 

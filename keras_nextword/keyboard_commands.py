@@ -1,0 +1,48 @@
+"""The bodies of `keras-nextword suggest` and `keras-nextword export`.
+
+`keras_nextword.cli` parses the command line and sets the backend first; each
+function here imports Keras and the rest of the package only when it runs.
+"""
+
+import json
+
+
+def _load_model(path):
+    from keras_nextword import saving
+
+    model = saving.load_model(path)
+    if model.preprocessor is None:
+        raise ValueError(f"{path}: the model has no preprocessor, so it cannot read text")
+    return model
+
+
+def suggest(args):
+    """`keras-nextword suggest MODEL TEXT... [-k K] [--json]`: one line of
+    suggestions per text (or one JSON list), most likely first."""
+    from keras_nextword.suggest import suggest as suggest_words
+
+    results = suggest_words(_load_model(args.model), args.texts, k=args.k)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"text": text, "suggestions": [{"word": w, "probability": p} for w, p in words]}
+                    for text, words in zip(args.texts, results)
+                ]
+            )
+        )
+        return
+    for words in results:
+        print("  ".join(f"{w} ({p:.3f})" for w, p in words) or "(no suggestion)")
+
+
+def export(args):
+    """`keras-nextword export MODEL OUT --format F [--quantize] [-k K]`."""
+    from keras_nextword.export import export as export_model
+
+    if args.quantize and args.format != "litert":
+        raise ValueError(f"--quantize applies to --format litert only, not {args.format}")
+    artifact = export_model(
+        _load_model(args.model), args.out, format=args.format, quantize=args.quantize, k=args.k
+    )
+    print(f"Saved {artifact} with {args.out}/vocabulary.txt and {args.out}/export.json")
