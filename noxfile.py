@@ -33,7 +33,7 @@ def lint(session):
 def install(session, *extra):
     # The pinned CPU torch first: an unpinned one pulls gigabytes of CUDA wheels.
     session.install("torch==2.13.0")
-    session.install("-e", ".[jax,tensorflow,torch,test]", *extra)
+    session.install("-e", ".[jax,tensorflow,torch,test,export]", *extra)
 
 
 def tests_session(backend):

@@ -20,11 +20,13 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "NGramVectorizer": "keras_nextword.preprocessing",
     "NextWordLSTM": "keras_nextword.model",
+    "NextWordLSTMBackbone": "keras_nextword.backbone",
+    "WordTokenizer": "keras_nextword.tokenizer",
     "TUTORIAL_RECIPE": "keras_nextword.training",
     "data_parallel": "keras_nextword.distribution",
     "datasets": None,
     "generate": "keras_nextword.generation",
-    "get_sampler": "keras_nextword.generation",
+    "get_sampler": "keras_nextword.samplers",
     "load_model": "keras_nextword.saving",
 }
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,7 @@ import warnings
 
 # Sampler options beyond `temperature`, which every sampler takes.
 SAMPLER_OPTIONS = {"top_k": ("k",), "top_p": ("p", "k")}
-METRIC_ORDER = {"loss": 0, "accuracy": 1, "perplexity": 2}
+METRIC_ORDER = {"loss": 0, "accuracy": 1, "top1_accuracy": 2, "top3_accuracy": 3, "perplexity": 4}
 
 
 class UsageError(Exception):

@@ -7,9 +7,11 @@ import keras
 import numpy as np
 
 from keras_nextword import data, generation, pipeline, training
+from keras_nextword import suggest as suggestions
 from keras_nextword.backbone import NextWordLSTMBackbone
 from keras_nextword.distribution import check_batch_size
 from keras_nextword.losses import NextWordCrossentropy, Perplexity
+from keras_nextword.metrics import SuggestionAccuracy
 from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
 
 
@@ -138,7 +140,9 @@ class NextWordLSTM(keras.Model):
             loss: `"auto"` is exact sparse cross-entropy of the logits
                 (integer targets, never one-hot, no clip), averaged over the
                 positions of sample weight > 0 (`losses.NextWordCrossentropy`).
-            weighted_metrics: `"auto"` is accuracy and exact perplexity
+            weighted_metrics: `"auto"` is accuracy, the keyboard's top-1 and
+                top-3 accuracy (`metrics.SuggestionAccuracy`: padding and
+                `[UNK]` never suggested) and exact perplexity
                 (`losses.Perplexity`), counted over the same positions.
             **kwargs: other `keras.Model.compile` arguments.
         """
@@ -147,7 +151,12 @@ class NextWordLSTM(keras.Model):
         if loss == "auto":
             loss = NextWordCrossentropy()
         if weighted_metrics == "auto":
-            weighted_metrics = ["accuracy", Perplexity()]
+            weighted_metrics = [
+                "accuracy",
+                SuggestionAccuracy(1),
+                SuggestionAccuracy(3),
+                Perplexity(),
+            ]
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
 
     from_text = classmethod(training.from_text)
@@ -317,6 +326,8 @@ class NextWordLSTM(keras.Model):
         (1, 2, 10)
         """
         return _output_logits(self.embedding, self.head, self.tie_weights, hidden_states)
+
+    suggest = suggestions.suggest  # model.suggest(texts, k=5): see keras_nextword.suggest
 
     def generate(
         self, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs

@@ -17,6 +17,7 @@ import time
 import keras
 
 from keras_nextword import data, recipe
+from keras_nextword.backbone import check_positive_int
 from keras_nextword.callbacks import BestWeights, Evaluation, Progress, TimeLimit
 from keras_nextword.distribution import check_batch_size, check_identical, even_batch_size, in_group
 from keras_nextword.preprocessing import NGramVectorizer
@@ -36,12 +37,6 @@ TUTORIAL_RECIPE = {
     "early_stopping_patience": 0,
     "max_minutes": None,
 }
-
-
-def check_positive_int(name, value):
-    """Raises a `ValueError` naming `name` unless `value` is an int > 0."""
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
 def from_text(
@@ -101,8 +96,9 @@ def from_text(
             tutorial's prefix n-grams); see `pipeline.text_dataset`.
         window_length: positions per row in `"window"` mode.
         max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
-        sequence_length: row length in `"line"` and `"prefix"` modes; None
-            for the longest line minus one (at most 64).
+        sequence_length: row length in `"line"` and `"prefix"` modes (longer
+            lines go on in the next row); None for the longest line minus one
+            (at most 64).
         word_dropout: bool, replace rare training words by `[UNK]` at random,
             so the model learns `[UNK]`'s share.
         ema_momentum: float in [0, 1) or None. Keep an exponential moving

@@ -93,7 +93,7 @@ def test_evaluate_json_equals_model_evaluate(trained, corpus):
     model_path, _ = trained
     result = succeeded(keras_nextword("evaluate", model_path, corpus, "--json"))
     metrics = json.loads(result.stdout)
-    assert set(metrics) == {"loss", "accuracy", "perplexity"}
+    assert set(metrics) == {"loss", "accuracy", "top1_accuracy", "top3_accuracy", "perplexity"}
     lines = [line for line in data.read_lines(corpus) if line.strip()]
     expected = keras.saving.load_model(model_path).evaluate(lines, return_dict=True, verbose=0)
     assert metrics["perplexity"] == pytest.approx(expected["perplexity"], rel=1e-4)

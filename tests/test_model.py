@@ -219,3 +219,13 @@ def test_composite_functional_model_trains_saves_and_reloads(tmp_path, which):
         keras.tree.flatten(restored.predict(x, verbose=0)),
     ):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_evaluate_reports_keyboard_accuracy_and_the_model_suggests(
+    small_model, final_problem_lines
+):
+    lines = [line for line in final_problem_lines if line.strip()][-66:]
+    results = small_model.evaluate(lines, return_dict=True, verbose=0)
+    assert 0 <= results["top1_accuracy"] <= results["top3_accuracy"] <= 1
+    words = small_model.suggest("it is with a heavy ", k=3)
+    assert len(words) == 3 and all(w not in ("", "[UNK]") for w, _ in words)
