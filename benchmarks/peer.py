@@ -1,7 +1,7 @@
 """A PyTorch peer beside `from_text`: an `nn.LSTM` language model of our size, trained
 the way pytorch/examples `word_language_model` trains, scored as ours is.
 
-    python benchmarks/peer.py --corpus final-problem
+    KERAS_BACKEND=jax python benchmarks/peer.py --corpus final-problem
     nohup python benchmarks/peer.py --corpus sherlock-canon --skip-ours > peer.log &
 
 The split and the vocabulary are `from_text`'s own (the last 10% of the non-blank lines
@@ -17,13 +17,17 @@ example's corpora mark rare words `<unk>`; ours are raw text, so words seen fewe
 training lines' singletons), or the peer never learns the held-out lines' `[UNK]`.
 
 Both are scored on the held-out lines as `fit` validates: each word after the first of
-its line, from the words before it in that line only (the state starts at zero on each
-held-out line). The peer's rate and best epoch follow that held-out
-perplexity (the example has a separate validation split), which flatters the peer.
-`NextWordLSTM.from_text(path)` then trains in the same process with its defaults and the
-same seed; its per-epoch `val_perplexity` is the same measure. Times are seconds from the
-start of each model's run (reading the corpus included) to the end of each epoch's
-validation. Writes `peer_<corpus file stem>.json`.
+its line, from the words before it in that line only (the peer's state starts at zero on
+each held-out line), over all targets and over targets that are not `[UNK]`. The peer's
+rate and best epoch follow that held-out perplexity (the example has a validation split
+of its own), which flatters the peer. `NextWordLSTM.from_text(path)` then trains in the
+same process with its defaults and the same seed, its per-epoch `val_perplexity` being
+the same measure. Times are seconds from the start of each model's run (reading the
+corpus included) to the end of each epoch's validation; tokens/s are training words an
+epoch over its training seconds (validation excluded), the median over epochs after the
+first (ours compiles in its first). `--threads` sets PyTorch's threads: on a machine
+shared with other jobs, 2 threads on 2 cores trained the peer 5-7x slower than 1.
+Writes `peer_<corpus file stem>[_tied][_threads<n>].json`.
 """
 
 import argparse
@@ -46,6 +50,16 @@ from torch import nn
 from keras_nextword import NextWordLSTM, data, datasets
 from keras_nextword.preprocessing import OOV_ID, NGramVectorizer
 
+# pytorch/examples word_language_model's recipe, at our model's size.
+RECIPE = {
+    "embedding_dim": 100,
+    "lstm_units": 150,
+    "dropout": 0.2,
+    "bptt": 35,
+    "batch_size": 20,
+    "lr": 20.0,
+    "clip": 0.25,
+}
 CORPORA = {
     "final-problem": datasets.load_final_problem,
     "sherlock-canon": datasets.load_sherlock_canon,
@@ -192,21 +206,25 @@ def train_epoch(model, batches, lr, bptt=35, clip=0.25, deadline=math.inf):
     return trained, True
 
 
-def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_below=2, lr=20.0):
+def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_below=2):
     """Trains the peer on `path`'s training lines; returns its curve and figures."""
+    lr = RECIPE["lr"]
     start = time.perf_counter()
     deadline = start + max_minutes * 60
     torch.manual_seed(seed)
     train_lines, heldout_lines, preprocessor = load(path)
     stream = token_stream(preprocessor, train_lines, unk_below)
-    batches = batchify(stream, 20)
+    batches = batchify(stream, RECIPE["batch_size"])
     rows = heldout_rows(preprocessor, heldout_lines)
-    model = PeerLSTM(preprocessor.vocabulary_size(), tied=tied)
+    sizes = {k: RECIPE[k] for k in ("embedding_dim", "lstm_units", "dropout")}
+    model = PeerLSTM(preprocessor.vocabulary_size(), tied=tied, **sizes)
     curve, best, best_state = [], None, None
     print(f"peer: {len(stream):,} training words, vocabulary {preprocessor.vocabulary_size():,}")
     for epoch in range(1, epochs + 1):
         began = time.perf_counter()
-        trained, finished = train_epoch(model, batches, lr, deadline=deadline)
+        trained, finished = train_epoch(
+            model, batches, lr, RECIPE["bptt"], RECIPE["clip"], deadline=deadline
+        )
         train_seconds = time.perf_counter() - began
         ppl, known, n, n_known = heldout_perplexity(model, rows)
         point = {
@@ -219,7 +237,7 @@ def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_belo
             "tokens_per_second": trained / train_seconds if train_seconds else None,
         }
         if not finished:
-            point["partial"] = trained / ((len(batches) - 1) * 20)
+            point["partial"] = trained / batches[1:].numel()
         curve.append(point)
         print(
             f"peer epoch {epoch}: held-out {ppl:.1f} (known {known:.1f}), lr {lr:g}, "
@@ -234,20 +252,9 @@ def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_belo
             break
     model.load_state_dict(best_state)
     full = [p["tokens_per_second"] for p in curve if "partial" not in p]
+    settings = {**RECIPE, "tied": tied, "unk_below": unk_below, "epochs": epochs}
     return {
-        "settings": {
-            "embedding_dim": 100,
-            "lstm_units": 150,
-            "tied": tied,
-            "dropout": 0.2,
-            "bptt": 35,
-            "batch_size": 20,
-            "lr": 20.0,
-            "clip": 0.25,
-            "unk_below": unk_below,
-            "epochs": epochs,
-            "max_minutes": max_minutes if math.isfinite(max_minutes) else None,
-        },
+        "settings": settings | {"max_minutes": max_minutes if math.isfinite(max_minutes) else None},
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocabulary": preprocessor.vocabulary_size(),
         "training_words": len(stream),
@@ -404,8 +411,9 @@ def main():
     results["load_average_after"] = os.getloadavg()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"peer_{Path(path).stem}{'_tied' * args.tied}.json"
-    target.write_text(json.dumps(results, indent=2))
+    variant = "_tied" * args.tied + f"_threads{args.threads}" * (args.threads != 2)
+    target = out / f"peer_{Path(path).stem}{variant}.json"
+    target.write_text(json.dumps(results, indent=2, default=str))
     print(f"wrote {target}")
 
 
