@@ -18,15 +18,17 @@ training lines' singletons), or the peer never learns the held-out lines' `[UNK]
 
 Both are scored on the held-out lines as `fit` validates: each word after the first of
 its line, from the words before it in that line only (the peer's state starts at zero on
-each held-out line), over all targets and over targets that are not `[UNK]`. The peer's
-rate and best epoch follow that held-out perplexity (the example has a validation split
-of its own), which flatters the peer. `NextWordLSTM.from_text(path)` then trains in the
-same process with its defaults and the same seed, its per-epoch `val_perplexity` being
-the same measure. Times are seconds from the start of each model's run (reading the
-corpus included) to the end of each epoch's validation; tokens/s are training words an
-epoch over its training seconds (validation excluded), the median over epochs after the
-first (ours compiles in its first). `--threads` sets PyTorch's threads: on a machine
-shared with other jobs, 2 threads on 2 cores trained the peer 5-7x slower than 1.
+each held-out line), over all targets and over targets that are not `[UNK]`. Where
+`from_text` sets training lines apart to stop on (a large corpus), the peer's rate and
+kept weights follow its perplexity on those lines, as the example's validation split; on
+a small corpus they follow the held-out lines, which flatters the peer.
+`NextWordLSTM.from_text(path)` then trains in the same process with its defaults and the
+same seed, its per-epoch `val_perplexity` being the same measure. Times are seconds from
+the start of each model's run (reading the corpus included) to the end of each epoch's
+validation; tokens/s are training words an epoch over its training seconds (validation
+excluded), the median over epochs after the first (ours compiles in its first).
+`--threads` sets PyTorch's threads: on a machine shared with other jobs, 2 threads on 2
+cores trained the peer 5-7x slower than 1.
 Writes `peer_<corpus file stem>[_tied][_threads<n>].json`.
 """
 
@@ -47,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from keras_nextword import NextWordLSTM, data, datasets
+from keras_nextword import NextWordLSTM, data, datasets, recipe
 from keras_nextword.preprocessing import OOV_ID, NGramVectorizer
 
 # pytorch/examples word_language_model's recipe, at our model's size.
@@ -100,14 +102,28 @@ def corpus_path(corpus):
     return CORPORA[corpus]() if corpus in CORPORA else str(corpus)
 
 
-def load(path):
-    """`from_text`'s split and vocabulary: `(train_lines, heldout_lines, preprocessor)`,
-    the lines as `tf.data.Dataset`s of strings."""
+def split(path):
+    """`from_text`'s split: `(train_lines, dev_lines, heldout_lines)`, `tf.data.Dataset`s
+    of strings; `dev_lines` are the training lines that a large corpus sets apart to
+    stop on (`recipe.one_run`), else None."""
     lines, count = data.stream_lines(path)
-    train_lines, heldout_lines, _ = data.split_dataset(lines, count, 0.1)
+    held_out = recipe.held_out_lines(count, 0.1)
+    train_lines, heldout_lines, (train_count, _) = data.split_dataset(
+        lines, count, held_out / count
+    )
+    dev_lines = None
+    if recipe.one_run(train_count):
+        share = recipe.dev_lines(train_count) / train_count
+        train_lines, dev_lines, _ = data.split_dataset(train_lines, train_count, share)
+    return train_lines, dev_lines, heldout_lines
+
+
+def load(path):
+    """`split(path)` and `from_text`'s vocabulary, every word of the training lines."""
+    train_lines, dev_lines, heldout_lines = split(path)
     preprocessor = NGramVectorizer()
     preprocessor.adapt(train_lines)
-    return train_lines, heldout_lines, preprocessor
+    return train_lines, dev_lines, heldout_lines, preprocessor
 
 
 def token_stream(preprocessor, lines, unk_below=0):
@@ -212,10 +228,11 @@ def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_belo
     start = time.perf_counter()
     deadline = start + max_minutes * 60
     torch.manual_seed(seed)
-    train_lines, heldout_lines, preprocessor = load(path)
+    train_lines, dev_lines, heldout_lines, preprocessor = load(path)
     stream = token_stream(preprocessor, train_lines, unk_below)
     batches = batchify(stream, RECIPE["batch_size"])
     rows = heldout_rows(preprocessor, heldout_lines)
+    dev_rows = None if dev_lines is None else heldout_rows(preprocessor, dev_lines)
     sizes = {k: RECIPE[k] for k in ("embedding_dim", "lstm_units", "dropout")}
     model = PeerLSTM(preprocessor.vocabulary_size(), tied=tied, **sizes)
     curve, best, best_state = [], None, None
@@ -236,6 +253,8 @@ def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_belo
             "train_seconds": train_seconds,
             "tokens_per_second": trained / train_seconds if train_seconds else None,
         }
+        if dev_rows is not None:
+            point["dev_perplexity"] = heldout_perplexity(model, dev_rows)[0]
         if not finished:
             point["partial"] = trained / batches[1:].numel()
         curve.append(point)
@@ -244,7 +263,9 @@ def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_belo
             f"{train_seconds:.0f} s training, {point['seconds']:.0f} s in all",
             flush=True,
         )
-        if best is None or ppl < best["val_perplexity"]:
+        # The rate and the kept weights follow the dev lines where there are any.
+        watched = "val_perplexity" if dev_rows is None else "dev_perplexity"
+        if best is None or point[watched] < best[watched]:
             best, best_state = point, copy.deepcopy(model.state_dict())
         else:
             lr /= 4
@@ -253,11 +274,13 @@ def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_belo
     model.load_state_dict(best_state)
     full = [p["tokens_per_second"] for p in curve if "partial" not in p]
     settings = {**RECIPE, "tied": tied, "unk_below": unk_below, "epochs": epochs}
+    settings["chosen_on"] = "held-out lines" if dev_rows is None else "dev lines"
     return {
         "settings": settings | {"max_minutes": max_minutes if math.isfinite(max_minutes) else None},
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocabulary": preprocessor.vocabulary_size(),
         "training_words": len(stream),
+        "dev_lines": None if dev_rows is None else len(dev_rows[0]),
         "predictions": n,
         "known_predictions": n_known,
         "curve": curve,
@@ -331,7 +354,7 @@ def run_ours(path, max_minutes=math.inf, seed=0, words=None):
         kwargs["max_minutes"] = max_minutes
     model = NextWordLSTM.from_text(path, **kwargs)
     seconds = time.perf_counter() - start
-    _, heldout_lines, _ = data.split_dataset(*data.stream_lines(path), 0.1)
+    heldout_lines = split(path)[2]
     ppl, known = score_ours(model, heldout_rows(model.preprocessor, heldout_lines))
     curve = [p for p in clock.curve if p["val_perplexity"] is not None]
     for point in curve:

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 import torch
+
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
