@@ -11,7 +11,10 @@ predictions and over known targets is then computed as `heldout.py` does, beside
 interpolated Kneser-Ney 4-gram of `baselines.py` on the same split, in the same run.
 `--repeats 10` trains on the corpus repeated 10 times (a temporary 39 MB file): peak RSS
 and time per epoch against the single canon (pass `--max-minutes`: a whole run would
-take hours). Writes `canon_<backend>_x<repeats>.json`.
+take hours). On the single canon the same run then trains `peer.py`'s PyTorch peer (the
+pytorch/examples word_language_model recipe at our size) for `--peer-minutes` on the same
+split, and records each one's time to the peer's best held-out perplexity and training words
+per second. Writes `canon_<backend>_x<repeats>.json`.
 """
 
 import argparse
@@ -32,11 +35,16 @@ from keras_nextword import NextWordLSTM
 from keras_nextword.data import read_lines
 
 class EpochTimes(keras.callbacks.Callback):
-    times = []
+    times, training, ends = [], [], []
     def on_epoch_begin(self, epoch, logs=None):
         self.begin = time.perf_counter()
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_step = time.perf_counter()
     def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.begin)
+        now = time.perf_counter()
+        self.times.append(now - self.begin)
+        self.training.append(self.last_step - self.begin)
+        self.ends.append(now - start)
 
 settings = json.loads(sys.argv[2])
 model = NextWordLSTM.from_text(sys.argv[1], seed=0, verbose=2, callbacks=[EpochTimes()], **settings)
@@ -47,6 +55,9 @@ report = {
     "seconds": seconds,
     "peak_rss_mib": peak,
     "epoch_seconds": EpochTimes.times,
+    "epoch_training_seconds": EpochTimes.training,
+    "epoch_end_seconds": EpochTimes.ends,
+    "training_words": sum(model.preprocessor.word_counts),
     "vocabulary": model.vocabulary_size,
     "settings": model.training_settings,
     "val_perplexity": history.get("val_perplexity", []),
@@ -74,11 +85,48 @@ def run(path, settings, score):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def run_peer(path, minutes, threads, ours):
+    """The PyTorch peer (`peer.py`) on the same split, and each one's time to the
+    peer's best held-out perplexity."""
+    import statistics
+
+    import peer
+    import torch
+
+    torch.set_num_threads(threads)
+    result = peer.run_peer(path, epochs=100, max_minutes=minutes, seed=0)
+    result.pop("model")
+    best = result["best"]["val_perplexity"]
+    curve = [
+        {"seconds": t, "val_perplexity": p}
+        for t, p in zip(ours["epoch_end_seconds"], ours["val_perplexity"])
+    ]
+    result["threads"] = threads
+    result["peer_time_to_its_best"] = result["best"]["seconds"]
+    result["ours_time_to_peer_best"] = peer.time_to_reach(curve, best)
+    speeds = [ours["training_words"] / s for s in ours["epoch_training_seconds"][1:]]
+    result["ours_tokens_per_second"] = statistics.median(speeds) if speeds else None
+    print(
+        f"peer: best held-out {best:.1f} at {result['peer_time_to_its_best']:.0f} s, "
+        f"{result['tokens_per_second']:,.0f} training words/s; ours reaches it at "
+        f"{result['ours_time_to_peer_best']} s, {result['ours_tokens_per_second']:,.0f} words/s",
+        flush=True,
+    )
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", help="default: datasets.load_sherlock_canon()")
     parser.add_argument("--repeats", type=int, default=1, help="the corpus this many times")
     parser.add_argument("--max-minutes", type=float, help="default: from_text's")
+    parser.add_argument(
+        "--peer-minutes",
+        type=float,
+        default=15,
+        help="then train the PyTorch peer of peer.py this long in the same run; 0: no peer",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="the peer's torch threads")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
 
@@ -121,6 +169,8 @@ def main():
             f"(known {kneser_ney['perplexity_known']:.1f}): {results['vs_kneser_ney']:.2f}x"
         )
     print(line, flush=True)
+    if args.repeats == 1 and args.peer_minutes:
+        results["peer"] = run_peer(path, args.peer_minutes, args.threads, report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"canon_{keras.config.backend()}_x{args.repeats}.json"
