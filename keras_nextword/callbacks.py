@@ -96,13 +96,16 @@ class TimeLimit(keras.callbacks.Callback):
 
 class Evaluation(keras.callbacks.Callback):
     """Adds exact metrics of `model` on `data` to each epoch's logs, as
-    `<prefix><name>`, for the callbacks after it; with weight averaging, of
-    the averaged weights (as `keras.callbacks.SwapEMAWeights` does for `fit`).
+    `<prefix><name>`, for the callbacks after it (early stopping, history);
+    with weight averaging, of the averaged weights (as
+    `keras.callbacks.SwapEMAWeights` does for `fit`). A sampled-softmax fit
+    validates through it (`prefix="val_"`).
 
     Args:
         model: the `NextWordLSTM` being trained (the model `fit` runs may be a
             trainer around it).
-        data: what `model.evaluate` takes as `x`: raw lines, or a dataset.
+        data: what `model.evaluate` takes: `x` alone (raw lines, a dataset),
+            or `(x, y)` or `(x, y, sample_weight)` as `fit`'s `validation_data`.
         prefix: str, e.g. `"dev_"`.
     """
 
@@ -111,13 +114,16 @@ class Evaluation(keras.callbacks.Callback):
         self.lm, self.data, self.prefix = model, data, prefix
 
     def on_epoch_end(self, epoch, logs=None):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(self.data)
         swap = None
         if getattr(self.model.optimizer, "use_ema", False):
             swap = keras.callbacks.SwapEMAWeights()
             swap.set_model(self.model)
             swap.on_test_begin()
         try:
-            results = self.lm.evaluate(self.data, verbose=0, return_dict=True)
+            results = self.lm.evaluate(
+                x, y, sample_weight=sample_weight, verbose=0, return_dict=True
+            )
         finally:
             if swap is not None:
                 swap.on_test_end()

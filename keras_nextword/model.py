@@ -9,10 +9,11 @@ import numpy as np
 from keras_nextword import data, generation, pipeline, training
 from keras_nextword import suggest as suggestions
 from keras_nextword.backbone import NextWordLSTMBackbone
+from keras_nextword.callbacks import Evaluation
 from keras_nextword.distribution import check_batch_size
 from keras_nextword.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.metrics import SuggestionAccuracy
-from keras_nextword.sampled_softmax import ExactValidation, SampledSoftmaxTrainer
+from keras_nextword.sampled_softmax import SampledSoftmaxTrainer
 
 
 @contextlib.contextmanager
@@ -251,7 +252,7 @@ class NextWordLSTM(keras.Model):
             )
             if validation_data is not None:
                 kwargs["callbacks"] = [
-                    ExactValidation(self, validation_data),
+                    Evaluation(self, validation_data, "val_"),
                     *(kwargs.get("callbacks") or []),
                 ]
                 validation_data = None

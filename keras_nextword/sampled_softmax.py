@@ -78,36 +78,3 @@ class SampledSoftmaxTrainer(keras.Model):
         )
         weights = ops.cast(sample_weight, "float32")
         return ops.sum(losses * weights) / ops.maximum(ops.sum(weights), 1.0)
-
-
-class ExactValidation(keras.callbacks.Callback):
-    """Adds the exact (full softmax) `val_*` metrics of `model` on `data` to
-    each epoch's logs, for callbacks after it (early stopping, history); of the
-    averaged weights when the trainer's optimizer keeps an average (`use_ema`).
-
-    Args:
-        model: the `NextWordLSTM` being trained.
-        data: validation data for `model.evaluate`.
-    """
-
-    def __init__(self, model, data):
-        super().__init__()
-        self.lm, self.data = model, data
-
-    def on_epoch_end(self, epoch, logs=None):
-        # `(x, y)` or `(x, y, sample_weight)`, as `fit`'s `validation_data`.
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(self.data)
-        # With weight averaging, score the average, as `SwapEMAWeights` does for `fit`.
-        swap = None
-        if getattr(self.model.optimizer, "use_ema", False):
-            swap = keras.callbacks.SwapEMAWeights()
-            swap.set_model(self.model)
-            swap.on_test_begin()
-        try:
-            results = self.lm.evaluate(
-                x, y, sample_weight=sample_weight, verbose=0, return_dict=True
-            )
-        finally:
-            if swap is not None:
-                swap.on_test_end()
-        logs.update({f"val_{name}": value for name, value in results.items()})
