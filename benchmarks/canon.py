@@ -35,11 +35,13 @@ from keras_nextword import NextWordLSTM
 from keras_nextword.data import read_lines
 
 class EpochTimes(keras.callbacks.Callback):
-    times, training, ends = [], [], []
+    times, training, ends, steps = [], [], [], []
     def on_epoch_begin(self, epoch, logs=None):
         self.begin = time.perf_counter()
+        self.steps.append(0)
     def on_train_batch_end(self, batch, logs=None):
         self.last_step = time.perf_counter()
+        self.steps[-1] += 1
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
         self.times.append(now - self.begin)
@@ -57,6 +59,7 @@ report = {
     "epoch_seconds": EpochTimes.times,
     "epoch_training_seconds": EpochTimes.training,
     "epoch_end_seconds": EpochTimes.ends,
+    "epoch_steps": EpochTimes.steps,
     "training_words": sum(model.preprocessor.word_counts),
     "vocabulary": model.vocabulary_size,
     "settings": model.training_settings,
