@@ -161,7 +161,13 @@ def test_encoding_errors_replace_warns_with_the_count(trained, tmp_path):
         keras_nextword("evaluate", model_path, path, "--encoding-errors", "replace", "--json")
     )
     assert f"keras-nextword: warning: {path}: not UTF-8: 1 undecodable" in result.stderr
-    assert set(json.loads(result.stdout)) == {"loss", "accuracy", "perplexity"}
+    assert set(json.loads(result.stdout)) == {
+        "loss",
+        "accuracy",
+        "top1_accuracy",
+        "top3_accuracy",
+        "perplexity",
+    }
 
 
 @pytest.fixture(scope="module")
