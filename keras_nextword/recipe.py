@@ -1,9 +1,11 @@
 """The training settings `from_text` derives from the corpus it was given.
 
-Every rule here was measured on the two corpora at hand (`benchmarks/`): The
+The rules come from the two corpora at hand: The
 Final Problem (589 training lines, 8,000 words, 1,772-word vocabulary) and the
 Sherlock Holmes canon (54,000 lines, 600,000 words, 19,000-word vocabulary).
-A value the user passes is kept; each chosen one comes with its reason.
+What each rule rests on is said beside it: `benchmarks/` results, earlier exploratory runs
+(leads, not results), or nothing measured (the middle tier). A value the user passes is
+kept; each chosen one comes with its reason.
 """
 
 import dataclasses
@@ -72,10 +74,13 @@ def choose(counts, batch_size=None, num_sampled=None, dropout=None, patience=Non
     """Fills in each setting the user left as None from the corpus counts.
 
     - `batch_size`: 8 under 50,000 words (held-out perplexity on The Final
-      Problem: batch 8 beat 16 and 32), 32 under 300,000, else 64 (the canon).
+      Problem in earlier exploratory runs: batch 8 beat 16 and 32), 32 under
+      300,000 (not measured: a middle tier), else 64 (the canon,
+      `benchmarks/canon.py`).
     - `num_sampled`: a sampled softmax over 1,024 negative words from a
       vocabulary of 8,192 (training the canon's 19,000-word output layer in
-      full is most of an epoch); validation stays exact.
+      full was about 90% of an epoch in an earlier exploratory run);
+      validation stays exact.
     - `dropout`: 0.5 under 100,000 words (measured on The Final Problem),
       else 0.2 (the canon).
     - `patience`: epochs without a better validation perplexity before
