@@ -227,7 +227,7 @@ class NextWordLSTM(keras.Model):
         2
         """
         if validation_data is not None and data.is_text(validation_data):
-            validation_data = self._text_dataset(validation_data, batch_size)
+            validation_data = self._text_dataset(validation_data, batch_size, bucket=True)
         if data.is_text(x):
             x = self._text_dataset(
                 x,
@@ -267,7 +267,7 @@ class NextWordLSTM(keras.Model):
         """`keras.Model.evaluate` that also takes raw lines of text, scored line
         by line: every word after the first of its line, from the words before it."""
         if data.is_text(x):
-            x, batch_size = self._text_dataset(x, batch_size), None
+            x, batch_size = self._text_dataset(x, batch_size, bucket=True), None
         with _unknown_length_ok():
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
