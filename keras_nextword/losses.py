@@ -79,6 +79,26 @@ class NextWordCrossentropy(keras.losses.Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
+def flat_positions(y_true, y_pred, sample_weight=None):
+    """Every position as its own sample: targets `(n,)`, scores `(n, vocabulary)`,
+    weights `(n,)`.
+
+    Keras' mean metrics first average each row over its length, then weigh the
+    rows, so a metric over batches of different lengths (bucketed lines) would
+    count a short row's words more; flat, each weighted position counts alike.
+
+    Example:
+    >>> y, p, w = flat_positions(np.zeros((2, 3)), np.zeros((2, 3, 5)), np.ones((2, 3)))
+    >>> tuple(y.shape), tuple(p.shape), tuple(w.shape)
+    ((6,), (6, 5), (6,))
+    """
+    y_pred = ops.convert_to_tensor(y_pred)
+    flat = ops.reshape(y_pred, (-1, ops.shape(y_pred)[-1]))
+    if sample_weight is not None:
+        sample_weight = ops.reshape(ops.convert_to_tensor(sample_weight), (-1,))
+    return ops.reshape(ops.convert_to_tensor(y_true), (-1,)), flat, sample_weight
+
+
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class Perplexity(keras.metrics.Mean):
     """`exp` of the weighted mean next-word cross-entropy, accumulated over
@@ -104,6 +124,7 @@ class Perplexity(keras.metrics.Mean):
         self.from_logits = from_logits
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred, sample_weight = flat_positions(y_true, y_pred, sample_weight)
         losses = next_word_crossentropy(y_true, y_pred, self.from_logits)
         super().update_state(losses, sample_weight)
 

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_nextword.losses import flat_positions
 from keras_nextword.preprocessing import OOV_ID, python_split_words
 from keras_nextword.suggest import PrefixIndex, next_word_log_probabilities, prefix_index
 
@@ -43,12 +44,38 @@ class SuggestionAccuracy(keras.metrics.SparseTopKCategoricalAccuracy):
         super().__init__(k=k, name=name or f"top{k}_accuracy", dtype=dtype, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred, sample_weight = flat_positions(y_true, y_pred, sample_weight)
         y_pred = ops.cast(y_pred, "float32")
         special = ops.arange(ops.shape(y_pred)[-1]) <= OOV_ID
         # The lowest finite float, not -inf: TensorFlow's `in_top_k` misses every
         # target of a row that holds a non-finite score.
         y_pred = ops.where(special, np.finfo("float32").min, y_pred)
         return super().update_state(y_true, y_pred, sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="keras_nextword")
+class PositionAccuracy(keras.metrics.SparseCategoricalAccuracy):
+    """Share of positions whose likeliest word is the target, each weighted
+    position counted alike whatever its batch's length (`losses.flat_positions`);
+    Keras' `"accuracy"` otherwise.
+
+    Args:
+        name: the metric name.
+        dtype: the metric's dtype.
+
+    Example:
+    >>> metric = PositionAccuracy()
+    >>> metric.update_state(np.array([[1]]), np.array([[[0.2, 0.8]]]))
+    >>> metric.update_state(np.array([[0, 0, 1]]), np.array([[[0.9, 0.1]] * 3]))
+    >>> float(metric.result())
+    0.75
+    """
+
+    def __init__(self, name="accuracy", dtype=None, **kwargs):
+        super().__init__(name=name, dtype=dtype, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(*flat_positions(y_true, y_pred, sample_weight))
 
 
 def typed_before_shown(index, word, scores, k):

@@ -12,7 +12,7 @@ from keras_nextword.backbone import NextWordLSTMBackbone
 from keras_nextword.callbacks import Evaluation
 from keras_nextword.distribution import check_batch_size
 from keras_nextword.losses import NextWordCrossentropy, Perplexity
-from keras_nextword.metrics import SuggestionAccuracy
+from keras_nextword.metrics import PositionAccuracy, SuggestionAccuracy
 from keras_nextword.sampled_softmax import SampledSoftmaxTrainer
 
 
@@ -141,10 +141,11 @@ class NextWordLSTM(keras.Model):
             loss: `"auto"` is exact sparse cross-entropy of the logits
                 (integer targets, never one-hot, no clip), averaged over the
                 positions of sample weight > 0 (`losses.NextWordCrossentropy`).
-            weighted_metrics: `"auto"` is accuracy, the keyboard's top-1 and
-                top-3 accuracy (`metrics.SuggestionAccuracy`: padding and
+            weighted_metrics: `"auto"` is accuracy (`metrics.PositionAccuracy`),
+                the keyboard's top-1 and top-3 accuracy (`metrics.SuggestionAccuracy`: padding and
                 `[UNK]` never suggested) and exact perplexity
-                (`losses.Perplexity`), counted over the same positions.
+                (`losses.Perplexity`), counted over the same positions, each
+                alike whatever the length of its batch.
             **kwargs: other `keras.Model.compile` arguments.
         """
         if optimizer == "auto":
@@ -153,7 +154,7 @@ class NextWordLSTM(keras.Model):
             loss = NextWordCrossentropy()
         if weighted_metrics == "auto":
             weighted_metrics = [
-                "accuracy",
+                PositionAccuracy(),
                 SuggestionAccuracy(1),
                 SuggestionAccuracy(3),
                 Perplexity(),

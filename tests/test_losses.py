@@ -68,3 +68,35 @@ def test_loss_and_metric_serialize():
         restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))
         assert type(restored) is type(obj) and restored.name == obj.name
         assert restored.from_logits == obj.from_logits
+
+
+def test_metrics_weigh_every_position_alike_whatever_the_batch_length():
+    # Batches of different lengths, as bucketed validation gives: each metric is
+    # the mean over weighted positions, not over rows (Keras' `Mean` first
+    # averages each row over its length, which weighs a short row's words more).
+    from keras_nextword.metrics import PositionAccuracy, SuggestionAccuracy
+
+    rng = np.random.default_rng(0)
+    batches = []
+    for length in (2, 9):
+        logits = rng.normal(size=(3, length, 12)).astype("float32")
+        y_true = rng.integers(2, 12, (3, length))
+        weights = (rng.random((3, length)) > 0.3).astype("float32")
+        batches.append((y_true, logits, weights))
+    y_true = np.concatenate([b[0].ravel() for b in batches])
+    logits = np.concatenate([b[1].reshape(-1, 12) for b in batches])
+    weights = np.concatenate([b[2].ravel() for b in batches])
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(log_p, y_true[:, None], -1)[:, 0]
+    target = np.take_along_axis(logits, y_true[:, None], -1)
+    ranks = (logits > target).sum(-1)
+    shown = (logits[:, 2:] > target).sum(-1)  # padding and [UNK] never suggested
+    expected = {
+        "perplexity": math.exp((nll * weights).sum() / weights.sum()),
+        "accuracy": ((ranks == 0) * weights).sum() / weights.sum(),
+        "top3_accuracy": ((shown < 3) * weights).sum() / weights.sum(),
+    }
+    for metric in (Perplexity(), PositionAccuracy(), SuggestionAccuracy(3)):
+        for batch in batches:
+            metric.update_state(*batch)
+        assert float(metric.result()) == pytest.approx(expected[metric.name], rel=1e-5)
