@@ -21,6 +21,7 @@ _EXPORTS = {
     "NGramVectorizer": "keras_nextword.preprocessing",
     "NextWordLSTM": "keras_nextword.model",
     "NextWordLSTMBackbone": "keras_nextword.backbone",
+    "NextWordLSTMCausalLMPreprocessor": "keras_nextword.preprocessor",
     "WordTokenizer": "keras_nextword.tokenizer",
     "TUTORIAL_RECIPE": "keras_nextword.training",
     "data_parallel": "keras_nextword.distribution",

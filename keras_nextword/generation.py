@@ -20,11 +20,18 @@ from keras import ops
 from keras_nextword import backend
 from keras_nextword import prompts as prompt_words
 from keras_nextword.environment import keras_hub
-from keras_nextword.preprocessing import OOV_ID, PAD_ID
+from keras_nextword.preprocessing import OOV_ID, PAD_ID, NGramVectorizer
 from keras_nextword.prompts import encode
 from keras_nextword.samplers import GreedySampler, get_sampler
 
-__all__ = ["encode", "generate", "generation_weights", "get_sampler", "GreedySampler"]
+__all__ = [
+    "encode",
+    "generate",
+    "generation_weights",
+    "get_sampler",
+    "GreedySampler",
+    "sample_ids",
+]
 
 
 def generation_weights(model):
@@ -96,9 +103,9 @@ def _prefill(project, recurrent_kernel, prompt, start):
     return ops.fori_loop(0, start - 1, step, (zeros, zeros))
 
 
-def output_layer(weights, transposed=False):
-    """`h -> logits` over the LSTM's hidden states `(batch, units)`, with
-    padding and `[UNK]` pushed out of reach.
+def output_layer(weights, transposed=False, never_special=True):
+    """`h -> logits` over the LSTM's hidden states `(batch, units)`, by
+    default with padding and `[UNK]` pushed out of reach.
 
     The model's own output layer, run as it is: `h @ kernel + bias`, or when
     tied `(h @ projection + projection_bias) @ embeddings.T`. Folding the
@@ -110,6 +117,8 @@ def output_layer(weights, transposed=False):
     Args:
         weights: the dict of `generation_weights(model)`.
         transposed: bool, return logits as `(vocabulary, batch)`.
+        never_special: bool, push padding and `[UNK]` out of reach (False:
+            the model's own logits, as `call_with_cache` returns them).
 
     Returns:
         A function of `h`.
@@ -118,7 +127,8 @@ def output_layer(weights, transposed=False):
     vocabulary = ops.shape(embeddings)[0]
     tied = weights["output_kernel"] is None
     bias = ops.zeros((vocabulary,)) if tied else weights["output_bias"]
-    bias = ops.where(ops.arange(vocabulary) <= OOV_ID, -1e9, bias)
+    if never_special:
+        bias = ops.where(ops.arange(vocabulary) <= OOV_ID, -1e9, bias)
     projection = weights["projection_kernel"]
     if tied:
         kernel_t = embeddings  # (vocabulary, units): the kernel, transposed
@@ -141,32 +151,54 @@ def output_layer(weights, transposed=False):
     return lambda h: ops.matmul(h, kernel) + bias
 
 
+def sample_ids(sampler, weights, prompt, start, mask, stop_token_ids=None):
+    """keras-hub's sampler loop over the LSTM cell: the ids of `prompt` with
+    every position from `start` on that `mask` leaves free filled in.
+
+    The prefill runs the cell over the first `start - 1` ids of every row
+    without the output layer (padding, id 0, leaves the state as it is); the
+    sampler loop then costs one cell step and one output projection per
+    position, the same for every row, and keeps the ids where `mask` is True
+    (a longer prompt's words). Padding and `[UNK]` are never sampled. Not
+    compiled: `_generate_fn` and `NextWordLSTM.generate_step` compile it.
+
+    Args:
+        sampler: a `keras_hub.samplers.Sampler`.
+        weights: the dict of `generation_weights(model)`.
+        prompt: int tensor `(batch, length)`.
+        start: int (or int tensor), the first position to sample (>= 1).
+        mask: bool tensor `(batch, length)`, True where `prompt` is kept.
+        stop_token_ids: tuple of ids or None.
+
+    Returns:
+        The int tensor `(batch, length)`.
+    """
+    recurrent_kernel = weights["recurrent_kernel"]
+    batch, length = ops.shape(prompt)
+    project = input_projection(weights, batch * length)
+    output = output_layer(weights)
+    state = _prefill(project, recurrent_kernel, prompt, start)
+
+    def next(prompt, cache, index):
+        token_ids = ops.take(prompt, index - 1, axis=1)
+        h, c = lstm_step(project, recurrent_kernel, token_ids, cache)
+        return output(h), h, (h, c)
+
+    return sampler(next, prompt, cache=state, index=start, mask=mask, stop_token_ids=stop_token_ids)
+
+
 def _generate_fn(sampler, stop_token_ids):
     """Builds the compiled `(weights, prompt, start) -> ids` for `sampler`.
 
     `prompt` holds each row's words pre-padded to end at `start`, then room for
-    the new words. The prefill runs the cell over the prompts without the
-    output layer; the sampler loop then costs one cell step and one output
-    projection per new word, the same for every row.
+    the new words (see `sample_ids`).
     """
 
     def generate_ids(weights, prompt, start):
-        recurrent_kernel = weights["recurrent_kernel"]
         batch, length = ops.shape(prompt)
-        project = input_projection(weights, batch * length)
-        output = output_layer(weights)
-        state = _prefill(project, recurrent_kernel, prompt, start)
-
-        def next(prompt, cache, index):
-            token_ids = ops.take(prompt, index - 1, axis=1)
-            h, c = lstm_step(project, recurrent_kernel, token_ids, cache)
-            return output(h), h, (h, c)
-
         # The prompts are `mask`ed: a stop word in a prompt does not stop anything.
         mask = ops.broadcast_to(ops.arange(length) < start, (batch, length))
-        return sampler(
-            next, prompt, cache=state, index=start, mask=mask, stop_token_ids=stop_token_ids
-        )
+        return sample_ids(sampler, weights, prompt, start, mask, stop_token_ids)
 
     return backend.jit_with_variables(generate_ids, sampler.variables)
 
@@ -349,6 +381,9 @@ def generate(
         # Each row ends at its first stop word, kept.
         stopped = np.isin(new_ids, stop_token_ids)
         lengths = np.where(stopped.any(axis=1), stopped.argmax(axis=1) + 1, lengths)
-    words = preprocessor.detokenize(new_ids)
+    if isinstance(preprocessor, NGramVectorizer):
+        words = preprocessor.detokenize(new_ids)  # its word table, kept between calls
+    else:
+        words = np.asarray(preprocessor.get_vocabulary(), dtype=object)[new_ids].tolist()
     outputs = [" ".join([text, *row[:n]]) for text, row, n in zip(prompts, words, lengths)]
     return outputs[0] if single else outputs

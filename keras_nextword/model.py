@@ -1,27 +1,18 @@
-"""`NextWordLSTM`: Embedding -> LSTM -> softmax over the vocabulary, with its preprocessor."""
+"""`NextWordLSTM`: a keras-hub `CausalLM`, Embedding -> LSTM -> next-word logits."""
 
-import contextlib
-import warnings
+import os
 
 import keras
-import numpy as np
 
-from keras_nextword import data, generation, pipeline, training
+from keras_nextword import generation
 from keras_nextword import suggest as suggestions
 from keras_nextword.backbone import NextWordLSTMBackbone
-from keras_nextword.callbacks import Evaluation
-from keras_nextword.distribution import check_batch_size
+from keras_nextword.decoding import LSTMDecoding
+from keras_nextword.environment import keras_hub
 from keras_nextword.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.metrics import PositionAccuracy, SuggestionAccuracy
-from keras_nextword.sampled_softmax import SampledSoftmaxTrainer
-
-
-@contextlib.contextmanager
-def _unknown_length_ok():
-    """Streamed text has no known length, and Keras warns at the end of each pass."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Your input ran out of data")
-        yield
+from keras_nextword.preprocessor import NextWordLSTMCausalLMPreprocessor
+from keras_nextword.raw_text import RawTextTask
 
 
 def _output_logits(embedding, head, tie_weights, hidden_states):
@@ -30,8 +21,8 @@ def _output_logits(embedding, head, tie_weights, hidden_states):
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
-class NextWordLSTM(keras.Model):
-    """Word-level next-word LSTM language model.
+class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
+    """Word-level next-word LSTM language model, a keras-hub `CausalLM`.
 
     `token_ids` of shape `(batch, length)` go through
     `Embedding(vocabulary_size, embedding_dim)` and `LSTM(lstm_units)`; a
@@ -44,20 +35,26 @@ class NextWordLSTM(keras.Model):
     Pre-padded rows do not work: padding would run through the LSTM first.
     `model.backbone`, a `NextWordLSTMBackbone` (embedding + LSTM, hidden
     states of every position), is a keras-hub `Backbone` to reuse under other
-    heads, `model.output_logits` its output layer. Defaults are the tutorial's: embedding 100, LSTM 150, Adam;
-    the loss is exact sparse cross-entropy of the logits over positions of
-    sample weight > 0.
+    heads, `model.output_logits` its output layer. Defaults are the
+    tutorial's: embedding 100, LSTM 150, Adam; the loss is exact sparse
+    cross-entropy of the logits over positions of sample weight > 0.
 
-    With a `preprocessor` (an adapted `NGramVectorizer`), `fit`, `evaluate` and
-    `predict` also accept raw strings, and `generate` continues text.
+    With a `preprocessor` (an adapted `NGramVectorizer`, or a
+    `NextWordLSTMCausalLMPreprocessor`), `fit`, `evaluate` and `predict` also
+    accept raw strings, and `generate` continues text. As every keras-hub
+    `CausalLM`, it has `call_with_cache` over the LSTM's `(h, c)` state,
+    `generate_step`, `compile(sampler=...)`, `save_to_preset` and
+    `from_preset` (`keras_hub.models.CausalLM.from_preset(dir)` loads it too).
 
     Args:
-        vocabulary_size: int, the number of token ids (padding and `[UNK]` included).
+        vocabulary_size: int, the number of token ids (padding and `[UNK]`
+            included); or a `NextWordLSTMBackbone`, as `backbone`.
         embedding_dim: int, the embedding width.
         lstm_units: int, the LSTM width.
         dropout: float in [0, 1), dropout rate after the embedding and after
             the LSTM while training (0, the tutorial's, turns it off).
-        preprocessor: an `NGramVectorizer` or None.
+        preprocessor: an `NGramVectorizer`, a `NextWordLSTMCausalLMPreprocessor`
+            or None.
         dtype: a dtype policy or its name (e.g. `"mixed_bfloat16"`,
             `"mixed_float16"`) for every layer; the logits are cast to
             float32; None for `keras.config.dtype_policy()`. Mixed
@@ -69,6 +66,11 @@ class NextWordLSTM(keras.Model):
             weights, and lower held-out perplexity on The Final Problem
             (86-90 against 94-99 untied over seeds 0-2, `benchmarks/heldout.py`),
             so `from_text` ties by default. False here, the tutorial's layer.
+        backbone: a `NextWordLSTMBackbone` to build on (keras-hub's way), or
+            None to build one from the arguments above. With a backbone, the
+            sizes, `dropout`, `tie_weights` and the dtype policy are the
+            backbone's, and `vocabulary_size` and `dtype` must be None.
+        **kwargs: `keras_hub.models.Task` arguments (`name`, `compile`).
 
     Examples:
     >>> from keras_nextword import NextWordLSTM, datasets
@@ -77,62 +79,82 @@ class NextWordLSTM(keras.Model):
     'What happens we do this and i have'
     >>> model.predict(["it is with a heavy"], verbose=0).shape
     (1, 1639)
+    >>> twin = NextWordLSTM(backbone=model.backbone, preprocessor=model.preprocessor)
     """
+
+    backbone_cls = NextWordLSTMBackbone
+    preprocessor_cls = NextWordLSTMCausalLMPreprocessor
 
     def __init__(
         self,
-        vocabulary_size,
+        vocabulary_size=None,
         embedding_dim=100,
         lstm_units=150,
         dropout=0.0,
         preprocessor=None,
         dtype=None,
         tie_weights=False,
+        backbone=None,
         **kwargs,
     ):
-        # === Layers === (assigned after the functional init: torch needs it first)
-        # Embedding and LSTM (no mask: rows are post-padded, and Keras runs the
-        # LSTM on cuDNN only without one), checking the sizes.
-        backbone = NextWordLSTMBackbone(
-            vocabulary_size,
-            embedding_dim,
-            lstm_units,
-            dropout=dropout,
-            tie_weights=tie_weights,
-            dtype=dtype,
-            name="backbone",
-        )
-        embedding, lstm = backbone.token_embedding, backbone.lstm
-        if tie_weights:
+        if isinstance(vocabulary_size, NextWordLSTMBackbone):  # NextWordLSTM(backbone)
+            vocabulary_size, backbone = None, vocabulary_size
+        if backbone is None:
+            if vocabulary_size is None:
+                raise ValueError("`NextWordLSTM` needs a `vocabulary_size` or a `backbone`.")
+            # Embedding and LSTM (no mask: rows are post-padded, and Keras runs
+            # the LSTM on cuDNN only without one), checking the sizes.
+            backbone = NextWordLSTMBackbone(
+                vocabulary_size,
+                embedding_dim,
+                lstm_units,
+                dropout=dropout,
+                tie_weights=tie_weights,
+                dtype=dtype,
+                name="backbone",
+            )
+        elif vocabulary_size is not None or dtype is not None:
+            raise ValueError(
+                "With a `backbone`, `vocabulary_size` and `dtype` are the backbone's: "
+                f"pass None. Received: vocabulary_size={vocabulary_size!r}, dtype={dtype!r}"
+            )
+        # === Layers === (set before the functional init, as keras-hub's tasks)
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        dtype = backbone.dtype_policy
+        if backbone.tie_weights:
             head = None
-            if lstm_units != embedding_dim:
-                head = keras.layers.Dense(embedding_dim, dtype=dtype, name="projection")
+            if backbone.lstm_units != backbone.embedding_dim:
+                head = keras.layers.Dense(backbone.embedding_dim, dtype=dtype, name="projection")
         else:
-            head = keras.layers.Dense(vocabulary_size, dtype=dtype, name="logits")
+            head = keras.layers.Dense(backbone.vocabulary_size, dtype=dtype, name="logits")
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        hidden = keras.layers.Dropout(dropout, dtype=dtype, name="lstm_dropout")(
+        hidden = keras.layers.Dropout(backbone.dropout, dtype=dtype, name="lstm_dropout")(
             backbone(token_ids)
         )
+        embedding = backbone.token_embedding
         logits = keras.layers.Activation("linear", dtype="float32", name="float32_logits")(
-            _output_logits(embedding, head, tie_weights, hidden)
+            _output_logits(embedding, head, backbone.tie_weights, hidden)
         )
+        # keras-hub's Task takes the backbone's policy (compile reads it:
+        # mixed_float16 scales the loss) and compiles with the defaults.
         super().__init__(inputs=token_ids, outputs=logits, **kwargs)
-        if dtype is not None:
-            # Functional models ignore `dtype`; compile reads it (mixed_float16 loss scaling).
-            self.dtype_policy = backbone.dtype_policy = dtype
-        self.embedding, self.lstm, self.head, self.backbone = embedding, lstm, head, backbone
-        self.preprocessor = preprocessor
-        # === Config ===
-        self.vocabulary_size = vocabulary_size
-        self.embedding_dim = embedding_dim
-        self.lstm_units = lstm_units
-        self.dropout = dropout
-        self.tie_weights = tie_weights
-        self.compile()
+        self.head = head
 
-    def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
-        """`keras.Model.compile` with this model's defaults for `"auto"`.
+    # The backbone's layers and sizes, read where the model's were.
+    embedding = property(lambda self: self.backbone.token_embedding)
+    lstm = property(lambda self: self.backbone.lstm)
+    vocabulary_size = property(lambda self: self.backbone.vocabulary_size)
+    embedding_dim = property(lambda self: self.backbone.embedding_dim)
+    lstm_units = property(lambda self: self.backbone.lstm_units)
+    dropout = property(lambda self: self.backbone.dropout)
+    tie_weights = property(lambda self: self.backbone.tie_weights)
+
+    def compile(
+        self, optimizer="auto", loss="auto", weighted_metrics="auto", sampler="greedy", **kwargs
+    ):
+        """keras-hub's `CausalLM.compile`, with this model's defaults for `"auto"`.
 
         Args:
             optimizer: `"auto"` is the tutorial's Adam (learning rate 0.001)
@@ -146,7 +168,16 @@ class NextWordLSTM(keras.Model):
                 `[UNK]` never suggested) and exact perplexity
                 (`losses.Perplexity`), counted over the same positions, each
                 alike whatever the length of its batch.
+            sampler: a sampler name or a `keras_hub.samplers.Sampler`, the
+                one `generate` and `generate_step` use when not told
+                otherwise. `"greedy"` (keras-hub's default is `"top_k"`).
             **kwargs: other `keras.Model.compile` arguments.
+
+        Example:
+        >>> model = NextWordLSTM(10, embedding_dim=4, lstm_units=6)
+        >>> model.compile(sampler="top_k")
+        >>> type(model.sampler).__name__
+        'TopKSampler'
         """
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(learning_rate=0.001, clipnorm=1.0)
@@ -159,153 +190,34 @@ class NextWordLSTM(keras.Model):
                 SuggestionAccuracy(3),
                 Perplexity(),
             ]
-        super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+        super().compile(
+            optimizer=optimizer,
+            loss=loss,
+            weighted_metrics=weighted_metrics,
+            sampler=sampler,
+            **kwargs,
+        )
 
-    from_text = classmethod(training.from_text)
-
-    def _text_dataset(self, x, batch_size, mode="line", **kwargs):
-        if self.preprocessor is None:
-            raise ValueError(
-                "Raw strings need a model with a `preprocessor` (an adapted NGramVectorizer)."
-            )
-        batch_size = batch_size or 32
-        if keras.distribution.distribution() is not None:
-            # Every batch (padded to `batch_size`) must split evenly across the devices.
-            check_batch_size(keras.distribution.distribution(), batch_size)
-        return pipeline.text_dataset(x, self.preprocessor, batch_size, mode, **kwargs)
-
-    def fit(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        validation_data=None,
-        mode="line",
-        window_length=20,
-        bucket=False,
-        num_sampled=None,
-        seed=None,
-        **kwargs,
-    ):
-        """`keras.Model.fit` that also takes raw lines of text (then `y` is None).
-
-        Raw strings are laid out by `keras_nextword.pipeline.text_dataset` in
-        `mode`, shuffled (`seed` fixes the order) and with word dropout if the
-        preprocessor has it. The pipeline is repeated with `steps_per_epoch`
-        counted in one pass (`pipeline.repeated`), so one iterator serves every
-        epoch. Raw-string `validation_data` is always scored line by line (each
-        word after the first of its line, from the words before it in the
-        line), so validation perplexity means the same whatever `mode`. Under a
-        `keras.distribution` scope, batches of raw strings are padded to
-        `batch_size` with weight-0 rows, so that each splits evenly across the
-        devices.
+    @classmethod
+    def from_text(cls, path, *args, **kwargs):
+        """Trains a model on a text file, with settings chosen from the
+        corpus: `keras_nextword.training.from_text`, whose arguments it takes.
 
         Args:
-            x: raw lines (str, list of str, or `tf.data.Dataset` of str), or
-                anything `keras.Model.fit` takes.
-            y: targets for non-text `x`.
-            batch_size: rows per step (32 for raw strings when None).
-            validation_data: raw lines, or what `keras.Model.fit` takes.
-            mode: `"line"`, `"window"` or the tutorial's `"prefix"`.
-            window_length: positions per row in `"window"` mode.
-            bucket: bool, batch lines of similar length (`"line"` mode).
-            num_sampled: int or None. Train with a sampled softmax over that
-                many negative words per step (`keras_nextword.sampled_softmax`):
-                the reported training loss is the sampled one, validation
-                metrics stay exact.
-            seed: int or None, the shuffle (and negatives') seed.
-            **kwargs: other `keras.Model.fit` arguments.
+            path: str or `os.PathLike`, the text file.
+            *args, **kwargs: `keras_nextword.training.from_text` arguments.
 
         Returns:
-            The `History`, also kept as `model.history`.
+            The trained `NextWordLSTM`.
 
-        Example:
-        >>> vectorizer = NGramVectorizer()
-        >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-        >>> model = NextWordLSTM(vectorizer.vocabulary_size(), preprocessor=vectorizer)
-        >>> history = model.fit(["a heavy heart"], epochs=2, verbose=0)
-        >>> len(history.history["perplexity"])
-        2
+        Example (the class docstring's runs):
+        >>> model = NextWordLSTM.from_text("final_problem.txt")  # doctest: +SKIP
         """
-        if validation_data is not None and data.is_text(validation_data):
-            validation_data = self._text_dataset(validation_data, batch_size, bucket=True)
-        if data.is_text(x):
-            x = self._text_dataset(
-                x,
-                batch_size,
-                mode,
-                window_length=window_length,
-                bucket=bucket,
-                shuffle=kwargs.pop("shuffle", True),
-                training=True,  # word dropout, shuffled or not
-                seed=seed,
-            )
-            batch_size, kwargs["shuffle"] = None, False  # the dataset shuffles itself
-            if kwargs.get("steps_per_epoch") is None:
-                x, kwargs["steps_per_epoch"] = pipeline.repeated(x)
-                if not kwargs["steps_per_epoch"]:
-                    raise ValueError("`x` has no line of two or more words: nothing to predict.")
-        trainer = self
-        if num_sampled:
-            trainer = SampledSoftmaxTrainer(self, num_sampled, seed=seed)
-            trainer.compile(
-                optimizer=self.optimizer.__class__.from_config(self.optimizer.get_config())
-            )
-            if validation_data is not None:
-                kwargs["callbacks"] = [
-                    Evaluation(self, validation_data, "val_"),
-                    *(kwargs.get("callbacks") or []),
-                ]
-                validation_data = None
-        with _unknown_length_ok():
-            fit = super().fit if trainer is self else trainer.fit
-            self.history = fit(
-                x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
-            )
-        return self.history
+        # Imported here: the training recipe is the layer above the model
+        # (it builds models), so the model module never imports it at load.
+        from keras_nextword import training
 
-    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
-        """`keras.Model.evaluate` that also takes raw lines of text, scored line
-        by line: every word after the first of its line, from the words before it."""
-        if data.is_text(x):
-            x, batch_size = self._text_dataset(x, batch_size, bucket=True), None
-        with _unknown_length_ok():
-            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
-
-    def predict(self, x, batch_size=None, **kwargs):
-        """`keras.Model.predict`, that also takes raw strings.
-
-        For token ids (post-padded), the float32 next-word logits at every
-        position, `(batch, length, vocabulary_size)`; `keras.ops.softmax`
-        turns them into probabilities. For raw strings, the next-word probabilities of
-        the word after each whole string, `(batch, vocabulary_size)`. The
-        whole string is the context, as in `generate`: never cut to the
-        preprocessor's `sequence_length`. Strings are laid out post-padded
-        and each row's last real position is read.
-
-        Args:
-            x: a string or a list of strings, or token ids (anything
-                `keras.Model.predict` takes).
-            batch_size: rows per batch.
-            **kwargs: other `keras.Model.predict` arguments.
-
-        Returns:
-            A NumPy array, as above.
-
-        Raises:
-            ValueError: a string has no words.
-        """
-        if data.is_text(x):
-            rows = generation.encode(self.preprocessor, [x] if isinstance(x, str) else x)
-            lengths = np.array([len(row) for row in rows])
-            ids = np.zeros((len(rows), lengths.max()), "int32")  # post-padded with PAD_ID
-            for i, row in enumerate(rows):
-                ids[i, : len(row)] = row
-            logits = super().predict(ids, batch_size=batch_size, **kwargs)
-            logits = logits[np.arange(len(rows)), lengths - 1].astype("float32")
-            exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            return exp / exp.sum(axis=-1, keepdims=True)
-        return super().predict(x, batch_size=batch_size, **kwargs)
+        return training.from_text(cls, path, *args, **kwargs)
 
     def output_logits(self, hidden_states):
         """The output layer: next-word logits of the LSTM's hidden states.
@@ -332,10 +244,38 @@ class NextWordLSTM(keras.Model):
     suggest = suggestions.suggest  # model.suggest(texts, k=5): see keras_nextword.suggest
 
     def generate(
-        self, prompts, max_length=10, sampler="greedy", seed=None, stop=None, **sampler_kwargs
+        self, prompts, max_length=10, sampler=None, seed=None, stop=None, **sampler_kwargs
     ):
-        """Continues each prompt with `max_length` words; see `keras_nextword.generate`."""
-        return generation.generate(self, prompts, max_length, sampler, seed, stop, **sampler_kwargs)
+        """Continues each prompt with `max_length` new words.
+
+        `max_length` counts the new words only: keras-hub's
+        `CausalLM.generate(inputs, max_length)` counts the prompt's tokens
+        too. The rest is `keras_nextword.generate` (greedy runs a lean loop of
+        its own; other samplers keras-hub's loop over `(h, c)`).
+
+        Args:
+            prompts: a string or a list of strings.
+            max_length: int, new words per prompt.
+            sampler: a sampler name or a `keras_hub.samplers.Sampler`; None
+                for the one `compile(sampler=...)` set (greedy by default).
+            seed: int or None, seeds the sampler.
+            stop: a word or list of words that end a continuation (kept).
+            **sampler_kwargs: a named sampler's arguments (`k`, `p`, ...).
+
+        Returns:
+            The prompt and its new words: a string, or a list for a list.
+
+        Example:
+        >>> vectorizer = NGramVectorizer()
+        >>> vectorizer.adapt(["a heavy heart", "a light heart"])
+        >>> model = NextWordLSTM(vectorizer.vocabulary_size(), preprocessor=vectorizer)
+        >>> len(model.generate("a heavy", max_length=3).split())  # 2 + 3 words
+        5
+        """
+        sampler = self.sampler if sampler is None and not sampler_kwargs else sampler
+        return generation.generate(
+            self, prompts, max_length, sampler or "greedy", seed, stop, **sampler_kwargs
+        )
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -346,57 +286,55 @@ class NextWordLSTM(keras.Model):
         return config
 
     def get_config(self):
-        # Not the functional graph: the constructor arguments rebuild it.
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "embedding_dim": self.embedding_dim,
-            "lstm_units": self.lstm_units,
-            "dropout": self.dropout,
-            "tie_weights": self.tie_weights,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-            "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
-            # What `from_text` chose (batch size, sampled softmax...), saved with the model.
-            "training_settings": getattr(self, "training_settings", None),
-        }
+        # keras-hub's Task config (the backbone and the preprocessor, which
+        # rebuild the rest), and what `from_text` chose (batch size, sampled
+        # softmax...), saved with the model.
+        config = super().get_config()
+        config["trainable"] = self.trainable
+        config["training_settings"] = getattr(self, "training_settings", None)
+        return config
 
     @classmethod
     def from_config(cls, config):
+        # Also reads the configs of keras_nextword 0.1, whose keys were the
+        # constructor's sizes (`vocabulary_size`...) rather than a backbone.
         config = dict(config)
-        if config.get("preprocessor") is not None:
-            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         training_settings = config.pop("training_settings", None)
-        model = cls(**config)
+        model = super().from_config(config)
         model.training_settings = training_settings
         return model
 
-    def save_to_preset(self, preset_dir):
-        """Writes the model to a preset directory, laid out as keras-hub's (see
-        `keras_nextword.presets`): `NextWordLSTM.from_preset(preset_dir)` and
-        `keras_nextword.load_model(preset_dir)` load it back,
-        `keras_hub.models.Backbone.from_preset(preset_dir)` its backbone.
-
-        Args:
-            preset_dir: str or `os.PathLike`, created if missing.
-        """
-        from keras_nextword import presets
-
-        presets.save_to_preset(self, preset_dir)
-
     @classmethod
-    def from_preset(cls, preset_dir):
-        """Loads a model that `save_to_preset` wrote to a local directory.
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """keras-hub's `Task.from_preset`, naming a local directory that holds no preset.
+
+        `model.save_to_preset(dir)` (keras-hub's) writes the backbone, the task
+        and the preprocessor; this, `keras_hub.models.CausalLM.from_preset(dir)`
+        and `keras_nextword.load_model(dir)` load the whole model, and
+        `keras_hub.models.Backbone.from_preset(dir)` the backbone. As
+        keras-hub's loader does, a float policy saved (`mixed_bfloat16`
+        included) loads as `keras.config.dtype_policy()` unless `dtype` says.
 
         Args:
-            preset_dir: str or `os.PathLike`.
+            preset: a local preset directory, or a keras-hub preset handle
+                (`kaggle://...`, `hf://...`).
+            load_weights: bool, load the saved weights.
+            **kwargs: keras-hub's (`dtype`).
 
         Returns:
             The `NextWordLSTM`, with its preprocessor.
+
+        Raises:
+            FileNotFoundError: a local directory that holds no preset.
+
+        Example:
+        >>> model.save_to_preset("final_problem_lstm")  # doctest: +SKIP
+        >>> NextWordLSTM.from_preset("final_problem_lstm")  # doctest: +SKIP
         """
         from keras_nextword import presets
 
-        return presets.load_preset(preset_dir)
+        presets.check_preset(preset)
+        return super().from_preset(os.fspath(preset), load_weights=load_weights, **kwargs)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """`keras.Model.save`, atomically: a kill mid-save leaves the previous file

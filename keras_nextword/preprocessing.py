@@ -6,57 +6,32 @@ TensorFlow and belongs in `tf.data` pipelines or eager code, never inside a
 compiled JAX or torch graph.
 """
 
-import collections
-
 import keras
 import numpy as np
 
 from keras_nextword.environment import tf
 
-# The Keras-2 `Tokenizer` default `filters`: each of these becomes a space.
-FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
-_FILTER_PATTERN = "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILTERS) + "]"
-_FILTER_TABLE = str.maketrans(FILTERS, " " * len(FILTERS))
-PAD_ID = 0
-OOV_ID = 1
+# The words are the tokenizer's; these names are read from here too.
+from keras_nextword.tokenizer import (  # noqa: F401
+    FILTERS,
+    OOV_ID,
+    PAD_ID,
+    WordTokenizer,
+    _as_line_batches,
+    python_split_words,
+    split_words,
+)
+
 MAX_SEQUENCE_LENGTH = 64
-
-
-@keras.saving.register_keras_serializable(package="keras_nextword")
-def split_words(text):
-    """Standardizes and splits a batch of lines into words (ragged `tf.string`).
-
-    Lowercase (full Unicode), the tutorial's filter characters become spaces, then
-    split on single spaces dropping empty strings, as the Keras-2 `Tokenizer`.
-    It is TextVectorization's `split` (with `standardize=None`): Keras hands a
-    callable `standardize` NumPy arrays on non-TensorFlow backends, which cannot
-    run inside `tf.data`, while `split` always gets a `tf.Tensor`.
-    """
-    text = tf.strings.lower(text, encoding="utf-8")
-    text = tf.strings.regex_replace(text, _FILTER_PATTERN, " ")
-    words = tf.strings.split(text, sep=" ")
-    return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
-
-
-def python_split_words(text):
-    """Python twin of `split_words` for one string.
-
-    Same words as the TensorFlow path (and as the Keras-2 `Tokenizer`), without a
-    TensorFlow call: used where microseconds matter, such as generation prompts.
-
-    Example:
-    >>> python_split_words("Mr. Sherlock Holmes's friend -- 'all")
-    ['mr', 'sherlock', "holmes's", 'friend', "'all"]
-    """
-    return [w for w in text.lower().translate(_FILTER_TABLE).split(" ") if w]
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class NGramVectorizer(keras.layers.Layer):
     """Turns lines of text into prefix n-grams and next-word targets.
 
-    Built on `keras.layers.TextVectorization`. By default it tokenizes exactly as
-    the Keras-2 `Tokenizer` of the tutorial: lowercase, the characters
+    Built on a `WordTokenizer` (`keras.layers.TextVectorization` inside), its
+    `tokenizer`, whose words are exactly the Keras-2 `Tokenizer`'s of the
+    tutorial: lowercase, the characters
     ``!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~`` plus tab and newline become spaces,
     apostrophes stay inside words. Index 0 is padding and index 1 the
     out-of-vocabulary token `[UNK]`; unknown words map to 1, never dropped.
@@ -119,27 +94,18 @@ class NGramVectorizer(keras.layers.Layer):
         self.sequence_length = sequence_length
         self.word_dropout = word_dropout
         self.word_counts = word_counts
-        self.vectorizer = keras.layers.TextVectorization(
-            max_tokens=max_tokens,
-            standardize=None,
-            split=split_words,
-            output_mode="int",
-            vocabulary=vocabulary,
-            encoding="utf-8",
-            name="text_vectorization",
-        )
-        # TextVectorization and its StringLookup say they cannot be jit-compiled
-        # and the StringLookup is never marked built, and Keras then runs a whole
-        # model that holds them eagerly (100x slower training) and rebuilds it
-        # eagerly on every `predict`. This layer has no weights and runs in
-        # tf.data or eagerly, never inside a model's compiled step.
-        for layer in self.vectorizer._flatten_layers():
-            layer.supports_jit = True
-            layer.built = True
+        # The words and their ids are the tokenizer's; this layer adds the
+        # n-grams, the training context length and the counts word dropout reads.
+        self.tokenizer = WordTokenizer(vocabulary, max_tokens, name="word_tokenizer")
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self._reset_lookup_cache()
-        self.built = True  # no weights: the vocabulary lives in `vectorizer`
+        self.built = True  # no weights: the vocabulary lives in `tokenizer`
+
+    @property
+    def vectorizer(self):
+        """The tokenizer's `keras.layers.TextVectorization`."""
+        return self.tokenizer.vectorizer
 
     def adapt(self, data, batch_size=1024):
         """Builds the vocabulary (and `sequence_length` if unset) from lines of text.
@@ -149,27 +115,16 @@ class NGramVectorizer(keras.layers.Layer):
                 of strings (batched or not). Each string is one line.
             batch_size: lines per step when `data` is not already batched.
         """
-        dataset = _as_line_batches(data, batch_size)
-        self.vectorizer.reset_state()
-        longest = 0
-        counts = collections.Counter()
-        for lines in dataset:
-            self.vectorizer.update_state(lines)
-            words = split_words(lines)
-            longest = max(longest, int(tf.reduce_max(words.row_lengths())))
-            unique, _, n = tf.unique_with_counts(words.flat_values)
-            counts.update(dict(zip(unique.numpy().tolist(), n.numpy().tolist())))
-        self.vectorizer.finalize_state()
+        self.tokenizer.adapt(data, batch_size)
         self._reset_lookup_cache()
-        self.word_counts = [counts.get(w.encode("utf-8"), 0) for w in self.get_vocabulary()]
-        if longest < 2:
+        self.word_counts = self.tokenizer.word_counts
+        if self.tokenizer.longest_line < 2:
             raise ValueError("no line has two or more words, so there is no next word to learn.")
         if self.sequence_length is None:
-            self.sequence_length = min(longest - 1, MAX_SEQUENCE_LENGTH)
+            self.sequence_length = min(self.tokenizer.longest_line - 1, MAX_SEQUENCE_LENGTH)
 
     def _reset_lookup_cache(self):
         # `finalize_state()` builds a new lookup table, so drop what holds the old one.
-        self._index = None
         self._words = None
         # Traced once per vocabulary: keeps TextVectorization's output a tf.Tensor
         # on every backend and saves TensorFlow's eager per-op overhead.
@@ -179,17 +134,16 @@ class NGramVectorizer(keras.layers.Layer):
 
     def vocabulary_size(self):
         """Returns the vocabulary size, padding and `[UNK]` included."""
-        return self.vectorizer.vocabulary_size()
+        return self.tokenizer.vocabulary_size()
 
     def get_vocabulary(self, include_special_tokens=True):
         """Returns the vocabulary as a list of strings, index order."""
-        return [str(w) for w in self.vectorizer.get_vocabulary(include_special_tokens)]
+        vocabulary = self.tokenizer.get_vocabulary()
+        return vocabulary if include_special_tokens else vocabulary[OOV_ID + 1 :]
 
     def token_to_id(self, word):
         """Returns the id of one (standardized) word, `OOV_ID` if unknown."""
-        if self._index is None:
-            self._index = {w: i for i, w in enumerate(self.get_vocabulary())}
-        return self._index.get(word, OOV_ID)
+        return self.tokenizer.token_to_id(word)
 
     def tokenize(self, text):
         """Maps lines of text to word ids, one ragged row per line.
@@ -256,15 +210,6 @@ class NGramVectorizer(keras.layers.Layer):
             }
         )
         return config
-
-
-def _as_line_batches(data, batch_size):
-    if isinstance(data, tf.data.Dataset):
-        if data.element_spec.shape.rank == 0:
-            data = data.batch(batch_size)
-        return data
-    lines = tf.reshape(tf.convert_to_tensor(data, dtype=tf.string), [-1])
-    return tf.data.Dataset.from_tensor_slices(lines).batch(batch_size)
 
 
 def _maybe_to_backend(x):

@@ -1,21 +1,56 @@
 """`WordTokenizer`: the package's words as a `keras_hub.tokenizers.Tokenizer`.
 
 Built on `keras.layers.TextVectorization` with the tutorial's standardization
-and split (`preprocessing.split_words`, the Keras-2 `Tokenizer`'s words). Id 0
+and split (`split_words`, the Keras-2 `Tokenizer`'s words). Id 0
 is padding (`""`) and id 1 `[UNK]`: unknown words map to it, never dropped.
 Like every `TextVectorization`, it runs on TensorFlow ops whatever the Keras
 backend: in `tf.data` or eagerly, never inside a compiled JAX or torch graph.
 """
 
+import collections
 import os
 
 import keras
 import numpy as np
 
 from keras_nextword.environment import keras_hub, tf
-from keras_nextword.preprocessing import OOV_ID, PAD_ID, split_words
 
 VOCABULARY_FILE = "vocabulary.txt"
+# The Keras-2 `Tokenizer` default `filters`: each of these becomes a space.
+FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_FILTER_PATTERN = "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILTERS) + "]"
+_FILTER_TABLE = str.maketrans(FILTERS, " " * len(FILTERS))
+PAD_ID = 0
+OOV_ID = 1
+
+
+@keras.saving.register_keras_serializable(package="keras_nextword")
+def split_words(text):
+    """Standardizes and splits a batch of lines into words (ragged `tf.string`).
+
+    Lowercase (full Unicode), the tutorial's filter characters become spaces, then
+    split on single spaces dropping empty strings, as the Keras-2 `Tokenizer`.
+    It is TextVectorization's `split` (with `standardize=None`): Keras hands a
+    callable `standardize` NumPy arrays on non-TensorFlow backends, which cannot
+    run inside `tf.data`, while `split` always gets a `tf.Tensor`.
+    """
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, _FILTER_PATTERN, " ")
+    words = tf.strings.split(text, sep=" ")
+    return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
+
+
+def python_split_words(text):
+    """Python twin of `split_words` for one string.
+
+    Same words as the TensorFlow path (and as the Keras-2 `Tokenizer`), without a
+    TensorFlow call: used where microseconds matter, such as generation prompts.
+
+    Example:
+    >>> python_split_words("Mr. Sherlock Holmes's friend -- 'all")
+    ['mr', 'sherlock', "holmes's", 'friend', "'all"]
+    """
+    return [w for w in text.lower().translate(_FILTER_TABLE).split(" ") if w]
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
@@ -68,18 +103,33 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
         self.pad_token, self.pad_token_id = "", PAD_ID
         self.oov_token, self.oov_token_id = "[UNK]", OOV_ID
         self._index = None
+        self.word_counts, self.longest_line = None, None  # set by `adapt`
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
         self.built = True
 
-    def adapt(self, lines):
-        """Builds the vocabulary from lines of text, most frequent words first.
+    def adapt(self, data, batch_size=1024):
+        """Builds the vocabulary from lines of text, most frequent words first,
+        and counts each word (`word_counts`) and the longest line's words
+        (`longest_line`).
 
         Args:
-            lines: a list of strings or a `tf.data.Dataset` of strings.
+            data: a string, a list or array of strings, or a `tf.data.Dataset`
+                of strings (batched or not). Each string is one line.
+            batch_size: lines per step when `data` is not already batched.
         """
-        self.vectorizer.adapt(lines)
+        self.vectorizer.reset_state()
+        longest, counts = 0, collections.Counter()
+        for lines in _as_line_batches(data, batch_size):
+            self.vectorizer.update_state(lines)
+            words = split_words(lines)
+            longest = max(longest, int(tf.reduce_max(words.row_lengths())))
+            unique, _, n = tf.unique_with_counts(words.flat_values)
+            counts.update(dict(zip(unique.numpy().tolist(), n.numpy().tolist())))
+        self.vectorizer.finalize_state()
         self._index = None
+        self.word_counts = [counts.get(w.encode("utf-8"), 0) for w in self.get_vocabulary()]
+        self.longest_line = longest
 
     def set_vocabulary(self, vocabulary):
         """Sets the vocabulary: a list of words, or a file of one word per line.
@@ -165,10 +215,22 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
             f.writelines(f"{word}\n" for word in self.get_vocabulary())
 
     def load_assets(self, dir_path):
-        self.set_vocabulary(os.path.join(dir_path, VOCABULARY_FILE))
+        # Files saved before `NGramVectorizer` held a tokenizer (keras_nextword
+        # 0.1) have no assets here: the vocabulary of the config stands.
+        if dir_path is not None and os.path.isfile(os.path.join(dir_path, VOCABULARY_FILE)):
+            self.set_vocabulary(os.path.join(dir_path, VOCABULARY_FILE))
 
     def get_config(self):
         config = super().get_config()
         vocabulary = self.get_vocabulary() if self.vocabulary_size() > 2 else None
         config.update({"vocabulary": vocabulary, "max_tokens": self.max_tokens})
         return config
+
+
+def _as_line_batches(data, batch_size):
+    if isinstance(data, tf.data.Dataset):
+        if data.element_spec.shape.rank == 0:
+            data = data.batch(batch_size)
+        return data
+    lines = tf.reshape(tf.convert_to_tensor(data, dtype=tf.string), [-1])
+    return tf.data.Dataset.from_tensor_slices(lines).batch(batch_size)

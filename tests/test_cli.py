@@ -107,7 +107,10 @@ def test_stdin_corpus_on_torch_untied(corpus, tmp_path):
     assert result.stdout.startswith("Backend: torch (")
     assert model_path.exists() and (tmp_path / "history.png").exists()
     with zipfile.ZipFile(model_path) as saved:
-        assert json.loads(saved.read("config.json"))["config"]["tie_weights"] is False
+        assert (
+            json.loads(saved.read("config.json"))["config"]["backbone"]["config"]["tie_weights"]
+            is False
+        )
 
 
 def test_bad_input_exits_2_in_one_line(tmp_path):

@@ -233,3 +233,14 @@ def test_evaluate_reports_keyboard_accuracy_and_the_model_suggests(
     assert 0 <= results["top1_accuracy"] <= results["top3_accuracy"] <= 1
     words = small_model.suggest("it is with a heavy ", k=3)
     assert len(words) == 3 and all(w not in ("", "[UNK]") for w, _ in words)
+
+
+@pytest.mark.parametrize("name", ["v0_1_untied", "v0_1_tied"])
+def test_loads_a_model_saved_by_keras_nextword_0_1(name):
+    """`.keras` files saved before `NextWordLSTM` was a keras-hub `CausalLM`
+    (their config held the sizes, not a backbone) load with their weights."""
+    model = keras.saving.load_model(REPO / "tests" / "data" / f"{name}.keras")
+    assert isinstance(model, NextWordLSTM) and model.training_settings == {"batch_size": 8}
+    x = np.array([[2, 3, 4, 0]], "int32")
+    expected = np.load(REPO / "tests" / "data" / f"{name}_logits.npy")
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5)

@@ -1,0 +1,182 @@
+"""`fit`, `evaluate` and `predict` on raw lines of text, for `NextWordLSTM`.
+
+keras-hub's `Task` maps its preprocessor over `fit`'s inputs sample by
+sample; here raw strings go through `keras_nextword.pipeline` instead (its
+layouts, word dropout, bucketing, a sampled softmax, validation scored line
+by line), and everything else straight to `keras.Model`'s methods.
+`RawTextTask` gives `NextWordLSTM` these methods (a mixin).
+"""
+
+import contextlib
+import functools
+import warnings
+
+import keras
+import numpy as np
+
+from keras_nextword import data, generation, pipeline
+from keras_nextword.callbacks import Evaluation
+from keras_nextword.distribution import check_batch_size
+from keras_nextword.sampled_softmax import SampledSoftmaxTrainer
+
+
+@contextlib.contextmanager
+def _unknown_length_ok():
+    """Streamed text has no known length, and Keras warns at the end of each pass."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Your input ran out of data")
+        yield
+
+
+class RawTextTask:
+    """`fit`, `evaluate` and `predict` that also take raw strings (see the module)."""
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        # keras-hub's Task runs the preprocessor in `train_on_batch` and the
+        # like; here `fit`, `evaluate` and `predict` read raw strings
+        # themselves (`keras_nextword.pipeline`), and batches are token ids.
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    def _text_dataset(self, x, batch_size, mode="line", **kwargs):
+        if self.preprocessor is None:
+            raise ValueError(
+                "Raw strings need a model with a `preprocessor` (an adapted NGramVectorizer)."
+            )
+        batch_size = batch_size or 32
+        if keras.distribution.distribution() is not None:
+            # Every batch (padded to `batch_size`) must split evenly across the devices.
+            check_batch_size(keras.distribution.distribution(), batch_size)
+        return pipeline.text_dataset(x, self.preprocessor, batch_size, mode, **kwargs)
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        validation_data=None,
+        mode="line",
+        window_length=20,
+        bucket=False,
+        num_sampled=None,
+        seed=None,
+        **kwargs,
+    ):
+        """`keras.Model.fit` that also takes raw lines of text (then `y` is None).
+
+        Raw strings are laid out by `keras_nextword.pipeline.text_dataset` in
+        `mode`, shuffled (`seed` fixes the order) and with word dropout if the
+        preprocessor has it. The pipeline is repeated with `steps_per_epoch`
+        counted in one pass (`pipeline.repeated`), so one iterator serves every
+        epoch. Raw-string `validation_data` is always scored line by line (each
+        word after the first of its line, from the words before it in the
+        line), so validation perplexity means the same whatever `mode`. Under a
+        `keras.distribution` scope, batches of raw strings are padded to
+        `batch_size` with weight-0 rows, so that each splits evenly across the
+        devices.
+
+        Args:
+            x: raw lines (str, list of str, or `tf.data.Dataset` of str), or
+                anything `keras.Model.fit` takes.
+            y: targets for non-text `x`.
+            batch_size: rows per step (32 for raw strings when None).
+            validation_data: raw lines, or what `keras.Model.fit` takes.
+            mode: `"line"`, `"window"` or the tutorial's `"prefix"`.
+            window_length: positions per row in `"window"` mode.
+            bucket: bool, batch lines of similar length (`"line"` mode).
+            num_sampled: int or None. Train with a sampled softmax over that
+                many negative words per step (`keras_nextword.sampled_softmax`):
+                the reported training loss is the sampled one, validation
+                metrics stay exact.
+            seed: int or None, the shuffle (and negatives') seed.
+            **kwargs: other `keras.Model.fit` arguments.
+
+        Returns:
+            The `History`, also kept as `model.history`.
+
+        Example:
+        >>> vectorizer = NGramVectorizer()
+        >>> vectorizer.adapt(["a heavy heart", "a light heart"])
+        >>> model = NextWordLSTM(vectorizer.vocabulary_size(), preprocessor=vectorizer)
+        >>> history = model.fit(["a heavy heart"], epochs=2, verbose=0)
+        >>> len(history.history["perplexity"])
+        2
+        """
+        if validation_data is not None and data.is_text(validation_data):
+            validation_data = self._text_dataset(validation_data, batch_size, bucket=True)
+        if data.is_text(x):
+            x = self._text_dataset(
+                x,
+                batch_size,
+                mode,
+                window_length=window_length,
+                bucket=bucket,
+                shuffle=kwargs.pop("shuffle", True),
+                training=True,  # word dropout, shuffled or not
+                seed=seed,
+            )
+            batch_size, kwargs["shuffle"] = None, False  # the dataset shuffles itself
+            if kwargs.get("steps_per_epoch") is None:
+                x, kwargs["steps_per_epoch"] = pipeline.repeated(x)
+                if not kwargs["steps_per_epoch"]:
+                    raise ValueError("`x` has no line of two or more words: nothing to predict.")
+        trainer = self
+        if num_sampled:
+            trainer = SampledSoftmaxTrainer(self, num_sampled, seed=seed)
+            trainer.compile(
+                optimizer=self.optimizer.__class__.from_config(self.optimizer.get_config())
+            )
+            if validation_data is not None:
+                kwargs["callbacks"] = [
+                    Evaluation(self, validation_data, "val_"),
+                    *(kwargs.get("callbacks") or []),
+                ]
+                validation_data = None
+        with _unknown_length_ok():
+            fit = functools.partial(keras.Model.fit, self) if trainer is self else trainer.fit
+            self.history = fit(
+                x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
+            )
+        return self.history
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """`keras.Model.evaluate` that also takes raw lines of text, scored line
+        by line: every word after the first of its line, from the words before it."""
+        if data.is_text(x):
+            x, batch_size = self._text_dataset(x, batch_size, bucket=True), None
+        with _unknown_length_ok():
+            return keras.Model.evaluate(self, x, y, batch_size=batch_size, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """`keras.Model.predict`, that also takes raw strings.
+
+        For token ids (post-padded), the float32 next-word logits at every
+        position, `(batch, length, vocabulary_size)`; `keras.ops.softmax`
+        turns them into probabilities. For raw strings, the next-word probabilities of
+        the word after each whole string, `(batch, vocabulary_size)`. The
+        whole string is the context, as in `generate`: never cut to the
+        preprocessor's `sequence_length`. Strings are laid out post-padded
+        and each row's last real position is read.
+
+        Args:
+            x: a string or a list of strings, or token ids (anything
+                `keras.Model.predict` takes).
+            batch_size: rows per batch.
+            **kwargs: other `keras.Model.predict` arguments.
+
+        Returns:
+            A NumPy array, as above.
+
+        Raises:
+            ValueError: a string has no words.
+        """
+        if data.is_text(x):
+            rows = generation.encode(self.preprocessor, [x] if isinstance(x, str) else x)
+            lengths = np.array([len(row) for row in rows])
+            ids = np.zeros((len(rows), lengths.max()), "int32")  # post-padded with PAD_ID
+            for i, row in enumerate(rows):
+                ids[i, : len(row)] = row
+            logits = keras.Model.predict(self, ids, batch_size=batch_size, **kwargs)
+            logits = logits[np.arange(len(rows)), lengths - 1].astype("float32")
+            exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            return exp / exp.sum(axis=-1, keepdims=True)
+        return keras.Model.predict(self, x, batch_size=batch_size, **kwargs)
