@@ -54,7 +54,6 @@ def from_text(
     ema_momentum=0.995,
     num_sampled=None,
     early_stopping_patience=None,
-    plateau_factor=0.25,
     max_minutes=15,
     checkpoint_dir=None,
     encoding_errors="strict",
@@ -111,10 +110,6 @@ def from_text(
             figures stay exact.
         early_stopping_patience: int, None to choose, or 0 to train all
             `epochs` (the tutorial).
-        plateau_factor: float in (0, 1]. In a run that stops on lines set
-            apart, the learning rate is multiplied by it after each epoch that
-            did not improve their perplexity (`keras.callbacks.ReduceLROnPlateau`,
-            the peer's rule of dividing by 4); 1 keeps it constant.
         max_minutes: float or None: the time limit of the whole call.
         checkpoint_dir: str or None. Training state is saved there after
             every epoch (`keras.callbacks.BackupAndRestore`): the same call
@@ -164,10 +159,6 @@ def from_text(
     if ema_momentum is not None and not 0 <= ema_momentum < 1:
         raise ValueError(
             f"`ema_momentum` must be in [0, 1) or None. Received: ema_momentum={ema_momentum!r}"
-        )
-    if not 0 < plateau_factor <= 1:
-        raise ValueError(
-            f"`plateau_factor` must be in (0, 1]. Received: plateau_factor={plateau_factor!r}"
         )
     schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
     if not schedule and not learning_rate > 0:
@@ -250,12 +241,10 @@ def from_text(
         with scope():  # variables get their layouts when created
             model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
             model.compile(optimizer=optimizer(count, epochs))
-        model.training_settings = dict(
-            settings, epochs=epochs, plateau_factor=plateau_factor, max_minutes=max_minutes
-        )
+        model.training_settings = dict(settings, epochs=epochs, max_minutes=max_minutes)
         return model
 
-    def train(model, lines, validation, epochs, callbacks, phase, monitor, deadline, plateau=1):
+    def train(model, lines, validation, epochs, callbacks, phase, monitor, deadline):
         # Worse than guessing uniformly: the loss has exploded (or is NaN).
         limit = 2 * math.log(model.vocabulary_size)
 
@@ -272,17 +261,9 @@ def from_text(
             guards.append(keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, phase)))
         # Early stopping on `monitor` (never the held-out lines), best weights kept.
         best = BestWeights(monitor, settings["patience"] or None) if monitor else None
-        slower = []
-        if monitor and plateau < 1 and not schedule:
-            slower = [
-                keras.callbacks.ReduceLROnPlateau(
-                    monitor, plateau, patience=1, mode="min", verbose=int(bool(verbose))
-                )
-            ]
         watch = [
             *callbacks,
             *([best] if best else []),
-            *slower,
             TimeLimit(deadline, say),
             Progress(phase, start, deadline, call_deadline, say),
         ]
@@ -312,17 +293,7 @@ def from_text(
         say(f"Training up to {epochs} epochs, stopping on the {dev_count:,} lines set apart")
         model = build(preprocessor, train_count, epochs)
         extra = [Evaluation(model, dev, "dev_"), *(callbacks or [])]
-        train(
-            model,
-            train_lines,
-            validation,
-            epochs,
-            extra,
-            "training",
-            "dev_perplexity",
-            deadline,
-            plateau_factor,
-        )
+        train(model, train_lines, validation, epochs, extra, "training", "dev_perplexity", deadline)
         return model
     if settings["patience"]:
         epochs = _rehearse(
