@@ -2,6 +2,7 @@
 
     KERAS_BACKEND=jax python benchmarks/canon.py --corpus ../shared/data/complete_sherlock_holmes.txt
     KERAS_BACKEND=jax python benchmarks/canon.py --corpus ... --repeats 10 --max-minutes 10
+    KERAS_BACKEND=jax python benchmarks/canon.py --corpus ... --set dropout=0.2 --peer-minutes 0
 
 Each run is one `NextWordLSTM.from_text` call in a fresh process (so that its peak RSS is
 its own), timed from the call to its return: checking and counting the file, building the
@@ -131,6 +132,13 @@ def main():
         help="then train the PyTorch peer of peer.py this long in the same run; 0: no peer",
     )
     parser.add_argument("--threads", type=int, default=2, help="the peer's torch threads")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="a from_text argument to set, e.g. --set dropout=0.2 (the file name says so)",
+    )
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
 
@@ -141,6 +149,8 @@ def main():
 
     path = args.corpus or datasets.load_sherlock_canon()
     settings = {} if args.max_minutes is None else {"max_minutes": args.max_minutes}
+    chosen = dict(item.split("=", 1) for item in args.set)
+    settings.update({name: json.loads(value) for name, value in chosen.items()})
     results = {
         "corpus": Path(path).name,
         "repeats": args.repeats,
@@ -177,7 +187,8 @@ def main():
         results["peer"] = run_peer(path, args.peer_minutes, args.threads, report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"canon_{keras.config.backend()}_x{args.repeats}.json"
+    suffix = "".join(f"_{name}_{value}" for name, value in chosen.items())
+    target = out / f"canon_{keras.config.backend()}_x{args.repeats}{suffix}.json"
     target.write_text(json.dumps(results, indent=2))
     print(f"wrote {target}")
 

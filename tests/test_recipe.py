@@ -22,13 +22,13 @@ def test_a_short_book_keeps_the_measured_small_corpus_settings():
 
 def test_the_canon_gets_large_batches_and_a_sampled_softmax():
     settings, reasons = choose(CANON)
-    assert settings == {"batch_size": 64, "num_sampled": 1024, "dropout": 0.2, "patience": 2}
+    assert settings == {"batch_size": 64, "num_sampled": 1024, "dropout": 0.3, "patience": 2}
     assert "19,162-word vocabulary: sampled softmax over 1,024 negatives" in reasons[1]
 
 
 def test_a_middle_sized_corpus():
     settings, _ = choose(CorpusCounts(lines=5_000, words=120_000, vocabulary=6_000))
-    assert settings == {"batch_size": 32, "num_sampled": None, "dropout": 0.2, "patience": 5}
+    assert settings == {"batch_size": 32, "num_sampled": None, "dropout": 0.3, "patience": 5}
 
 
 def test_user_values_are_kept_and_not_explained():
