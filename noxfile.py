@@ -43,6 +43,7 @@ def tests_session(backend):
         session.run(
             "pytest",
             "--doctest-modules",
+            "--durations=15",
             *session.posargs,
             env={"KERAS_BACKEND": backend, **STRICT},
         )

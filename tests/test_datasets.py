@@ -9,6 +9,8 @@ from keras.src.utils import file_utils
 
 from keras_nextword import datasets
 
+pytestmark = pytest.mark.backend("jax")  # files and hashes: the same on every backend
+
 
 @pytest.fixture
 def downloads(monkeypatch):

@@ -5,6 +5,8 @@ import pytest
 from keras_nextword import recipe
 from keras_nextword.recipe import CorpusCounts, choose
 
+pytestmark = pytest.mark.backend("jax")  # pure Python: the same on every backend
+
 FINAL_PROBLEM = CorpusCounts(lines=589, words=6_575, vocabulary=1_639)
 CANON = CorpusCounts(lines=49_313, words=599_000, vocabulary=19_162)
 

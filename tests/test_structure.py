@@ -2,7 +2,11 @@
 
 import ast
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.backend("jax")  # reads source files: the same on every backend
 
 PACKAGE = REPO / "keras_nextword"
 # Lowest first: a module imports modules of its own layer or lower only.
