@@ -36,6 +36,7 @@ def run_cell(weights, token_ids, state=None):
     >>> model = NextWordLSTM(10, embedding_dim=4, lstm_units=6)
     >>> weights = generation.generation_weights(model)
     >>> hidden, (h, c) = run_cell(weights, np.array([[2, 3, 0]]))
+    >>> hidden, h = keras.ops.convert_to_numpy(hidden), keras.ops.convert_to_numpy(h)
     >>> np.allclose(hidden[:, 2], h)  # padding: the state stays
     True
     """
