@@ -325,17 +325,19 @@ class EpochClock(keras.callbacks.Callback):
 
 @torch.no_grad()
 def score_ours(model, rows, batch_size=32):
-    """`heldout_perplexity` for a `NextWordLSTM` (its softmax output), in small batches."""
+    """`heldout_perplexity` for a `NextWordLSTM` (its logits), in small batches."""
     x, y, w = rows
     nll, targets = [], []
     for start in range(0, len(x), batch_size):
         real = w[start : start + batch_size] > 0
         length = max(int(real.sum(axis=1).max()), 1)  # rows are post-padded
         real = real[:, :length]
-        p = model.predict_on_batch(x[start : start + batch_size, :length].astype("int32"))
-        p = keras.ops.convert_to_numpy(p)
+        logits = model.predict_on_batch(x[start : start + batch_size, :length].astype("int32"))
+        logits = keras.ops.convert_to_numpy(logits).astype(np.float64)[real]
         target = y[start : start + batch_size, :length][real]
-        nll.append(-np.log(np.maximum(p[real][np.arange(real.sum()), target], 1e-30)))
+        top = logits.max(axis=-1)
+        log_z = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
+        nll.append(log_z - logits[np.arange(len(target)), target])
         targets.append(target)
     nll, targets = np.concatenate(nll).astype(np.float64), np.concatenate(targets)
     known = targets != OOV_ID

@@ -87,3 +87,17 @@ def test_peer_stops_on_from_texts_dev_lines_when_it_sets_some_apart(tmp_path, mo
     assert sum(counts) == data.stream_lines(str(path))[1] and counts[1] > 0
     assert result["settings"]["chosen_on"] == "dev lines"
     assert 1 < result["best"]["dev_perplexity"] < math.inf
+
+
+def test_ours_is_scored_as_evaluate_scores_it():
+    """score_ours reads the model's logits (it once read them as probabilities)."""
+    from keras_nextword import NextWordLSTM
+
+    lines = ["it is with a heavy heart", "that i take up my pen", "a heavy pen"]
+    vectorizer = NGramVectorizer()
+    vectorizer.adapt(lines)
+    model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    rows = peer.heldout_rows(vectorizer, tf.data.Dataset.from_tensor_slices(lines))
+    ours, _ = peer.score_ours(model, rows)
+    expected = model.evaluate(lines, verbose=0, return_dict=True)["perplexity"]
+    assert math.isclose(ours, expected, rel_tol=1e-4)
