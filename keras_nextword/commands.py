@@ -94,6 +94,10 @@ def train(args):
     In a group of processes, one that loses another (killed, or its host
     down) stops at once with a one-line error and exit status 1, skipping
     JAX's shutdown, which would wait for the lost process and then abort.
+    The error comes from the first step whose collective fails; a process
+    that spends longer than `--heartbeat-timeout` outside a step (saving a
+    checkpoint) after the loss is ended by JAX's coordination service
+    instead: an abort with JAX's own message, the same restart advice.
     """
     try:
         _train(args)
