@@ -18,10 +18,10 @@ training lines' singletons), or the peer never learns the held-out lines' `[UNK]
 
 Both are scored on the held-out lines as `fit` validates: each word after the first of
 its line, from the words before it in that line only (the peer's state starts at zero on
-each held-out line), over all targets and over targets that are not `[UNK]`. Where
-`from_text` sets training lines apart to stop on (a large corpus), the peer's rate and
-kept weights follow its perplexity on those lines, as the example's validation split; on
-a small corpus they follow the held-out lines, which flatters the peer.
+each held-out line), over all targets and over targets that are not `[UNK]`. The peer's
+rate and kept weights follow its perplexity on the training lines `from_text` sets apart
+to stop on, as the example's validation split (on a corpus too short to set any apart,
+the held-out lines, which flatters the peer).
 `NextWordLSTM.from_text(path)` then trains in the same process with its defaults and the
 same seed, its per-epoch `val_perplexity` being the same measure. Times are seconds from
 the start of each model's run (reading the corpus included) to the end of each epoch's
@@ -104,15 +104,15 @@ def corpus_path(corpus):
 
 def split(path):
     """`from_text`'s split: `(train_lines, dev_lines, heldout_lines)`, `tf.data.Dataset`s
-    of strings; `dev_lines` are the training lines that a large corpus sets apart to
-    stop on (`recipe.one_run`), else None."""
+    of strings; `dev_lines` are the training lines set apart to stop on
+    (`recipe.dev_lines`), None when there are too few."""
     lines, count = data.stream_lines(path)
     held_out = recipe.held_out_lines(count, 0.1)
     train_lines, heldout_lines, (train_count, _) = data.split_dataset(
         lines, count, held_out / count
     )
     dev_lines = None
-    if recipe.one_run(train_count):
+    if recipe.dev_lines(train_count):
         share = recipe.dev_lines(train_count) / train_count
         train_lines, dev_lines, _ = data.split_dataset(train_lines, train_count, share)
     return train_lines, dev_lines, heldout_lines

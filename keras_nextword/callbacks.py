@@ -131,21 +131,25 @@ class Evaluation(keras.callbacks.Callback):
 
 
 class Progress(keras.callbacks.Callback):
-    """One line per epoch: its time, and how long this phase and the whole
-    call have left at most (the time limits cap both).
+    """One line per epoch: its time, the time so far, and how long the rest
+    of the call takes at most (the time limit caps it).
 
     Args:
-        phase: str, what this fit is (e.g. `"rehearsal"`).
         start: `time.monotonic()` when the whole call began.
-        deadline: `time.monotonic()` of this phase's time limit, or None.
-        call_deadline: `time.monotonic()` of the whole call's, or None.
+        deadline: `time.monotonic()` of its time limit, or None.
         say: a function that prints one line.
+
+    Example:
+    >>> progress = Progress(time.monotonic(), None)
+    >>> progress.set_params({"epochs": 3})
+    >>> progress.on_epoch_begin(0)
+    >>> progress.on_epoch_end(0)
+    epoch 1/3 took 0 s, 0 s so far; at most 0 s more
     """
 
-    def __init__(self, phase, start, deadline, call_deadline, say=print):
+    def __init__(self, start, deadline, say=print):
         super().__init__()
-        self.phase, self.start, self.say = phase, start, say
-        self.deadline, self.call_deadline = deadline, call_deadline
+        self.start, self.deadline, self.say = start, deadline, say
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.monotonic()
@@ -154,15 +158,13 @@ class Progress(keras.callbacks.Callback):
         now = time.monotonic()
         seconds, epochs = now - self.epoch_start, self.params["epochs"]
         left = (epochs - epoch - 1) * seconds
-        if self.deadline is not None:
-            left = min(left, max(self.deadline - now, 0))
-        call = "no time limit"
-        if self.call_deadline is not None:
-            call = f"the call at most {_duration(max(self.call_deadline - now, 0))} (time limit)"
+        capped = self.deadline is not None and self.deadline - now < left
+        if capped:
+            left = max(self.deadline - now, 0)
         self.say(
-            f"{self.phase} epoch {epoch + 1}/{epochs} took {_duration(seconds)}, "
-            f"{_duration(now - self.start)} so far; at most {_duration(left)} more in this "
-            f"phase, {call}"
+            f"epoch {epoch + 1}/{epochs} took {_duration(seconds)}, "
+            f"{_duration(now - self.start)} so far; at most {_duration(left)} more"
+            + (" (time limit)" if capped else "")
         )
 
 

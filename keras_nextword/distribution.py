@@ -261,15 +261,14 @@ def in_group(distribution, seed, checkpoint_dir):
 
 
 def _saved_state(folder):
-    """What a resumed run reads from `folder`: the chosen epoch count and the
-    last finished epoch of each fit, as lines of text."""
-    state = []
-    for name in ("epochs.json", "rehearsal/training_metadata.json", "final/training_metadata.json"):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                state.append(f"{name}: {f.read()}")
-    return state
+    """What a resumed run reads from `folder`: the last finished epoch that
+    `from_text`'s `BackupAndRestore` saved, as a list of one line (empty when
+    nothing was saved)."""
+    path = os.path.join(folder, "training", "training_metadata.json")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [f.read()]
 
 
 def agreed(flag):

@@ -10,10 +10,10 @@ kept; each chosen one comes with its reason.
 
 import dataclasses
 
-# A corpus this many training lines long chooses its epochs in one run that
-# early-stops on its last lines; a shorter one rehearses on 90% and retrains.
-ONE_RUN_LINES = 20_000
-DEV_LINES = 5_000  # at most, the early-stopping lines of a one-run corpus
+# From this many training lines, a corpus's epochs are long and its validation
+# curve smooth: it stops after fewer epochs without improvement.
+LONG_CORPUS_LINES = 20_000
+DEV_LINES = 5_000  # at most, the training lines set apart to stop on
 MAX_HELD_OUT_LINES = 10_000  # at most, the lines held out and scored every epoch
 SAMPLED_VOCABULARY = 8_192  # from this vocabulary size on, a sampled softmax
 NUM_SAMPLED = 1_024
@@ -49,23 +49,13 @@ def held_out_lines(count, validation_split):
     return min(int(round(count * validation_split)), MAX_HELD_OUT_LINES)
 
 
-def one_run(train_lines):
-    """Whether the epochs are chosen in the training run itself (early stopping
-    on its last `dev_lines` lines) rather than by a rehearsal that trains twice.
-
-    Example:
-    >>> one_run(589), one_run(54_313)
-    (False, True)
-    """
-    return train_lines >= ONE_RUN_LINES
-
-
 def dev_lines(train_lines):
-    """Early-stopping lines of a one-run corpus: 10% of its lines, at most `DEV_LINES`.
+    """The training lines set apart to stop on (never trained on): 10% of them,
+    at most `DEV_LINES`.
 
     Example:
-    >>> dev_lines(54_313)
-    5000
+    >>> dev_lines(589), dev_lines(54_313)
+    (59, 5000)
     """
     return min(int(round(train_lines * 0.1)), DEV_LINES)
 
@@ -83,9 +73,9 @@ def choose(counts, batch_size=None, num_sampled=None, dropout=None, patience=Non
       validation stays exact.
     - `dropout`: 0.5 under 100,000 words (measured on The Final Problem),
       else 0.3 (the canon: held-out 161.2 against 164.0 at 0.2, `benchmarks/canon.py`).
-    - `patience`: epochs without a better validation perplexity before
-      stopping: 5 for a rehearsal on a short corpus, 2 for a long one, whose
-      epochs are long and whose curve is smooth.
+    - `patience`: epochs without a better perplexity on the lines set apart
+      before stopping: 5 under 20,000 training lines, 2 from there (long
+      epochs, a smooth curve).
 
     Args:
         counts: a `CorpusCounts`.
@@ -122,10 +112,10 @@ def choose(counts, batch_size=None, num_sampled=None, dropout=None, patience=Non
         dropout = 0.5 if counts.words < 100_000 else 0.3
         reasons.append(f"{words}: dropout {dropout}")
     if patience is None:
-        patience = 2 if one_run(counts.lines) else 5
+        patience = 2 if counts.lines >= LONG_CORPUS_LINES else 5
         reasons.append(
             f"{counts.lines:,} training lines: stop after {patience} epochs without a better "
-            "validation perplexity"
+            "perplexity on the lines set apart"
         )
     settings = dict(
         batch_size=batch_size, num_sampled=num_sampled or None, dropout=dropout, patience=patience

@@ -9,7 +9,6 @@ never imports the model.
 
 import contextlib
 import functools
-import json
 import math
 import os
 import time
@@ -76,13 +75,12 @@ def from_text(
     Settings left as None are chosen from what was counted in the training
     lines (`keras_nextword.recipe.choose`: batch size, sampled softmax,
     dropout, patience), each printed with its reason and kept in
-    `model.training_settings`. The number of epochs is chosen on the training
-    lines: a corpus of 20,000 lines or more trains once, early-stopping on its
-    last lines (at most 5,000, never trained on) and ending with the best
-    weights seen; a shorter one rehearses first (a model with the vocabulary
-    of the first 90% trains on them until perplexity on the last 10% stops
-    improving), then a fresh model trains on all of them for the best count.
-    The whole call stops at `max_minutes`, ending with the best weights seen.
+    `model.training_settings`. The number of epochs is chosen in the run
+    itself: the last 10% of the training lines (at most 5,000) are set apart,
+    never trained on, and training stops once their perplexity has not
+    improved for `early_stopping_patience` epochs, ending with the weights of
+    its best epoch. The whole call stops at `max_minutes`, ending with the
+    best weights seen.
 
     Args:
         path: a path, or a list of paths, of UTF-8 text files.
@@ -168,7 +166,7 @@ def from_text(
     if dtype_policy is not None:
         config["dtype"] = keras.dtype_policies.get(dtype_policy)
     config.setdefault("tie_weights", True)
-    deadline = call_deadline = None if max_minutes is None else start + 60 * max_minutes
+    deadline = None if max_minutes is None else start + 60 * max_minutes
     say = functools.partial(print, flush=True) if verbose else (lambda *args: None)
 
     lines, count = data.stream_lines(path, encoding_errors)
@@ -176,30 +174,26 @@ def from_text(
     train_lines, validation_lines, (train_count, _) = data.split_dataset(
         lines, count, held_out / count
     )
-    one_run = epochs and early_stopping_patience != 0 and recipe.one_run(train_count)
-    dev = None
-    if one_run:
-        dev_count = recipe.dev_lines(train_count)
+    # The lines to stop on, unless every epoch trains (or there are too few).
+    stopping = epochs and early_stopping_patience != 0
+    dev_count = recipe.dev_lines(train_count) if stopping else 0
+    if dev_count:
         train_lines, dev, (train_count, _) = data.split_dataset(
             train_lines, train_count, dev_count / train_count
         )
     say(
         f"{_names(path)}: {count:,} lines, {held_out:,} held out"
-        + (f", {dev_count:,} more to stop on" if one_run else "")
+        + (f", {dev_count:,} more to stop on" if dev_count else "")
     )
 
-    def adapt(lines):
-        preprocessor = NGramVectorizer(
-            max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
-        )
-        try:
-            preprocessor.adapt(lines)
-        except ValueError as error:
-            raise ValueError(f"{_names(path)}: {error}") from None
-        check_identical(preprocessor.get_vocabulary())  # across processes
-        return preprocessor
-
-    preprocessor = adapt(train_lines)
+    preprocessor = NGramVectorizer(
+        max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
+    )
+    try:
+        preprocessor.adapt(train_lines)
+    except ValueError as error:
+        raise ValueError(f"{_names(path)}: {error}") from None
+    check_identical(preprocessor.get_vocabulary())  # across processes
     counts = recipe.CorpusCounts(
         train_count, sum(preprocessor.word_counts), preprocessor.vocabulary_size()
     )
@@ -217,125 +211,69 @@ def from_text(
     batch_size, config["dropout"] = settings["batch_size"], settings["dropout"]
     if distribution is not None:
         check_batch_size(distribution, batch_size)
-    fit_kwargs = dict(
-        batch_size=batch_size,
-        mode=mode,
-        window_length=window_length,
-        num_sampled=settings["num_sampled"],
-        verbose=verbose,
-        seed=seed,
-    )
-
-    def optimizer(count, epochs):
-        """Adam, averaging the weights if `epochs` over `count` lines take enough
-        steps for the average to forget its start, the initial weights."""
-        steps = epochs * math.ceil(count / batch_size)
-        averaged = ema_momentum is not None and steps * (1 - ema_momentum) >= 3
-        return keras.optimizers.Adam(
-            learning_rate, clipnorm=1.0, use_ema=averaged, ema_momentum=ema_momentum or 0.99
+    # Adam, averaging the weights if the run takes enough steps for the average
+    # to forget its start, the initial weights.
+    steps = epochs * math.ceil(train_count / batch_size)
+    averaged = ema_momentum is not None and steps * (1 - ema_momentum) >= 3
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    with scope():  # variables get their layouts when created
+        model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate, clipnorm=1.0, use_ema=averaged, ema_momentum=ema_momentum or 0.99
+            )
         )
-
-    def build(preprocessor, count, epochs):
-        if seed is not None:
-            keras.utils.set_random_seed(seed)
-        with scope():  # variables get their layouts when created
-            model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
-            model.compile(optimizer=optimizer(count, epochs))
-        model.training_settings = dict(settings, epochs=epochs, max_minutes=max_minutes)
-        return model
-
-    def train(model, lines, validation, epochs, callbacks, phase, monitor, deadline):
-        # Worse than guessing uniformly: the loss has exploded (or is NaN).
-        limit = 2 * math.log(model.vocabulary_size)
-
-        def stop_if_diverged(epoch, logs):
-            model.stop_training = model.stop_training or not logs["loss"] <= limit
-
-        guards = [
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.LambdaCallback(on_epoch_end=stop_if_diverged),
-        ]
-        if model.optimizer.use_ema:
-            guards.append(keras.callbacks.SwapEMAWeights())  # validate the average
-        if checkpoint_dir is not None:
-            guards.append(keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, phase)))
-        # Early stopping on `monitor` (never the held-out lines), best weights kept.
-        best = BestWeights(monitor, settings["patience"] or None) if monitor else None
-        watch = [
-            *callbacks,
-            *([best] if best else []),
-            TimeLimit(deadline, say),
-            Progress(phase, start, deadline, call_deadline, say),
-        ]
-        with scope():
-            history = model.fit(
-                lines,
-                validation_data=validation,
-                epochs=epochs,
-                callbacks=guards + watch,
-                **fit_kwargs,
-            )
-        loss = history.history["loss"][-1]
-        if not loss <= limit:
-            raise FloatingPointError(
-                f"Training diverged: the loss became {loss:.4g} in epoch "
-                f"{history.epoch[-1] + 1}, worse than guessing ({limit / 2:.2f}). "
-                f"Lower `learning_rate` (now {learning_rate})."
-            )
-        return history, best
-
-    validation = validation_lines if held_out else None
+    model.training_settings = dict(settings, epochs=epochs, max_minutes=max_minutes)
     if not epochs:
-        model = build(preprocessor, train_count, epochs)
         model.history = None
         return model
-    if one_run:
+
+    # Worse than guessing uniformly: the loss has exploded (or is NaN).
+    limit = 2 * math.log(model.vocabulary_size)
+
+    def stop_if_diverged(epoch, logs):
+        model.stop_training = model.stop_training or not logs["loss"] <= limit
+
+    guards = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.LambdaCallback(on_epoch_end=stop_if_diverged),
+    ]
+    if averaged:
+        guards.append(keras.callbacks.SwapEMAWeights())  # validate the average
+    if checkpoint_dir is not None:
+        guards.append(keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, "training")))
+    watch = list(callbacks or [])
+    if dev_count:
         say(f"Training up to {epochs} epochs, stopping on the {dev_count:,} lines set apart")
-        model = build(preprocessor, train_count, epochs)
-        extra = [Evaluation(model, dev, "dev_"), *(callbacks or [])]
-        train(model, train_lines, validation, epochs, extra, "training", "dev_perplexity", deadline)
-        return model
-    if settings["patience"]:
-        epochs = _rehearse(
-            adapt,
-            build,
-            train,
+        # Early stopping on the lines set apart (never the held-out ones), best weights kept.
+        watch = [
+            Evaluation(model, dev, "dev_"),
+            *watch,
+            BestWeights("dev_perplexity", settings["patience"]),
+        ]
+    watch += [TimeLimit(deadline, say), Progress(start, deadline, say)]
+    with scope():
+        history = model.fit(
             train_lines,
-            train_count,
-            epochs,
-            checkpoint_dir,
-            say,
-            start,
-            deadline,
+            validation_data=validation_lines if held_out else None,
+            epochs=epochs,
+            callbacks=guards + watch,
+            batch_size=batch_size,
+            mode=mode,
+            window_length=window_length,
+            num_sampled=settings["num_sampled"],
+            verbose=verbose,
+            seed=seed,
         )
-    model = build(preprocessor, train_count, epochs)
-    train(model, train_lines, validation, epochs, callbacks or [], "training", None, deadline)
+    loss = history.history["loss"][-1]
+    if not loss <= limit:
+        raise FloatingPointError(
+            f"Training diverged: the loss became {loss:.4g} in epoch "
+            f"{history.epoch[-1] + 1}, worse than guessing ({limit / 2:.2f}). "
+            f"Lower `learning_rate` (now {learning_rate})."
+        )
     return model
-
-
-def _rehearse(adapt, build, train, lines, count, epochs, checkpoint_dir, say, start, deadline):
-    """The epoch count of a short corpus: a model with the vocabulary of the
-    first 90% of `lines` trains on them, validated on the last 10%, within
-    half the time left; returns its best epoch."""
-    fit_lines, dev_lines, (fit_count, dev_count) = data.split_dataset(lines, count, 0.1)
-    chosen = checkpoint_dir and os.path.join(checkpoint_dir, "epochs.json")
-    if chosen and os.path.exists(chosen):
-        with open(chosen) as f:
-            return json.load(f)["epochs"]
-    if not dev_count:
-        return epochs
-    say(f"Choosing the number of epochs: a rehearsal validated on the last {dev_count:,} lines")
-    half = None if deadline is None else start + (deadline - start) / 2
-    rehearsal = build(adapt(fit_lines), fit_count, epochs)
-    history, best = train(
-        rehearsal, fit_lines, dev_lines, epochs, [], "rehearsal", "val_perplexity", half
-    )
-    epochs = epochs if best.best_epoch is None else best.best_epoch + 1
-    if chosen:
-        with open(chosen, "w") as f:
-            json.dump({"epochs": epochs}, f)
-    say(f"Training on all training lines for {epochs} epochs")
-    return epochs
 
 
 def _names(path):

@@ -23,6 +23,9 @@ import pytest
 from conftest import REPO
 from keras_nextword import NextWordLSTM, distribution
 
+# Tests whose subprocesses choose their own backend do the same in every session:
+# they run in the JAX session only.
+jax_only = pytest.mark.backend("jax")
 TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
 
@@ -120,6 +123,7 @@ print(json.dumps({
 """
 
 
+@jax_only
 def test_data_parallel_trains_as_one_device(corpus, tmp_path):
     result = run(["-c", DATA_PARALLEL_RUN, corpus, tmp_path / "parallel.keras"], TWO_DEVICES)
     out = last_json_line(result)
@@ -146,6 +150,7 @@ def test_data_parallel_trains_as_one_device(corpus, tmp_path):
     assert out["predict_gap"] < 1e-5
 
 
+@jax_only
 def test_cli_data_parallel_with_mixed_precision(corpus, tmp_path):
     model_path = tmp_path / "model.keras"
     args = ["--epochs", "1", "--embedding-dim", "8", "--lstm-units", "8", "--seed", "0"]
@@ -163,6 +168,7 @@ def test_cli_data_parallel_with_mixed_precision(corpus, tmp_path):
     assert model.training_settings["batch_size"] % 2 == 0
 
 
+@jax_only
 def test_cli_data_parallel_refuses_an_odd_batch(corpus, tmp_path):
     result = run(
         ["-m", "keras_nextword", "train", corpus, "--out", tmp_path / "m.keras"]
@@ -177,6 +183,7 @@ def test_cli_data_parallel_refuses_an_odd_batch(corpus, tmp_path):
     )
 
 
+@jax_only
 def test_cli_data_parallel_is_refused_off_jax(corpus, tmp_path):
     result = run(
         ["-m", "keras_nextword", "train", corpus, "--out", tmp_path / "m.keras"]
@@ -192,6 +199,7 @@ def test_cli_data_parallel_is_refused_off_jax(corpus, tmp_path):
     assert not (tmp_path / "m.keras").exists()
 
 
+@jax_only
 def test_data_parallel_raises_off_jax():
     code = (
         "from keras_nextword import data_parallel\n"
@@ -259,7 +267,6 @@ def test_launchers_that_start_a_group():
 
 # The groups run JAX whatever this session's backend: the jax session runs them
 # (deselected elsewhere, see conftest.py).
-jax_only = pytest.mark.backend("jax")
 SMALL = ["--embedding-dim", "8", "--lstm-units", "8", "--seed", "0", "--patience", "0"]
 ONE_DEVICE = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
 

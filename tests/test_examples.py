@@ -1,4 +1,4 @@
-"""Every example runs for real, with its smallest settings, on the session's backend."""
+"""Every example runs for real, with its smallest settings (see `EVERY_SESSION` for which backends)."""
 
 import os
 import subprocess
@@ -42,7 +42,19 @@ def test_example_help_answers_without_keras(name):
     assert "tensorflow/core" not in result.stderr and "absl" not in result.stderr
 
 
-@pytest.mark.parametrize("name", sorted(RUNS))
+# The backends example trains on the session's backend and loads on another, in
+# every session; the others run their backend's code that the unit tests cover, and
+# run in the JAX session (the default) only, to keep CI in its time.
+EVERY_SESSION = {"backends"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        name if name in EVERY_SESSION else pytest.param(name, marks=pytest.mark.backend("jax"))
+        for name in sorted(RUNS)
+    ],
+)
 def test_example_runs(name, tmp_path, corpus):
     other = {"jax": "tensorflow", "tensorflow": "torch", "torch": "jax"}[backend()]
     values = dict(tmp=tmp_path, corpus=corpus, backend=backend(), other=other)

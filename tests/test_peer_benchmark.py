@@ -12,7 +12,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "benchmarks"))
 import peer  # noqa: E402
 
-from keras_nextword import data, datasets, recipe  # noqa: E402
+from keras_nextword import data, datasets  # noqa: E402
 from keras_nextword.preprocessing import NGramVectorizer  # noqa: E402
 
 PROBABILITIES = [0.1, 0.2, 0.3, 0.4]
@@ -77,8 +77,7 @@ def test_peer_trains_an_epoch_on_a_small_corpus(tmp_path):
     assert result["training_words"] > 1000
 
 
-def test_peer_stops_on_from_texts_dev_lines_when_it_sets_some_apart(tmp_path, monkeypatch):
-    monkeypatch.setattr(recipe, "ONE_RUN_LINES", 100)  # the canon's path, on 200 lines
+def test_peer_stops_on_from_texts_dev_lines(tmp_path):
     path = tmp_path / "small.txt"
     path.write_text("\n".join(data.read_lines(datasets.load_final_problem())[:200]))
     train, dev, heldout = peer.split(str(path))

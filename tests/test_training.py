@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import LINES, REPO
-from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, data, recipe
+from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, data
+from keras_nextword.distribution import _saved_state
 from keras_nextword.losses import NextWordCrossentropy
 
 
@@ -39,37 +40,6 @@ def test_from_text_holds_out_last_lines(tmp_path):
     vocabulary = model.preprocessor.get_vocabulary()
     assert "zebra" not in vocabulary  # held-out words stay out of the vocabulary
     assert "val_perplexity" in model.history.history
-
-
-def test_epochs_are_chosen_without_the_held_out_lines(tmp_path, monkeypatch):
-    path = tmp_path / "corpus.txt"
-    path.write_text("\n".join(LINES * 5 + ["zebra quagga okapi"] * 3), encoding="utf-8")
-    calls = []
-    fit = NextWordLSTM.fit
-
-    def spy(self, x=None, validation_data=None, **kwargs):
-        lines = [[line.decode() for line in d.as_numpy_iterator()] for d in (x, validation_data)]
-        history = fit(self, x, validation_data=validation_data, **kwargs)
-        calls.append((*lines, history.history["val_perplexity"]))
-        return history
-
-    monkeypatch.setattr(NextWordLSTM, "fit", spy)
-    model = NextWordLSTM.from_text(
-        path,
-        epochs=30,
-        validation_split=0.15,
-        embedding_dim=8,
-        lstm_units=8,
-        early_stopping_patience=2,
-        seed=0,
-        verbose=0,
-    )
-    (probe_train, probe_dev, probe_curve), (final_train, held_out, _) = calls
-    assert held_out == ["zebra quagga okapi"] * 3  # the last 15% of the lines
-    assert "zebra quagga okapi" not in probe_train + probe_dev + final_train
-    assert final_train == probe_train + probe_dev and len(probe_dev) == 2
-    # The final model trains for the probe's best epoch count.
-    assert len(model.history.epoch) == probe_curve.index(min(probe_curve)) + 1
 
 
 def train_tiny(tmp_path, lines, **kwargs):
@@ -186,6 +156,9 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
     finally:
         child.kill()
         child.wait()
+    # What each process of a group compares before resuming: the epoch saved (it
+    # once read a file from_text never writes, so the check compared nothing).
+    assert '"epoch"' in "".join(_saved_state(checkpoints))
     resumed = run_training(corpus, checkpoints, 0)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     lines = resumed.stdout.splitlines()
@@ -270,8 +243,7 @@ def test_time_limit_shorter_than_one_epoch_stops_mid_epoch(final_problem_path):
     assert model.training_settings["max_minutes"] == 1e-4
 
 
-def test_long_corpus_trains_once_stopping_on_lines_set_apart(tmp_path, monkeypatch):
-    monkeypatch.setattr(recipe, "ONE_RUN_LINES", 40)  # the canon's path, on a small file
+def test_epochs_are_chosen_in_one_run_on_training_lines_set_apart(tmp_path, monkeypatch):
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(LINES * 12 + ["zebra quagga okapi"] * 5), encoding="utf-8")
     fits = []
@@ -285,9 +257,11 @@ def test_long_corpus_trains_once_stopping_on_lines_set_apart(tmp_path, monkeypat
     model = NextWordLSTM.from_text(
         path, epochs=6, validation_split=0.1, embedding_dim=8, lstm_units=8, seed=0, verbose=0
     )
-    assert len(fits) == 1  # no rehearsal
-    # 53 lines: 5 held out, then 5 of the 48 left set apart to stop on, never trained on.
+    assert len(fits) == 1  # one run: no rehearsal, no retraining
+    # 53 lines: the last 5 held out, then 5 of the 48 left set apart to stop on,
+    # never trained on (nor in the vocabulary).
     assert len(fits[0]) == 43 and "zebra quagga okapi" not in fits[0]
+    assert "zebra" not in model.preprocessor.get_vocabulary()
     history = model.history.history
     assert len(history["dev_perplexity"]) == len(history["val_perplexity"]) >= 1
     # The model ends with the weights of its best epoch on the lines set apart.
