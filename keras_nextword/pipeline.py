@@ -16,6 +16,12 @@ from keras_nextword.preprocessing import OOV_ID, PAD_ID
 MODES = ("window", "line", "prefix")
 
 
+def _plain(function):
+    """`function` for `tf.data` to trace as written: the layouts branch on Python
+    values only, and autograph's conversion of them cost about 1 s a pipeline."""
+    return tf.autograph.experimental.do_not_convert(function)
+
+
 def word_ids(preprocessor, text, training=False, seed=None):
     """Word ids of lines as one flat vector, with each line's start and length.
 
@@ -223,18 +229,18 @@ def text_dataset(
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip(dataset, seeds)
     else:
-        dataset = dataset.map(lambda batch: (batch, tf.zeros([2], tf.int64)))
+        dataset = dataset.map(_plain(lambda batch: (batch, tf.zeros([2], tf.int64))))
 
     def lay_out(batch, batch_seed):
         return layout(preprocessor, batch, mode, window_length, training, batch_seed)
 
-    dataset = dataset.map(lay_out, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    dataset = dataset.map(_plain(lay_out), num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     if shuffle:
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
     if mode == "line" and bucket:
         dataset = _by_length(dataset, batch_size)
     else:
-        dataset = dataset.batch(batch_size).map(lambda *batch: _fill(batch, batch_size))
+        dataset = dataset.batch(batch_size).map(_plain(lambda *batch: _fill(batch, batch_size)))
     if not shuffle and not isinstance(lines, tf.data.Dataset):
         # Keras' `evaluate` of a dataset of unknown length counts one batch too
         # many in its mean loss (Keras 3.15): count the batches of lines in memory.
@@ -254,7 +260,7 @@ def count_batches(dataset):
     >>> count_batches(tf.data.Dataset.range(10).batch(4))
     3
     """
-    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+    return int(dataset.reduce(tf.constant(0, tf.int64), _plain(lambda count, _: count + 1)))
 
 
 def repeated(dataset):
@@ -303,4 +309,4 @@ def _by_length(line_rows, batch_size, step=4):
 
     return line_rows.bucket_by_sequence_length(
         length, boundaries, [batch_size] * (len(boundaries) + 1)
-    ).map(cut, num_parallel_calls=tf.data.AUTOTUNE)
+    ).map(_plain(cut), num_parallel_calls=tf.data.AUTOTUNE)

@@ -41,6 +41,24 @@ def test_evaluate_perplexity_is_exp_loss():
     assert results["perplexity"] == pytest.approx(model.vocabulary_size, rel=0.1)
 
 
+@pytest.mark.parametrize("width, bucketed", [(17, False), (40, True)])
+def test_scoring_shares_one_layout_bucketed_only_on_wide_rows(width, bucketed):
+    """Validation, the lines set apart and `evaluate` share their batches' shapes
+    (they compiled 8 steps on The Final Problem); rows of up to 32 positions are
+    not bucketed: one shape."""
+    lines = [" ".join(["holmes"] * n) for n in range(2, 42)]
+    preprocessor = NGramVectorizer(sequence_length=width)
+    preprocessor.adapt(lines)
+    model = NextWordLSTM(preprocessor.vocabulary_size(), 8, 8, preprocessor=preprocessor)
+    shapes = {tuple(x.shape) for x, _, _ in model._scoring_dataset(lines, 8)}
+    assert all(rows == 64 for rows, _ in shapes)  # 8 rows a step times 8
+    assert (len(shapes) > 1) == bucketed and max(w for _, w in shapes) == width
+    # However batched, the scores are the same.
+    by_64 = model.evaluate(lines, batch_size=8, verbose=0, return_dict=True)
+    by_128 = model.evaluate(lines, batch_size=128, verbose=0, return_dict=True)
+    assert by_64["perplexity"] == pytest.approx(by_128["perplexity"], rel=1e-5)
+
+
 def test_fit_on_integer_arrays():
     model = tiny_model()
     x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
