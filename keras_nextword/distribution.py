@@ -299,12 +299,16 @@ def agreed(flag):
 # Words of the JAX runtime errors raised when a peer is gone: a collective whose
 # connection was reset, or the coordination service's missed heartbeat.
 LOST_PROCESS_WORDS = ("gloo", "connection", "heartbeat", "unavailable", "coordination", "peer")
+# The XLA status codes such errors start with, whatever exception carries them.
+RUNTIME_CODES = ("unknown:", "unavailable:", "internal:", "aborted:", "cancelled:")
 
 
 def lost_process(error):
     """Whether `error` means that another process of the group is gone: a JAX
     runtime error that says so (such as a collective whose peer closed its
-    connection) while this process is one of several.
+    connection) while this process is one of several. The runtime error may
+    arrive as another exception that carries its XLA status message, or as
+    the cause of one: both count.
 
     Args:
         error: an exception.
@@ -320,10 +324,13 @@ def lost_process(error):
         return False
     import jax
 
-    message = str(error).lower()
-    return isinstance(error, jax.errors.JaxRuntimeError) and any(
-        word in message for word in LOST_PROCESS_WORDS
-    )
+    while error is not None:
+        message = str(error).strip().lower()
+        runtime = isinstance(error, jax.errors.JaxRuntimeError) or message.startswith(RUNTIME_CODES)
+        if runtime and any(word in message for word in LOST_PROCESS_WORDS):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def check_identical(words, what="vocabulary"):

@@ -460,3 +460,26 @@ def test_group_shares_a_seed_decisions_and_checks_vocabularies(tmp_path):
     # Different vocabularies: the process that differs from process 0 says so.
     assert len(outs[0]) == 2 and len(outs[1]) == 3
     assert outs[1][1].startswith("The vocabulary of process 1 differs from process 0's")
+
+
+@jax_only
+def test_a_lost_peer_is_recognised_whatever_exception_carries_it(monkeypatch):
+    """The CLI once got the lost peer as a bad-input error (a ValueError or OSError),
+    printed it as such and went on to JAX's shutdown, which aborted (exit -6)."""
+    monkeypatch.setattr(distribution, "process_count", lambda: 2)
+    reset = (
+        "UNKNOWN: Gloo AllGather failed: [external/gloo/gloo/transport/tcp/pair.cc:538] "
+        "Read error [127.0.0.1]:60630: Connection reset by peer"
+    )
+    assert distribution.lost_process(ValueError(reset))
+    try:
+        try:
+            raise ValueError(reset)
+        except ValueError as error:
+            raise KeyError("while saving") from error
+    except KeyError as error:
+        assert distribution.lost_process(error)  # through its cause
+    assert not distribution.lost_process(ValueError("peer.txt: no such file"))
+    assert not distribution.lost_process(RuntimeError("Gloo all-reduce failed"))
+    monkeypatch.setattr(distribution, "process_count", lambda: 1)
+    assert not distribution.lost_process(ValueError(reset))  # alone: no peer to lose
