@@ -78,7 +78,7 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
     >>> model.generate("What happens we do this", max_length=3)  # doctest: +SKIP
     'What happens we do this and i have'
     >>> model.predict(["it is with a heavy"], verbose=0).shape
-    (1, 1639)
+    (1, 1544)
     >>> twin = NextWordLSTM(backbone=model.backbone, preprocessor=model.preprocessor)
     """
 

@@ -54,19 +54,23 @@ class RawTextTask:
     def _scoring_dataset(self, x, batch_size):
         """Raw lines laid out to be scored line by line (validation, `evaluate`).
 
-        Every scoring pass shares one layout, so that its compiled steps are
-        shared too: batches of at least `SCORING_ROWS` rows (a multiple of
-        `batch_size`, so that they split across devices as training batches
-        do), bucketed by length only where rows are wider than
-        `BUCKETED_WIDTH` positions. On narrower rows the padding costs less
-        than compiling one step per length: on The Final Problem (rows of 17)
-        validation and the lines set apart compiled 8 steps at about 0.45 s
-        each in the first epoch; now one.
+        Rows of up to `BUCKETED_WIDTH` positions are scored in one layout, so
+        that every scoring pass shares its one compiled step: batches of at
+        least `SCORING_ROWS` rows (a multiple of `batch_size`, so that they
+        split across devices as training batches do), not bucketed. On The
+        Final Problem (rows of 17) validation and the lines set apart compiled
+        8 steps at about 0.45 s each in the first epoch (validation at batch 8,
+        the lines set apart at 32, each length bucket a shape); now one.
+        Wider rows are bucketed by length, at `batch_size` (32 when None): on
+        the canon (rows of 64, 18,262 words) the padding would cost more, and
+        scoring its lines set apart at 64 rows instead of 32 measured slower
+        (about 27 s an epoch of scoring instead of 21, across two runs).
         """
+        if (self.preprocessor.sequence_length or 0) > BUCKETED_WIDTH:
+            return self._text_dataset(x, batch_size, bucket=True)
         batch_size = batch_size or SCORING_ROWS
         batch_size *= max(1, SCORING_ROWS // batch_size)
-        bucket = (self.preprocessor.sequence_length or 0) > BUCKETED_WIDTH
-        return self._text_dataset(x, batch_size, bucket=bucket)
+        return self._text_dataset(x, batch_size)
 
     def fit(
         self,
@@ -161,8 +165,7 @@ class RawTextTask:
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """`keras.Model.evaluate` that also takes raw lines of text, scored line
         by line: every word after the first of its line, from the words before it
-        (in batches of `_scoring_dataset`: `batch_size` rows times the smallest
-        factor that makes at least 64)."""
+        (in the batches of `_scoring_dataset`)."""
         if data.is_text(x):
             x, batch_size = self._scoring_dataset(x, batch_size), None
         with _unknown_length_ok():
