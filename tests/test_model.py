@@ -60,6 +60,21 @@ def test_scoring_shares_one_layout_bucketed_only_on_wide_rows(width, bucketed):
     assert by_64["perplexity"] == pytest.approx(by_128["perplexity"], rel=1e-5)
 
 
+def test_losses_over_raw_lines_are_exact_means():
+    """Keras weighs each batch's mean loss by its rows, filler rows included: over
+    70 lines in 64-row batches (the second holding 6 lines) that is far off."""
+    lines = [" ".join(["holmes", "watson"] * (1 + n % 5)) for n in range(70)]
+    lines[64:] = ["holmes watson"] * 6  # short lines in the short last batch
+    model = tiny_model(lines)
+    history = model.fit(lines, validation_data=lines, epochs=1, batch_size=8, verbose=0)
+    logs = {name: values[-1] for name, values in history.history.items()}
+    assert logs["val_loss"] == pytest.approx(math.log(logs["val_perplexity"]), rel=1e-5)
+    results = model.evaluate(lines, verbose=0, return_dict=True)
+    assert results["loss"] == pytest.approx(math.log(results["perplexity"]), rel=1e-5)
+    as_list = model.evaluate(lines, verbose=0)
+    assert as_list[0] == pytest.approx(results["loss"]) and len(as_list) == len(results)
+
+
 def test_fit_on_integer_arrays():
     model = tiny_model()
     x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
