@@ -35,7 +35,7 @@ import keras
 import numpy as np
 
 import keras_nextword
-from keras_nextword import NextWordLSTM, datasets, pipeline, saving
+from keras_nextword import NextWordLSTM, datasets, pipeline, recipe, saving
 from keras_nextword.data import read_lines, split_lines
 from keras_nextword.export import export
 from keras_nextword.metrics import evaluate_keyboard, keyboard_metrics, line_predictions
@@ -120,6 +120,8 @@ def main(argv=None):
     }
     path = datasets.load_final_problem()
     train_lines, heldout_lines = split_lines(read_lines(path), 0.1)
+    # Kneser-Ney learns from the lines from_text trains on: not those it sets apart to stop on.
+    train_lines = train_lines[: len(train_lines) - recipe.dev_lines(len(train_lines))]
     tic = time.perf_counter()
     if args.model:
         model = saving.load_model(args.model)

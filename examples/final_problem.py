@@ -45,6 +45,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
     import keras
 
@@ -62,8 +63,8 @@ def main():
     epochs = len(model.history.epoch)
     held_out = {name: model.history.history[f"val_{name}"][-1] for name in ("loss", "perplexity")}
     print(
-        f"Trained {epochs} epochs; held-out loss {held_out['loss']:.3f}, "
-        f"perplexity {held_out['perplexity']:.1f}"
+        f"Trained {epochs} epochs; the last one's held-out loss {held_out['loss']:.3f}, "
+        f"perplexity {held_out['perplexity']:.1f} (the model keeps its best epoch's weights)"
     )
     model.save(args.out)
     plot = plot_history(

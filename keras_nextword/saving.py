@@ -70,6 +70,9 @@ def save_atomic(model, filepath, overwrite=True, **kwargs):
         return keras.Model.save(model, filepath, overwrite=overwrite, **kwargs)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{os.fspath(filepath)}: exists, and overwrite=False")
+    folder = os.path.dirname(os.path.abspath(filepath))
+    if not os.path.isdir(folder):  # else the error would name the temporary file
+        raise FileNotFoundError(f"{os.fspath(filepath)}: no folder {folder} to save into")
     with atomic_write(filepath) as tmp:
         keras.Model.save(model, tmp, **kwargs)
 

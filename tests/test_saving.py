@@ -71,6 +71,13 @@ def test_save_without_overwrite_refuses_an_existing_file(model, saved):
         model.save(path, overwrite=False)
 
 
+def test_save_into_a_missing_folder_names_the_path(model, tmp_path):
+    """The error named the temporary file save writes first, not the user's path."""
+    path = tmp_path / "missing" / "model.keras"
+    with pytest.raises(FileNotFoundError, match=f"^{re.escape(str(path))}: no folder"):
+        model.save(path)
+
+
 def test_atomic_write_keeps_the_extension(tmp_path):
     with saving.atomic_write(tmp_path / "history.png") as tmp:
         assert tmp.endswith(".png") and tmp != str(tmp_path / "history.png")
