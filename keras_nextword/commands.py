@@ -122,9 +122,6 @@ def train(args):
 def _train(args):
     if not args.out.endswith(".keras"):
         raise UsageError(f"--out must end in .keras, not {args.out}")
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):  # said before training, not after
-        raise UsageError(f"--out {args.out}: no folder {folder} to save into")
     distribution, batch_size = None, args.batch_size
     if args.data_parallel:
         distribution, batch_size = _data_parallel(args)

@@ -135,13 +135,6 @@ BAD_CORPORA = {
 }
 
 
-def test_out_in_a_missing_folder_exits_2_before_training(corpus, tmp_path):
-    out = tmp_path / "missing" / "m.keras"
-    result = keras_nextword("train", corpus, "--out", out, *TINY)
-    failed(result, f"keras-nextword: error: --out {re.escape(str(out))}: no folder .* to save into")
-    assert "Epoch" not in result.stdout  # said before any training
-
-
 @pytest.mark.parametrize("name", BAD_CORPORA)
 def test_bad_corpus_exits_2_naming_the_path(tmp_path, name):
     content, problem = BAD_CORPORA[name]
