@@ -333,11 +333,9 @@ def score_ours(model, rows, batch_size=32):
         length = max(int(real.sum(axis=1).max()), 1)  # rows are post-padded
         real = real[:, :length]
         logits = model.predict_on_batch(x[start : start + batch_size, :length].astype("int32"))
-        logits = keras.ops.convert_to_numpy(logits).astype(np.float64)[real]
+        log_p = keras.ops.convert_to_numpy(keras.ops.log_softmax(logits, axis=-1))[real]
         target = y[start : start + batch_size, :length][real]
-        top = logits.max(axis=-1)
-        log_z = top + np.log(np.exp(logits - top[:, None]).sum(axis=-1))
-        nll.append(log_z - logits[np.arange(len(target)), target])
+        nll.append(-log_p[np.arange(len(target)), target])
         targets.append(target)
     nll, targets = np.concatenate(nll).astype(np.float64), np.concatenate(targets)
     known = targets != OOV_ID
