@@ -2,12 +2,17 @@
 
 With a large vocabulary the full softmax dominates training: for the Sherlock Holmes
 canon (19,000 words) it is about 90% of an epoch. Here each step scores every real
-position against its target and `num_sampled` words drawn uniformly (shared by the
-batch, accidental hits masked), so the output layer costs `num_sampled / vocabulary`
-of the full one. With uniform sampling the usual log-probability correction is the
-same for every word and drops out of the softmax. Evaluation, and every perplexity
-reported, use the exact full softmax.
+position against its target and `num_sampled` other words (shared by the batch,
+accidental hits masked), so the output layer costs `num_sampled / vocabulary` of the
+full one: the first half of the ids (a `TextVectorization` vocabulary lists the most
+frequent words first) exactly, the other half drawn uniformly from the remaining
+words, their terms weighed by how many words each draw stands for. The softmax's sum
+is then an unbiased estimate of the full one, and most of it is exact: the
+frequent words carry most of a language model's probability mass. Evaluation, and
+every perplexity reported, use the exact full softmax.
 """
+
+import math
 
 import keras
 from keras import ops
@@ -26,13 +31,15 @@ class SampledSoftmaxTrainer(keras.Model):
     """Trains a `NextWordLSTM`'s weights with a sampled softmax loss.
 
     Its output is the language model's hidden states (after dropout); its loss
-    is the sampled softmax cross-entropy of the head's logits, averaged over
-    positions of sample weight > 0. It shares every variable with `model`, so
+    is the sampled softmax cross-entropy of the head's logits (see the module),
+    averaged over positions of sample weight > 0. It shares every variable with `model`, so
     training it trains `model`. It is a training device, never saved.
 
     Args:
         model: a `NextWordLSTM`.
-        num_sampled: int, negative words per step.
+        num_sampled: int, words scored beside the target per step: the
+            `num_sampled // 2` first ids, and the rest drawn uniformly from the
+            other ids.
         seed: int or None, for the negatives.
 
     Example:
@@ -62,14 +69,26 @@ class SampledSoftmaxTrainer(keras.Model):
             y_pred = projection(y_pred)
         vocabulary = self.model.vocabulary_size
         y = ops.cast(y, "int32")
-        negatives = keras.random.randint(
-            (self.num_sampled,), 0, vocabulary, dtype="int32", seed=self.seed_generator
+        frequent = self.num_sampled // 2
+        drawn = self.num_sampled - frequent
+        negatives = ops.concatenate(
+            [
+                ops.arange(frequent, dtype="int32"),
+                keras.random.randint(
+                    (drawn,), frequent, vocabulary, dtype="int32", seed=self.seed_generator
+                ),
+            ]
+        )
+        # Each drawn word stands for (vocabulary - frequent) / drawn words.
+        weight = ops.concatenate(
+            [ops.zeros((frequent,)), ops.full((drawn,), math.log((vocabulary - frequent) / drawn))]
         )
         target_logits = ops.einsum("blu,ubl->bl", y_pred, ops.take(kernel, y, axis=1))
         negative_logits = ops.matmul(y_pred, ops.take(kernel, negatives, axis=1))
         if bias is not None:
             target_logits = target_logits + ops.take(bias, y)
             negative_logits = negative_logits + ops.take(bias, negatives)
+        negative_logits = negative_logits + ops.cast(weight, negative_logits.dtype)
         hit = ops.equal(ops.expand_dims(y, -1), negatives)
         negative_logits = ops.where(hit, -1e9, negative_logits)
         logits = ops.concatenate([ops.expand_dims(target_logits, -1), negative_logits], axis=-1)

@@ -22,25 +22,46 @@ def tiny_model(**kwargs):
 
 
 @pytest.mark.parametrize("tying", [{}, {"tie_weights": True, "embedding_dim": 6}])
-def test_loss_is_the_softmax_over_target_and_negatives(monkeypatch, tying):
+def test_loss_is_the_softmax_over_target_frequent_and_weighed_drawn_words(monkeypatch, tying):
     model = tiny_model(**tying)
     x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
-    y[0, 0] = 5  # an accidental hit: word 5 is also a negative
-    negatives = np.array([5, 9, 2, 17], "int32")
-    monkeypatch.setattr(keras.random, "randint", lambda *args, **kwargs: negatives)
-    trainer = SampledSoftmaxTrainer(model, num_sampled=4)
+    y[0, 0] = 9  # an accidental hit: word 9 is also drawn
+    y[0, 1] = 1  # a target among the frequent ids, which are scored anyway
+    drawn = np.array([9, 17], "int32")
+    monkeypatch.setattr(keras.random, "randint", lambda *args, **kwargs: drawn)
+    trainer = SampledSoftmaxTrainer(model, num_sampled=4)  # ids 0 and 1, and two drawn
     hidden = trainer(x)
     loss = trainer.compute_loss(x, y, hidden, w)
 
     # The full model's logits (log-probabilities up to a constant per position,
     # which a softmax over any subset of words ignores).
     logits = keras.ops.convert_to_numpy(model(x))
+    vocabulary = model.vocabulary_size
+    negatives = np.array([0, 1, 9, 17])
+    weights = np.log([1, 1, (vocabulary - 2) / 2, (vocabulary - 2) / 2])
     target = np.take_along_axis(logits, y[..., None], -1)
-    others = np.where(negatives == y[..., None], -np.inf, logits[..., negatives])
+    others = np.where(negatives == y[..., None], -np.inf, logits[..., negatives] + weights)
     both = np.concatenate([target, others], -1)
     top = both.max(-1, keepdims=True)
     expected = (np.log(np.exp(both - top).sum(-1)) + top[..., 0] - target[..., 0]) * w
     np.testing.assert_allclose(float(loss), expected.sum() / w.sum(), rtol=1e-5)
+
+
+def test_sampled_sum_estimates_the_full_softmax_sum_without_bias():
+    # One position: exp(loss) is the estimated sum of exp(logits) over the
+    # vocabulary divided by the target's term, so its mean over draws is
+    # 1 / p(target). (Uniform draws without weights, the earlier loss, gave
+    # about a quarter of it here.)
+    model = tiny_model()
+    x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
+    w = np.zeros_like(w)
+    w[0, 0] = 1.0
+    y[0, 0] = model.vocabulary_size - 1  # a rare word, only ever drawn
+    trainer = SampledSoftmaxTrainer(model, num_sampled=8, seed=0)
+    hidden = trainer(x)
+    estimates = [float(np.exp(trainer.compute_loss(x, y, hidden, w))) for _ in range(1_000)]
+    probability = keras.ops.convert_to_numpy(keras.ops.softmax(model(x)[0, 0]))[y[0, 0]]
+    assert np.mean(estimates) == pytest.approx(1 / probability, rel=0.05)
 
 
 def test_fit_with_sampled_softmax_reports_exact_validation():
