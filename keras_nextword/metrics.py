@@ -21,9 +21,9 @@ class SuggestionAccuracy(keras.metrics.SparseTopKCategoricalAccuracy):
     """Share of next words among the `k` most likely words, padding and
     `[UNK]` never among them (a keyboard never shows them).
 
-    `keras.metrics.SparseTopKCategoricalAccuracy` with the scores of padding
-    and `[UNK]` set to the lowest float first: a `[UNK]` target is always missed, as it
-    is by `suggest`. Takes probabilities or logits (only the order counts),
+    `keras.metrics.SparseTopKCategoricalAccuracy` with padding and `[UNK]`
+    left out of the count of words scoring higher than the target, and a
+    `[UNK]` target always missed, as it is by `suggest`. Takes probabilities or logits (only the order counts),
     of shape `(..., vocabulary_size)`, and integer targets of shape `(...)`.
     A target tied with the `k`-th score counts as found.
 
@@ -45,19 +45,33 @@ class SuggestionAccuracy(keras.metrics.SparseTopKCategoricalAccuracy):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred, sample_weight = flat_positions(y_true, y_pred, sample_weight)
-        y_pred = ops.cast(y_pred, "float32")
-        special = ops.arange(ops.shape(y_pred)[-1]) <= OOV_ID
-        # The lowest finite float, not -inf: TensorFlow's `in_top_k` misses every
-        # target of a row that holds a non-finite score.
-        y_pred = ops.where(special, np.finfo("float32").min, y_pred)
-        return super().update_state(y_true, y_pred, sample_weight)
+        higher, target = _higher(y_true, y_pred)
+        # Padding and [UNK] are never shown: take out those scoring higher.
+        special = ops.cast(y_pred[:, : OOV_ID + 1], "float32")
+        higher = higher - ops.sum(ops.cast(special > target, "int32"), axis=-1)
+        found = ops.logical_and(higher < self.k, ops.cast(y_true, "int32") > OOV_ID)
+        return keras.metrics.Mean.update_state(
+            self, ops.cast(found, self.dtype), sample_weight=sample_weight
+        )
+
+
+def _higher(y_true, y_pred):
+    """How many words score higher than each target, and the target's score.
+
+    One pass over the scores, where a top-k or an argmax is one pass each:
+    `PositionAccuracy` and `SuggestionAccuracy` compute the same count, which
+    XLA computes once for them all.
+    """
+    y_pred = ops.cast(y_pred, "float32")
+    target = ops.take_along_axis(y_pred, ops.cast(y_true, "int32")[:, None], axis=-1)
+    return ops.sum(ops.cast(y_pred > target, "int32"), axis=-1), target
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class PositionAccuracy(keras.metrics.SparseCategoricalAccuracy):
-    """Share of positions whose likeliest word is the target, each weighted
-    position counted alike whatever its batch's length (`losses.flat_positions`);
-    Keras' `"accuracy"` otherwise.
+    """Share of positions where no word scores higher than the target (Keras'
+    `"accuracy"`, but a tie counts as found), each weighted position counted
+    alike whatever its batch's length (`losses.flat_positions`).
 
     Args:
         name: the metric name.
@@ -75,7 +89,11 @@ class PositionAccuracy(keras.metrics.SparseCategoricalAccuracy):
         super().__init__(name=name, dtype=dtype, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(*flat_positions(y_true, y_pred, sample_weight))
+        y_true, y_pred, sample_weight = flat_positions(y_true, y_pred, sample_weight)
+        higher, _ = _higher(y_true, y_pred)
+        return keras.metrics.Mean.update_state(
+            self, ops.cast(higher == 0, self.dtype), sample_weight=sample_weight
+        )
 
 
 def typed_before_shown(index, word, scores, k):

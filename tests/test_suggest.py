@@ -327,3 +327,11 @@ def test_benchmark_scores_kneser_ney_by_the_same_rule():
     ]
     assert results["predictions"] == len(words) == 4 + 3 + 2
     assert results["top1_accuracy"] == pytest.approx(sum(hits) / len(words))
+
+
+def test_an_unknown_target_is_missed_even_when_k_covers_every_word():
+    # Four ids: padding, [UNK] and two words; three suggestions show both words.
+    scores = np.array([[[0.1, 0.5, 0.3, 0.1], [0.1, 0.5, 0.3, 0.1]]])
+    metric = SuggestionAccuracy(3)
+    metric.update_state(np.array([[1, 3]]), scores)
+    assert float(metric.result()) == 0.5  # [UNK] missed, word 3 (last but shown) found
