@@ -34,7 +34,6 @@ start = time.perf_counter()
 import keras
 from keras_nextword import NextWordLSTM
 from keras_nextword import recipe
-from keras_nextword.data import read_lines
 
 class EpochTimes(keras.callbacks.Callback):
     times, training, ends, steps = [], [], [], []
@@ -71,8 +70,7 @@ report = {
 if sys.argv[3] != "-":
     sys.path.insert(0, sys.argv[3])
     import heldout
-    lines = [line for line in read_lines(sys.argv[1]) if line.strip()]
-    held_out = lines[len(lines) - recipe.held_out_lines(len(lines), 0.1):]  # from_text's
+    held_out = [line.decode() for line in recipe.split(sys.argv[1]).held_out.as_numpy_iterator()]
     all_ppl, known_ppl, n, n_known = heldout.heldout_perplexities(model, held_out)
     report.update(perplexity_all=all_ppl, perplexity_known=known_ppl, predictions=n)
 print(json.dumps(report))

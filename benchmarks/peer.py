@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from keras_nextword import NextWordLSTM, data, datasets, recipe
+from keras_nextword import NextWordLSTM, datasets, recipe
 from keras_nextword.preprocessing import OOV_ID, NGramVectorizer
 
 # pytorch/examples word_language_model's recipe, at our model's size.
@@ -106,16 +106,8 @@ def split(path):
     """`from_text`'s split: `(train_lines, dev_lines, heldout_lines)`, `tf.data.Dataset`s
     of strings; `dev_lines` are the training lines set apart to stop on
     (`recipe.dev_lines`), None when there are too few."""
-    lines, count = data.stream_lines(path)
-    held_out = recipe.held_out_lines(count, 0.1)
-    train_lines, heldout_lines, (train_count, _) = data.split_dataset(
-        lines, count, held_out / count
-    )
-    dev_lines = None
-    if recipe.dev_lines(train_count):
-        share = recipe.dev_lines(train_count) / train_count
-        train_lines, dev_lines, _ = data.split_dataset(train_lines, train_count, share)
-    return train_lines, dev_lines, heldout_lines
+    parts = recipe.split(path)
+    return parts.train, parts.dev, parts.held_out
 
 
 def load(path):

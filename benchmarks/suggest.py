@@ -36,7 +36,6 @@ import numpy as np
 
 import keras_nextword
 from keras_nextword import NextWordLSTM, datasets, pipeline, recipe, saving
-from keras_nextword.data import read_lines, split_lines
 from keras_nextword.export import export
 from keras_nextword.metrics import evaluate_keyboard, keyboard_metrics, line_predictions
 from keras_nextword.preprocessing import python_split_words
@@ -119,9 +118,11 @@ def main(argv=None):
         },
     }
     path = datasets.load_final_problem()
-    train_lines, heldout_lines = split_lines(read_lines(path), 0.1)
     # Kneser-Ney learns from the lines from_text trains on: not those it sets apart to stop on.
-    train_lines = train_lines[: len(train_lines) - recipe.dev_lines(len(train_lines))]
+    parts = recipe.split(path)
+    train_lines, heldout_lines = (
+        [s.decode() for s in p.as_numpy_iterator()] for p in (parts.train, parts.held_out)
+    )
     tic = time.perf_counter()
     if args.model:
         model = saving.load_model(args.model)

@@ -10,6 +10,8 @@ kept; each chosen one comes with its reason.
 
 import dataclasses
 
+from keras_nextword import data
+
 # From this many training lines, a corpus's epochs are long and its validation
 # curve smooth: it stops after fewer epochs without improvement.
 LONG_CORPUS_LINES = 20_000
@@ -60,6 +62,58 @@ def dev_lines(train_lines):
     return min(int(round(train_lines * 0.1)), DEV_LINES)
 
 
+@dataclasses.dataclass
+class Split:
+    """A corpus split as `from_text` splits it (see `split`).
+
+    Args:
+        train, dev, held_out: `tf.data.Dataset`s of lines; `dev` is None when
+            no line is set apart.
+        lines: int, the non-blank lines in all.
+        train_lines, dev_lines, held_out_lines: int, the lines in each part.
+    """
+
+    train: object
+    dev: object
+    held_out: object
+    lines: int
+    train_lines: int
+    dev_lines: int
+    held_out_lines: int
+
+
+def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict"):
+    """`from_text`'s split of text files, in file order: the last
+    `validation_split` of the non-blank lines held out (`held_out_lines`),
+    and, with `set_apart`, the last 10% of the lines before them set apart to
+    stop on (`dev_lines`); the rest trains. Benchmarks score on the same split.
+
+    Args:
+        path: a path, or a list of paths, of UTF-8 text files.
+        validation_split: float in [0, 1).
+        set_apart: bool, set training lines apart to stop on.
+        encoding_errors: as `data.stream_lines`' `errors`.
+
+    Returns:
+        A `Split`.
+
+    Example:
+    >>> from keras_nextword import datasets
+    >>> parts = split(datasets.load_final_problem())
+    >>> parts.train_lines, parts.dev_lines, parts.held_out_lines
+    (530, 59, 66)
+    """
+    lines, count = data.stream_lines(path, encoding_errors)
+    held_out = held_out_lines(count, validation_split)
+    train, held_out_part, (train_count, _) = data.split_dataset(lines, count, held_out / count)
+    dev, dev_count = None, dev_lines(train_count) if set_apart else 0
+    if dev_count:
+        train, dev, (train_count, _) = data.split_dataset(
+            train, train_count, dev_count / train_count
+        )
+    return Split(train, dev, held_out_part, count, train_count, dev_count, held_out)
+
+
 def choose(counts, batch_size=None, num_sampled=None, dropout=None, patience=None):
     """Fills in each setting the user left as None from the corpus counts.
 
@@ -67,10 +121,11 @@ def choose(counts, batch_size=None, num_sampled=None, dropout=None, patience=Non
       Problem in earlier exploratory runs: batch 8 beat 16 and 32), 32 under
       300,000 (not measured: a middle tier), else 64 (the canon,
       `benchmarks/canon.py`).
-    - `num_sampled`: a sampled softmax over 1,024 negative words from a
-      vocabulary of 8,192 (training the canon's 19,000-word output layer in
-      full was about 90% of an epoch in an earlier exploratory run);
-      validation stays exact.
+    - `num_sampled`: a sampled softmax over 1,024 words (the 512 most
+      frequent, 512 drawn from the rest: `keras_nextword.sampled_softmax`)
+      from a vocabulary of 8,192 (training the canon's 19,000-word output
+      layer in full was about 90% of an epoch in an earlier exploratory
+      run); validation stays exact.
     - `dropout`: 0.5 under 100,000 words (measured on The Final Problem),
       else 0.3 (the canon: held-out 161.2 against 164.0 at 0.2, `benchmarks/canon.py`).
     - `patience`: epochs without a better perplexity on the lines set apart
@@ -91,7 +146,7 @@ def choose(counts, batch_size=None, num_sampled=None, dropout=None, patience=Non
     >>> settings
     {'batch_size': 64, 'num_sampled': 1024, 'dropout': 0.3, 'patience': 2}
     >>> reasons[1]
-    '19,162-word vocabulary: sampled softmax over 1,024 negatives (validation stays exact)'
+    '19,162-word vocabulary: sampled softmax over 1,024 words, the 512 most frequent and 512 drawn (validation stays exact)'
     """
     words = f"{counts.words:,} training words"
     reasons = []
@@ -103,7 +158,8 @@ def choose(counts, batch_size=None, num_sampled=None, dropout=None, patience=Non
             num_sampled = NUM_SAMPLED
             reasons.append(
                 f"{counts.vocabulary:,}-word vocabulary: sampled softmax over "
-                f"{num_sampled:,} negatives (validation stays exact)"
+                f"{num_sampled:,} words, the {num_sampled // 2:,} most frequent and "
+                f"{num_sampled - num_sampled // 2:,} drawn (validation stays exact)"
             )
         else:
             num_sampled = 0

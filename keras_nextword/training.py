@@ -15,7 +15,7 @@ import time
 
 import keras
 
-from keras_nextword import data, recipe
+from keras_nextword import recipe
 from keras_nextword.backbone import check_positive_int
 from keras_nextword.callbacks import BestWeights, Evaluation, Progress, TimeLimit
 from keras_nextword.distribution import check_batch_size, check_identical, even_batch_size, in_group
@@ -169,18 +169,12 @@ def from_text(
     deadline = None if max_minutes is None else start + 60 * max_minutes
     say = functools.partial(print, flush=True) if verbose else (lambda *args: None)
 
-    lines, count = data.stream_lines(path, encoding_errors)
-    held_out = recipe.held_out_lines(count, validation_split)
-    train_lines, validation_lines, (train_count, _) = data.split_dataset(
-        lines, count, held_out / count
-    )
-    # The lines to stop on, unless every epoch trains (or there are too few).
+    # Lines set apart to stop on, unless every epoch trains (or there are too few).
     stopping = epochs and early_stopping_patience != 0
-    dev_count = recipe.dev_lines(train_count) if stopping else 0
-    if dev_count:
-        train_lines, dev, (train_count, _) = data.split_dataset(
-            train_lines, train_count, dev_count / train_count
-        )
+    parts = recipe.split(path, validation_split, stopping, encoding_errors)
+    train_lines, dev, validation_lines = parts.train, parts.dev, parts.held_out
+    count, held_out = parts.lines, parts.held_out_lines
+    train_count, dev_count = parts.train_lines, parts.dev_lines
     say(
         f"{_names(path)}: {count:,} lines, {held_out:,} held out"
         + (f", {dev_count:,} more to stop on" if dev_count else "")
@@ -202,8 +196,12 @@ def from_text(
         batch_size,
         num_sampled,
         config.get("dropout"),
-        early_stopping_patience if epochs else 0,
+        early_stopping_patience if dev_count else 0,
     )
+    if stopping and not dev_count:
+        reasons.append(
+            f"{train_count:,} training lines: too few to set any apart, every epoch trains"
+        )
     for reason in reasons:
         say(reason)
     if distribution is not None and batch_size is None:  # chosen: split it evenly

@@ -11,9 +11,9 @@ pytestmark = pytest.mark.backend("jax")  # reads source files: the same on every
 PACKAGE = REPO / "keras_nextword"
 # Lowest first: a module imports modules of its own layer or lower only.
 LAYERS = [
-    {"environment", "backend", "distribution", "datasets", "losses", "plotting", "recipe"},
+    {"environment", "backend", "distribution", "datasets", "losses", "plotting"},
     {"tokenizer", "backbone", "sampled_softmax"},
-    {"preprocessing", "data", "pipeline", "prompts", "preprocessor", "samplers"},
+    {"preprocessing", "data", "recipe", "pipeline", "prompts", "preprocessor", "samplers"},
     {"generation", "decoding", "suggest", "metrics", "callbacks", "raw_text", "export"},
     {"model", "presets", "saving"},
     {"training"},

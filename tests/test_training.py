@@ -272,6 +272,17 @@ def test_epochs_are_chosen_in_one_run_on_training_lines_set_apart(tmp_path, monk
     )
 
 
+def test_a_corpus_too_short_to_set_lines_apart_trains_every_epoch(tmp_path, capsys):
+    model, _ = train_tiny(
+        tmp_path, LINES, epochs=2, validation_split=0.0, early_stopping_patience=None, verbose=2
+    )
+    printed = capsys.readouterr().out
+    assert "4 training lines: too few to set any apart, every epoch trains" in printed
+    assert "stop after" not in printed
+    assert model.training_settings["patience"] == 0
+    assert len(model.history.history["loss"]) == 2
+
+
 def test_chosen_settings_are_saved_with_the_model(tmp_path):
     model, _ = train_tiny(tmp_path, LINES * 3, epochs=1, validation_split=0.0)
     assert model.training_settings["batch_size"] == 8  # chosen: a tiny corpus
