@@ -142,9 +142,8 @@ def build_parser():
     train.add_argument(
         "--ema-momentum",
         type=_fraction,
-        default=0.995,
         help="keep a moving average of the weights with this momentum, validate it and "
-        "save it; 0 turns it off (default: %(default)s)",
+        "save it; 0 turns it off (default: chosen from the corpus)",
     )
     train.add_argument("--seed", type=_integer(0))
     train.add_argument(

@@ -164,7 +164,7 @@ def _train(args):
             early_stopping_patience=args.patience,
             max_minutes=args.max_minutes or None,
             dropout=args.dropout,
-            ema_momentum=args.ema_momentum or None,
+            ema_momentum="auto" if args.ema_momentum is None else args.ema_momentum or None,
             embedding_dim=args.embedding_dim,
             lstm_units=args.lstm_units,
             tie_weights=args.tie_weights,

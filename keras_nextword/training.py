@@ -50,7 +50,7 @@ def from_text(
     max_tokens=None,
     sequence_length=None,
     word_dropout=True,
-    ema_momentum=0.995,
+    ema_momentum="auto",
     num_sampled=None,
     early_stopping_patience=None,
     max_minutes=15,
@@ -72,9 +72,9 @@ def from_text(
     accuracy and perplexity (`val_*`) are reported each epoch, never used to
     choose anything.
 
-    Settings left as None are chosen from what was counted in the training
-    lines (`keras_nextword.recipe.choose`: batch size, sampled softmax,
-    dropout, patience), each printed with its reason and kept in
+    Settings left as None (`"auto"` for `ema_momentum`) are chosen from what
+    was counted in the training lines (`keras_nextword.recipe.choose`: batch
+    size, sampled softmax, dropout, patience, weight averaging), each printed with its reason and kept in
     `model.training_settings`. The number of epochs is chosen in the run
     itself: the last 10% of the training lines (at most 5,000) are set apart,
     never trained on, and training stops once their perplexity has not
@@ -99,10 +99,11 @@ def from_text(
             (at most 64).
         word_dropout: bool, replace rare training words by `[UNK]` at random,
             so the model learns `[UNK]`'s share.
-        ema_momentum: float in [0, 1) or None. Keep an exponential moving
-            average of the weights (Adam's `use_ema`): validation scores it
-            and the model ends with it. A fit of fewer than
-            `3 / (1 - ema_momentum)` steps trains without it.
+        ema_momentum: float in [0, 1), `"auto"` to choose, or None. Keep an
+            exponential moving average of the weights (Adam's `use_ema`):
+            validation scores it and the model ends with it; None trains
+            without. A fit of fewer than `3 / (1 - ema_momentum)` steps
+            trains without it.
         num_sampled: int, None to choose, or 0 for the full softmax. Train with
             a sampled softmax over this many negative words per step; held-out
             figures stay exact.
@@ -154,7 +155,7 @@ def from_text(
         check_positive_int("batch_size", batch_size)
     if early_stopping_patience is not None and early_stopping_patience != 0:
         check_positive_int("early_stopping_patience", early_stopping_patience)
-    if ema_momentum is not None and not 0 <= ema_momentum < 1:
+    if ema_momentum not in (None, "auto") and not 0 <= ema_momentum < 1:
         raise ValueError(
             f"`ema_momentum` must be in [0, 1) or None. Received: ema_momentum={ema_momentum!r}"
         )
@@ -197,6 +198,7 @@ def from_text(
         num_sampled,
         config.get("dropout"),
         early_stopping_patience if dev_count else 0,
+        None if ema_momentum == "auto" else ema_momentum or 0,
     )
     if stopping and not dev_count:
         reasons.append(
@@ -207,6 +209,7 @@ def from_text(
     if distribution is not None and batch_size is None:  # chosen: split it evenly
         settings["batch_size"] = even_batch_size(distribution, settings["batch_size"])
     batch_size, config["dropout"] = settings["batch_size"], settings["dropout"]
+    ema_momentum = settings["ema_momentum"]
     if distribution is not None:
         check_batch_size(distribution, batch_size)
     # Adam, averaging the weights if the run takes enough steps for the average

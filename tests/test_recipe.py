@@ -13,18 +13,31 @@ CANON = CorpusCounts(lines=49_313, words=599_000, vocabulary=19_162)
 
 def test_a_short_book_keeps_the_measured_small_corpus_settings():
     settings, reasons = choose(FINAL_PROBLEM)
-    assert settings == {"batch_size": 8, "num_sampled": None, "dropout": 0.5, "patience": 5}
+    assert settings == {
+        "batch_size": 8,
+        "num_sampled": None,
+        "dropout": 0.5,
+        "patience": 5,
+        "ema_momentum": 0.995,
+    }
     assert reasons == [
         "5,860 training words: batch size 8",
         "1,544-word vocabulary: full softmax",
         "5,860 training words: dropout 0.5",
         "530 training lines: stop after 5 epochs without a better perplexity on the lines set apart",
+        "530 training lines: weights averaged over about 200 steps (momentum 0.995)",
     ]
 
 
 def test_the_canon_gets_large_batches_and_a_sampled_softmax():
     settings, reasons = choose(CANON)
-    assert settings == {"batch_size": 64, "num_sampled": 1024, "dropout": 0.3, "patience": 2}
+    assert settings == {
+        "batch_size": 64,
+        "num_sampled": 1024,
+        "dropout": 0.3,
+        "patience": 2,
+        "ema_momentum": 0.999,
+    }
     assert (
         "19,162-word vocabulary: sampled softmax over 1,024 words, the 512 most frequent"
         in reasons[1]
@@ -33,13 +46,32 @@ def test_the_canon_gets_large_batches_and_a_sampled_softmax():
 
 def test_a_middle_sized_corpus():
     settings, _ = choose(CorpusCounts(lines=5_000, words=120_000, vocabulary=6_000))
-    assert settings == {"batch_size": 32, "num_sampled": None, "dropout": 0.3, "patience": 5}
+    assert settings == {
+        "batch_size": 32,
+        "num_sampled": None,
+        "dropout": 0.3,
+        "patience": 5,
+        "ema_momentum": 0.995,
+    }
 
 
 def test_user_values_are_kept_and_not_explained():
-    settings, reasons = choose(CANON, batch_size=16, num_sampled=0, dropout=0.1, patience=7)
-    assert settings == {"batch_size": 16, "num_sampled": None, "dropout": 0.1, "patience": 7}
+    settings, reasons = choose(
+        CANON, batch_size=16, num_sampled=0, dropout=0.1, patience=7, ema_momentum=0.99
+    )
+    assert settings == {
+        "batch_size": 16,
+        "num_sampled": None,
+        "dropout": 0.1,
+        "patience": 7,
+        "ema_momentum": 0.99,
+    }
     assert reasons == []
+
+
+def test_averaging_can_be_turned_off():
+    settings, reasons = choose(CANON, ema_momentum=0)
+    assert settings["ema_momentum"] is None and not any("averaged" in r for r in reasons)
 
 
 @pytest.mark.parametrize(
