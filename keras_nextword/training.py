@@ -74,8 +74,8 @@ def from_text(
 
     Settings left as None (`"auto"` for `ema_momentum`) are chosen from what
     was counted in the training lines (`keras_nextword.recipe.choose`: batch
-    size, sampled softmax, dropout, patience, weight averaging), each printed with its reason and kept in
-    `model.training_settings`. The number of epochs is chosen in the run
+    size, sampled softmax, dropout, patience, weight averaging), each printed
+    with its reason and kept in `model.training_settings`. The number of epochs is chosen in the run
     itself: the last 10% of the training lines (at most 5,000) are set apart,
     never trained on, and training stops once their perplexity has not
     improved for `early_stopping_patience` epochs, ending with the weights of
@@ -155,9 +155,12 @@ def from_text(
         check_positive_int("batch_size", batch_size)
     if early_stopping_patience is not None and early_stopping_patience != 0:
         check_positive_int("early_stopping_patience", early_stopping_patience)
-    if ema_momentum not in (None, "auto") and not 0 <= ema_momentum < 1:
+    if ema_momentum not in (None, "auto") and not (
+        isinstance(ema_momentum, (int, float)) and 0 <= ema_momentum < 1
+    ):
         raise ValueError(
-            f"`ema_momentum` must be in [0, 1) or None. Received: ema_momentum={ema_momentum!r}"
+            "`ema_momentum` must be in [0, 1), 'auto' or None. "
+            f"Received: ema_momentum={ema_momentum!r}"
         )
     schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
     if not schedule and not learning_rate > 0:

@@ -93,6 +93,7 @@ def test_validation_scores_the_averaged_weights_the_model_ends_with(tmp_path, nu
         ({"validation_split": -0.1}, "validation_split"),
         ({"batch_size": 0}, "batch_size"),
         ({"ema_momentum": 1.0}, "ema_momentum"),
+        ({"ema_momentum": "fast"}, "ema_momentum"),
     ],
 )
 def test_bad_hyper_parameters_are_named(final_problem_path, kwargs, name):
