@@ -36,7 +36,7 @@ def test_the_canon_gets_large_batches_and_a_sampled_softmax():
         "num_sampled": 1024,
         "dropout": 0.3,
         "patience": 2,
-        "ema_momentum": 0.999,
+        "ema_momentum": 0.9995,
     }
     assert (
         "19,162-word vocabulary: sampled softmax over 1,024 words, the 512 most frequent"
