@@ -129,7 +129,9 @@ def choose(
       layer in full was about 90% of an epoch in an earlier exploratory
       run); validation stays exact.
     - `dropout`: 0.5 under 100,000 words (measured on The Final Problem),
-      else 0.3 (the canon: held-out 161.2 against 164.0 at 0.2, `benchmarks/canon.py`).
+      else 0.3 (the canon: held-out 161.2 against 164.0 at 0.2 with the earlier
+      uniform sampled softmax, `benchmarks/canon.py`; 0.4 read 155.7 against 156.3
+      with today's, in exploratory runs).
     - `patience`: epochs without a better perplexity on the lines set apart
       before stopping: 5 under 20,000 training lines, 2 from there (long
       epochs, a smooth curve).
