@@ -246,7 +246,13 @@ def from_text(
     if averaged:
         guards.append(keras.callbacks.SwapEMAWeights())  # validate the average
     if checkpoint_dir is not None:
-        guards.append(keras.callbacks.BackupAndRestore(os.path.join(checkpoint_dir, "training")))
+        # The previous epoch's backup is kept: a process killed while writing
+        # one (its weights file cut short) resumes from the one before.
+        guards.append(
+            keras.callbacks.BackupAndRestore(
+                os.path.join(checkpoint_dir, "training"), double_checkpoint=True
+            )
+        )
     watch = list(callbacks or [])
     if dev_count:
         say(f"Training up to {epochs} epochs, stopping on the {dev_count:,} lines set apart")

@@ -170,6 +170,30 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
     assert whole.stdout.splitlines()[4] == lines[3].replace("[1, 2, 3]", "[0, 1, 2, 3]")
 
 
+def test_a_backup_cut_short_by_a_kill_resumes_from_the_one_before(tmp_path):
+    # A process killed while writing its backup leaves a cut weights file (a
+    # group's kill-and-resume test met one: "bad object header version number").
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(LINES * 5), encoding="utf-8")
+    checkpoints = tmp_path / "checkpoints"
+    command = [sys.executable, "-c", TRAIN, str(corpus), str(checkpoints), "30"]
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "finished epoch 1"
+        assert child.stdout.readline().strip() == "finished epoch 2"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    weights = checkpoints / "training" / "latest.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])  # epoch 2's, cut short
+    resumed = run_training(corpus, checkpoints, 0)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    lines = resumed.stdout.splitlines()
+    assert lines[0] == "finished epoch 2"  # from epoch 1's backup
+    assert lines[3].startswith("epochs run [1, 2, 3]")
+
+
 def test_same_seed_same_weights_and_text(tmp_path):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(LINES * 5), encoding="utf-8")
