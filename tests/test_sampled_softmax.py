@@ -59,7 +59,7 @@ def test_sampled_sum_estimates_the_full_softmax_sum_without_bias():
     y[0, 0] = model.vocabulary_size - 1  # a rare word, only ever drawn
     trainer = SampledSoftmaxTrainer(model, num_sampled=8, seed=0)
     hidden = trainer(x)
-    estimates = [float(np.exp(trainer.compute_loss(x, y, hidden, w))) for _ in range(1_000)]
+    estimates = [np.exp(float(trainer.compute_loss(x, y, hidden, w))) for _ in range(1_000)]
     probability = keras.ops.convert_to_numpy(keras.ops.softmax(model(x)[0, 0]))[y[0, 0]]
     assert np.mean(estimates) == pytest.approx(1 / probability, rel=0.05)
 
