@@ -23,8 +23,8 @@ class SuggestionAccuracy(keras.metrics.SparseTopKCategoricalAccuracy):
 
     `keras.metrics.SparseTopKCategoricalAccuracy` with padding and `[UNK]`
     left out of the count of words scoring higher than the target, and a
-    `[UNK]` target always missed, as it is by `suggest`. Takes probabilities or logits (only the order counts),
-    of shape `(..., vocabulary_size)`, and integer targets of shape `(...)`.
+    `[UNK]` target always missed, as it is by `suggest`. Takes probabilities
+    or logits (only the order counts), of shape `(..., vocabulary_size)`, and integer targets of shape `(...)`.
     A target tied with the `k`-th score counts as found.
 
     Args:

@@ -106,7 +106,7 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict"):
     lines, count = data.stream_lines(path, encoding_errors)
     held_out = held_out_lines(count, validation_split)
     train, held_out_part, (train_count, _) = data.split_dataset(lines, count, held_out / count)
-    dev, dev_count = None, dev_lines(train_count) if set_apart else 0
+    dev, dev_count = None, (dev_lines(train_count) if set_apart else 0)
     if dev_count:
         train, dev, (train_count, _) = data.split_dataset(
             train, train_count, dev_count / train_count

@@ -32,8 +32,8 @@ class SampledSoftmaxTrainer(keras.Model):
 
     Its output is the language model's hidden states (after dropout); its loss
     is the sampled softmax cross-entropy of the head's logits (see the module),
-    averaged over positions of sample weight > 0. It shares every variable with `model`, so
-    training it trains `model`. It is a training device, never saved.
+    averaged over positions of sample weight > 0. It shares every variable
+    with `model`, so training it trains `model`. It is a training device, never saved.
 
     Args:
         model: a `NextWordLSTM`.

@@ -75,8 +75,8 @@ def from_text(
     Settings left as None (`"auto"` for `ema_momentum`) are chosen from what
     was counted in the training lines (`keras_nextword.recipe.choose`: batch
     size, sampled softmax, dropout, patience, weight averaging), each printed
-    with its reason and kept in `model.training_settings`. The number of epochs is chosen in the run
-    itself: the last 10% of the training lines (at most 5,000) are set apart,
+    with its reason and kept in `model.training_settings`. The number of
+    epochs is chosen in the run itself: the last 10% of the training lines (at most 5,000) are set apart,
     never trained on, and training stops once their perplexity has not
     improved for `early_stopping_patience` epochs, ending with the weights of
     its best epoch. The whole call stops at `max_minutes`, ending with the

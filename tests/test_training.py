@@ -145,18 +145,27 @@ def run_training(*args, timeout=300):
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 
-def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
+def kill_after(tmp_path, epochs):
+    """Runs `TRAIN` with checkpoints and kills it once `epochs` epochs have
+    finished (each is backed up before `TRAIN`'s callback reports it);
+    returns the corpus and the checkpoint folder."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(LINES * 5), encoding="utf-8")
     checkpoints = tmp_path / "checkpoints"
     command = [sys.executable, "-c", TRAIN, str(corpus), str(checkpoints), "30"]
     child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
-        assert child.stdout.readline().strip() == "finished epoch 1"
-        child.send_signal(signal.SIGKILL)  # epoch 1 is backed up before our callback runs
+        for epoch in range(1, epochs + 1):
+            assert child.stdout.readline().strip() == f"finished epoch {epoch}"
+        child.send_signal(signal.SIGKILL)
     finally:
         child.kill()
         child.wait()
+    return corpus, checkpoints
+
+
+def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
+    corpus, checkpoints = kill_after(tmp_path, 1)
     # What each process of a group compares before resuming: the epoch saved (it
     # once read a file from_text never writes, so the check compared nothing).
     assert '"epoch"' in "".join(_saved_state(checkpoints))
@@ -173,18 +182,7 @@ def test_killed_training_resumes_from_the_last_finished_epoch(tmp_path):
 def test_a_backup_cut_short_by_a_kill_resumes_from_the_one_before(tmp_path):
     # A process killed while writing its backup leaves a cut weights file (a
     # group's kill-and-resume test met one: "bad object header version number").
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(LINES * 5), encoding="utf-8")
-    checkpoints = tmp_path / "checkpoints"
-    command = [sys.executable, "-c", TRAIN, str(corpus), str(checkpoints), "30"]
-    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "finished epoch 1"
-        assert child.stdout.readline().strip() == "finished epoch 2"
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
+    corpus, checkpoints = kill_after(tmp_path, 2)
     weights = checkpoints / "training" / "latest.weights.h5"
     weights.write_bytes(weights.read_bytes()[:1000])  # epoch 2's, cut short
     resumed = run_training(corpus, checkpoints, 0)
