@@ -5,7 +5,9 @@ import time
 
 import keras
 
+from keras_nextword.data import is_text
 from keras_nextword.distribution import agreed
+from keras_nextword.losses import exact_loss
 
 
 def model_weights(model):
@@ -107,6 +109,9 @@ class Evaluation(keras.callbacks.Callback):
         data: what `model.evaluate` takes: `x` alone (raw lines, a dataset),
             or `(x, y)` or `(x, y, sample_weight)` as `fit`'s `validation_data`.
         prefix: str, e.g. `"dev_"`.
+
+    Raw lines are laid out once, on the first epoch's end, as the model's
+    `evaluate` lays them out, and the loss is the exact mean (`exact_loss`).
     """
 
     def __init__(self, model, data, prefix):
@@ -114,6 +119,8 @@ class Evaluation(keras.callbacks.Callback):
         self.lm, self.data, self.prefix = model, data, prefix
 
     def on_epoch_end(self, epoch, logs=None):
+        if is_text(self.data):
+            self.data = self.lm._scoring_dataset(self.data, None)
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(self.data)
         swap = None
         if getattr(self.model.optimizer, "use_ema", False):
@@ -127,6 +134,7 @@ class Evaluation(keras.callbacks.Callback):
         finally:
             if swap is not None:
                 swap.on_test_end()
+        exact_loss(results)
         logs.update({f"{self.prefix}{name}": value for name, value in results.items()})
 
 

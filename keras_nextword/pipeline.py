@@ -169,6 +169,7 @@ def text_dataset(
     shuffle=False,
     training=None,
     seed=None,
+    cache=False,
 ):
     """A `tf.data` pipeline of `(inputs, targets, sample_weight)` batches from lines.
 
@@ -201,6 +202,10 @@ def text_dataset(
         shuffle: bool, shuffle lines and rows (reshuffled every pass).
         training: bool, apply word dropout; None for `shuffle`'s value.
         seed: int or None: the shuffles and the word dropout draws.
+        cache: bool, keep the batches in memory after the first pass
+            (`tf.data.Dataset.cache`), for lines scored again and again: a
+            later pass makes no new iterator over the pipeline (about 80 ms
+            for The Final Problem's 66 held-out lines, more than scoring them).
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -242,6 +247,8 @@ def text_dataset(
         dataset = _by_length(dataset, batch_size)
     else:
         dataset = dataset.batch(batch_size).map(_plain(lambda *batch: _fill(batch, batch_size)))
+    if cache:
+        dataset = dataset.cache()
     if not shuffle and not isinstance(lines, tf.data.Dataset):
         # Keras' `evaluate` of a dataset of unknown length counts one batch too
         # many in its mean loss (Keras 3.15): count the batches of lines in memory.

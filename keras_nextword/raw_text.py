@@ -9,38 +9,20 @@ by line), and everything else straight to `keras.Model`'s methods.
 
 import contextlib
 import functools
-import math
 import warnings
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_nextword import data, generation, pipeline
 from keras_nextword.callbacks import Evaluation
 from keras_nextword.distribution import check_batch_size
+from keras_nextword.losses import exact_loss
 from keras_nextword.sampled_softmax import SampledSoftmaxTrainer
 
 SCORING_ROWS = 64  # at least, per batch of lines scored
 BUCKETED_WIDTH = 32  # scored rows wider than this are batched by length
-
-
-def exact_loss(logs, prefix=""):
-    """Sets `logs[prefix + "loss"]` to the log of the exact perplexity beside it.
-
-    Keras averages the losses of a pass's batches weighting each by its rows,
-    the weight-0 rows that fill a short last batch included: over raw lines
-    scored in a few full batches, that read 3.21 on The Final Problem for an
-    exact 4.41. The perplexity metric counts each weighted position alike, so
-    its log is the exact mean loss.
-
-    Example:
-    >>> logs = {"val_loss": 3.21, "val_perplexity": 82.41}
-    >>> exact_loss(logs, "val_")
-    >>> round(logs["val_loss"], 2)
-    4.41
-    """
-    if logs is not None and f"{prefix}loss" in logs and f"{prefix}perplexity" in logs:
-        logs[f"{prefix}loss"] = math.log(logs[f"{prefix}perplexity"])
 
 
 class _ExactValidationLoss(keras.callbacks.Callback):
@@ -90,12 +72,15 @@ class RawTextTask:
         the canon (rows of 64, 18,262 words) the padding would cost more, and
         scoring its lines set apart at 64 rows instead of 32 measured slower
         (about 27 s an epoch of scoring instead of 21, across two runs).
+        The batches of lines in memory (not a `tf.data.Dataset`) are kept
+        (`cache`), as the caller keeps the lines.
         """
+        cache = not isinstance(x, tf.data.Dataset)
         if (self.preprocessor.sequence_length or 0) > BUCKETED_WIDTH:
-            return self._text_dataset(x, batch_size, bucket=True)
+            return self._text_dataset(x, batch_size, bucket=True, cache=cache)
         batch_size = batch_size or SCORING_ROWS
         batch_size *= max(1, SCORING_ROWS // batch_size)
-        return self._text_dataset(x, batch_size)
+        return self._text_dataset(x, batch_size, cache=cache)
 
     def fit(
         self,

@@ -115,13 +115,21 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict"):
 
 
 def choose(
-    counts, batch_size=None, num_sampled=None, dropout=None, patience=None, ema_momentum=None
+    counts,
+    batch_size=None,
+    num_sampled=None,
+    dropout=None,
+    patience=None,
+    ema_momentum=None,
+    learning_rate=None,
 ):
     """Fills in each setting the user left as None from the corpus counts.
 
-    - `batch_size`: 8 under 50,000 words (held-out perplexity on The Final
-      Problem in earlier exploratory runs: batch 8 beat 16 and 32), 32 under
-      300,000 (not measured: a middle tier), else 64 (the canon,
+    - `batch_size` and `learning_rate` (Adam's): 32 at 0.02 under 50,000
+      words (The Final Problem, `benchmarks/peer.py`: held-out 76.4 in 7 s
+      where batch 8 at 0.003 read 79.0 in 15 s; 16 at 0.01 and 64 at 0.02
+      or 0.04 read worse in exploratory runs), 32 at 0.003 under 300,000 (not
+      measured: a middle tier), else 64 at 0.003 (the canon,
       `benchmarks/canon.py`).
     - `num_sampled`: a sampled softmax over 1,024 words (the 512 most
       frequent, 512 drawn from the rest: `keras_nextword.sampled_softmax`)
@@ -135,34 +143,41 @@ def choose(
     - `patience`: epochs without a better perplexity on the lines set apart
       before stopping: 5 under 20,000 training lines, 2 from there (long
       epochs, a smooth curve).
-    - `ema_momentum`: the weights' moving average (Adam's `use_ema`) over
-      about 3 epochs: 0.995 (about 200 steps of The Final Problem) under
-      20,000 training lines, 0.9995 from there (about 2,000 steps of the
-      canon: held-out 151.1 against 156.3 at 0.995, `benchmarks/canon.py`;
-      0.999 read 153.8 in an exploratory run).
+    - `ema_momentum`: the weights' moving average (`WarmAveragedAdam`), over
+      the last tenth of the steps so far, at most `1 / (1 - ema_momentum)`
+      steps: 0.995 (200 steps) under 20,000 training lines, 0.9995 (2,000
+      steps, about 3 canon epochs) from there. With Keras' average (no
+      warm-up), the canon read 151.1 at 0.9995 against 156.3 at 0.995
+      (`benchmarks/canon.py`) and 153.8 at 0.999 (exploratory); The Final
+      Problem's runs end before the cap binds (momentum 0.98, 0.99 and 0.995
+      trained alike).
 
     Args:
         counts: a `CorpusCounts`.
-        batch_size, num_sampled, dropout, patience, ema_momentum: the user's
-            values or None. `num_sampled=0` turns the sampled softmax off,
+        batch_size, num_sampled, dropout, patience, ema_momentum,
+            learning_rate: the user's values or None. `num_sampled=0` turns the sampled softmax off,
             `ema_momentum=0` the averaging.
 
     Returns:
-        `(settings, reasons)`: a dict of the five settings, and one line per
+        `(settings, reasons)`: a dict of the six settings, and one line per
         setting that was chosen here, saying why.
 
     Example:
     >>> settings, reasons = choose(CorpusCounts(lines=54_313, words=599_000, vocabulary=19_162))
-    >>> settings
-    {'batch_size': 64, 'num_sampled': 1024, 'dropout': 0.3, 'patience': 2, 'ema_momentum': 0.9995}
-    >>> reasons[1]
+    >>> settings["batch_size"], settings["learning_rate"], settings["ema_momentum"]
+    (64, 0.003, 0.9995)
+    >>> reasons[2]
     '19,162-word vocabulary: sampled softmax over 1,024 words, the 512 most frequent and 512 drawn (validation stays exact)'
     """
     words = f"{counts.words:,} training words"
     reasons = []
+    small = counts.words < 50_000
     if batch_size is None:
-        batch_size = 8 if counts.words < 50_000 else 32 if counts.words < 300_000 else 64
+        batch_size = 32 if counts.words < 300_000 else 64
         reasons.append(f"{words}: batch size {batch_size}")
+    if learning_rate is None:
+        learning_rate = 0.02 if small else 0.003
+        reasons.append(f"{words}: learning rate {learning_rate}")
     if num_sampled is None:
         if counts.vocabulary >= SAMPLED_VOCABULARY:
             num_sampled = NUM_SAMPLED
@@ -186,8 +201,9 @@ def choose(
     if ema_momentum is None:
         ema_momentum = 0.9995 if counts.lines >= LONG_CORPUS_LINES else 0.995
         reasons.append(
-            f"{counts.lines:,} training lines: weights averaged over about "
-            f"{round(1 / (1 - ema_momentum)):,} steps (momentum {ema_momentum})"
+            f"{counts.lines:,} training lines: weights averaged over the last tenth "
+            f"of the steps, at most about {round(1 / (1 - ema_momentum)):,} "
+            f"(momentum {ema_momentum})"
         )
     settings = dict(
         batch_size=batch_size,
@@ -195,5 +211,6 @@ def choose(
         dropout=dropout,
         patience=patience,
         ema_momentum=ema_momentum or None,
+        learning_rate=learning_rate,
     )
     return settings, reasons

@@ -19,6 +19,7 @@ from keras_nextword import recipe
 from keras_nextword.backbone import check_positive_int
 from keras_nextword.callbacks import BestWeights, Evaluation, Progress, TimeLimit
 from keras_nextword.distribution import check_batch_size, check_identical, even_batch_size, in_group
+from keras_nextword.optimizers import WarmAveragedAdam
 from keras_nextword.preprocessing import NGramVectorizer
 
 # `from_text` arguments that train as the tutorial did: prefix n-grams, batch 32,
@@ -44,7 +45,7 @@ def from_text(
     epochs=100,
     validation_split=0.1,
     batch_size=None,
-    learning_rate=0.003,
+    learning_rate=None,
     mode="line",
     window_length=20,
     max_tokens=None,
@@ -74,10 +75,11 @@ def from_text(
 
     Settings left as None (`"auto"` for `ema_momentum`) are chosen from what
     was counted in the training lines (`keras_nextword.recipe.choose`: batch
-    size, sampled softmax, dropout, patience, weight averaging), each printed
-    with its reason and kept in `model.training_settings`. The number of
-    epochs is chosen in the run itself: the last 10% of the training lines (at most 5,000) are set apart,
-    never trained on, and training stops once their perplexity has not
+    size, learning rate, sampled softmax, dropout, patience, weight
+    averaging), each printed with its reason and kept in
+    `model.training_settings`. The number of epochs is chosen in the run
+    itself: the last 10% of the training lines (at most 5,000) are set apart
+    (kept in memory, as are the held-out lines, and laid out once), never trained on, and training stops once their perplexity has not
     improved for `early_stopping_patience` epochs, ending with the weights of
     its best epoch. The whole call stops at `max_minutes`, ending with the
     best weights seen.
@@ -88,7 +90,8 @@ def from_text(
         validation_split: float in [0, 1), the share of lines held out.
         batch_size: rows per training step, or None to choose.
         learning_rate: Adam's learning rate (gradients clipped to norm 1), a
-            float or a `keras.optimizers.schedules.LearningRateSchedule`.
+            float or a `keras.optimizers.schedules.LearningRateSchedule`, or
+            None to choose.
         mode: the training layout, `"line"` (one row per line), `"window"`
             (the word stream in rows of `window_length`) or `"prefix"` (the
             tutorial's prefix n-grams); see `pipeline.text_dataset`.
@@ -100,7 +103,7 @@ def from_text(
         word_dropout: bool, replace rare training words by `[UNK]` at random,
             so the model learns `[UNK]`'s share.
         ema_momentum: float in [0, 1), `"auto"` to choose, or None. Keep an
-            exponential moving average of the weights (Adam's `use_ema`):
+            exponential moving average of the weights (`WarmAveragedAdam`):
             validation scores it and the model ends with it; None trains
             without. A fit of fewer than `3 / (1 - ema_momentum)` steps
             trains without it.
@@ -142,8 +145,8 @@ def from_text(
 
     Example:
     >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1, verbose=0)
-    >>> model.training_settings["batch_size"], model.training_settings["num_sampled"]
-    (8, None)
+    >>> model.training_settings["batch_size"], model.training_settings["learning_rate"]
+    (32, 0.02)
     """
     start = time.monotonic()
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
@@ -163,7 +166,7 @@ def from_text(
             f"Received: ema_momentum={ema_momentum!r}"
         )
     schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
-    if not schedule and not learning_rate > 0:
+    if learning_rate is not None and not schedule and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
     scope = contextlib.nullcontext if distribution is None else distribution.scope
     seed, checkpoint_dir = in_group(distribution, seed, checkpoint_dir)  # across processes
@@ -176,7 +179,9 @@ def from_text(
     # Lines set apart to stop on, unless every epoch trains (or there are too few).
     stopping = epochs and early_stopping_patience != 0
     parts = recipe.split(path, validation_split, stopping, encoding_errors)
-    train_lines, dev, validation_lines = parts.train, parts.dev, parts.held_out
+    # At most 5,000 and 10,000 lines (`recipe`): kept in memory, laid out once to be scored.
+    dev, validation_lines = (_in_memory(lines) for lines in (parts.dev, parts.held_out))
+    train_lines = parts.train
     count, held_out = parts.lines, parts.held_out_lines
     train_count, dev_count = parts.train_lines, parts.dev_lines
     say(
@@ -202,6 +207,7 @@ def from_text(
         config.get("dropout"),
         early_stopping_patience if dev_count else 0,
         None if ema_momentum == "auto" else ema_momentum or 0,
+        learning_rate,
     )
     if stopping and not dev_count:
         reasons.append(
@@ -212,7 +218,7 @@ def from_text(
     if distribution is not None and batch_size is None:  # chosen: split it evenly
         settings["batch_size"] = even_batch_size(distribution, settings["batch_size"])
     batch_size, config["dropout"] = settings["batch_size"], settings["dropout"]
-    ema_momentum = settings["ema_momentum"]
+    ema_momentum, learning_rate = settings["ema_momentum"], settings["learning_rate"]
     if distribution is not None:
         check_batch_size(distribution, batch_size)
     # Adam, averaging the weights if the run takes enough steps for the average
@@ -224,11 +230,15 @@ def from_text(
     with scope():  # variables get their layouts when created
         model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
         model.compile(
-            optimizer=keras.optimizers.Adam(
+            optimizer=WarmAveragedAdam(
                 learning_rate, clipnorm=1.0, use_ema=averaged, ema_momentum=ema_momentum or 0.99
             )
         )
     model.training_settings = dict(settings, epochs=epochs, max_minutes=max_minutes)
+    if schedule:  # saved with the model's config: as JSON
+        model.training_settings["learning_rate"] = keras.saving.serialize_keras_object(
+            learning_rate
+        )
     if not epochs:
         model.history = None
         return model
@@ -284,6 +294,10 @@ def from_text(
             f"Lower `learning_rate` (now {learning_rate})."
         )
     return model
+
+
+def _in_memory(lines):
+    return None if lines is None else [line.decode() for line in lines.as_numpy_iterator()]
 
 
 def _names(path):

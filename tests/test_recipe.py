@@ -14,18 +14,21 @@ CANON = CorpusCounts(lines=49_313, words=599_000, vocabulary=19_162)
 def test_a_short_book_keeps_the_measured_small_corpus_settings():
     settings, reasons = choose(FINAL_PROBLEM)
     assert settings == {
-        "batch_size": 8,
+        "batch_size": 32,
         "num_sampled": None,
         "dropout": 0.5,
         "patience": 5,
         "ema_momentum": 0.995,
+        "learning_rate": 0.02,
     }
     assert reasons == [
-        "5,860 training words: batch size 8",
+        "5,860 training words: batch size 32",
+        "5,860 training words: learning rate 0.02",
         "1,544-word vocabulary: full softmax",
         "5,860 training words: dropout 0.5",
         "530 training lines: stop after 5 epochs without a better perplexity on the lines set apart",
-        "530 training lines: weights averaged over about 200 steps (momentum 0.995)",
+        "530 training lines: weights averaged over the last tenth of the steps, "
+        "at most about 200 (momentum 0.995)",
     ]
 
 
@@ -37,10 +40,11 @@ def test_the_canon_gets_large_batches_and_a_sampled_softmax():
         "dropout": 0.3,
         "patience": 2,
         "ema_momentum": 0.9995,
+        "learning_rate": 0.003,
     }
     assert (
         "19,162-word vocabulary: sampled softmax over 1,024 words, the 512 most frequent"
-        in reasons[1]
+        in reasons[2]
     )
 
 
@@ -52,12 +56,19 @@ def test_a_middle_sized_corpus():
         "dropout": 0.3,
         "patience": 5,
         "ema_momentum": 0.995,
+        "learning_rate": 0.003,
     }
 
 
 def test_user_values_are_kept_and_not_explained():
     settings, reasons = choose(
-        CANON, batch_size=16, num_sampled=0, dropout=0.1, patience=7, ema_momentum=0.99
+        CANON,
+        batch_size=16,
+        num_sampled=0,
+        dropout=0.1,
+        patience=7,
+        ema_momentum=0.99,
+        learning_rate=0.01,
     )
     assert settings == {
         "batch_size": 16,
@@ -65,6 +76,7 @@ def test_user_values_are_kept_and_not_explained():
         "dropout": 0.1,
         "patience": 7,
         "ema_momentum": 0.99,
+        "learning_rate": 0.01,
     }
     assert reasons == []
 

@@ -1,0 +1,50 @@
+"""The weight average that warms up: its momentum, its saving."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_nextword.optimizers import WarmAveragedAdam
+
+pytestmark = pytest.mark.backend("jax")  # Keras' optimizer API: the same on every backend
+
+
+def averages(cls, steps, momentum=0.995):
+    optimizer = cls(learning_rate=0.1, use_ema=True, ema_momentum=momentum)
+    weight = keras.Variable([0.0])
+    weights, average = [], []
+    for _ in range(steps):
+        optimizer.apply([keras.ops.array([-1.0])], [weight])  # the weight climbs 0.1 a step
+        weights.append(float(weight[0]))
+        average.append(float(optimizer._model_variables_moving_average[0][0]))
+    return np.array(weights), np.array(average)
+
+
+def test_the_average_follows_the_last_tenth_of_the_steps():
+    weights, average = averages(WarmAveragedAdam, 100)
+    expected = weights[0]
+    for step in range(1, 100):
+        rate = min(0.995, step / (9 + step))
+        expected = rate * expected + (1 - rate) * weights[step]
+    assert average[-1] == pytest.approx(expected, rel=1e-5)
+    # After 100 steps it trails the weight by about 1 step in 10, where Keras'
+    # average (from the start at momentum 0.995) is still near the start.
+    assert weights[-1] - average[-1] < 1.5
+    _, keras_average = averages(keras.optimizers.Adam, 100)
+    assert keras_average[-1] < 2.5 < average[-1]
+
+
+def test_the_momentum_caps_the_span():
+    weights, average = averages(WarmAveragedAdam, 300, momentum=0.9)
+    # From step 81 on, momentum 0.9: the average trails a steady climb by 0.9 / 0.1 steps.
+    assert weights[-1] - average[-1] == pytest.approx(0.1 * 9, rel=0.02)
+
+
+def test_it_saves_with_a_model(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=WarmAveragedAdam(0.01, use_ema=True, ema_momentum=0.99), loss="mse")
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.optimizer, WarmAveragedAdam)
+    assert loaded.optimizer.ema_momentum == 0.99
