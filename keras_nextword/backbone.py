@@ -3,6 +3,7 @@
 import keras
 
 from keras_nextword.environment import keras_hub
+from keras_nextword.initializers import NumPyInitializer
 
 
 def check_positive_int(name, value):
@@ -67,12 +68,26 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
         # === Layers ===
         embedding = keras.layers.ReversibleEmbedding if tie_weights else keras.layers.Embedding
         self.token_embedding = embedding(
-            vocabulary_size, embedding_dim, dtype=dtype, name="embedding"
+            vocabulary_size,
+            embedding_dim,
+            embeddings_initializer=NumPyInitializer("uniform"),
+            dtype=dtype,
+            name="embedding",
         )
         self.embedding_dropout = keras.layers.Dropout(
             dropout, dtype=dtype, name="embedding_dropout"
         )
-        self.lstm = keras.layers.LSTM(lstm_units, return_sequences=True, dtype=dtype, name="lstm")
+        # Keras' default initial weights, drawn without compiling (`initializers`).
+        self.lstm = keras.layers.LSTM(
+            lstm_units,
+            return_sequences=True,
+            kernel_initializer=NumPyInitializer("glorot_uniform"),
+            recurrent_initializer=NumPyInitializer("orthogonal"),
+            bias_initializer=NumPyInitializer("lstm_bias"),
+            unit_forget_bias=False,  # in the bias initializer
+            dtype=dtype,
+            name="lstm",
+        )
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         hidden = self.lstm(self.embedding_dropout(self.token_embedding(token_ids)))

@@ -9,6 +9,7 @@ from keras_nextword import suggest as suggestions
 from keras_nextword.backbone import NextWordLSTMBackbone
 from keras_nextword.decoding import LSTMDecoding
 from keras_nextword.environment import keras_hub
+from keras_nextword.initializers import NumPyInitializer
 from keras_nextword.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.metrics import PositionAccuracy, SuggestionAccuracy
 from keras_nextword.preprocessor import NextWordLSTMCausalLMPreprocessor
@@ -122,12 +123,20 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
         self.backbone = backbone
         self.preprocessor = preprocessor
         dtype = backbone.dtype_policy
+        initializers = dict(
+            kernel_initializer=NumPyInitializer("glorot_uniform"),
+            bias_initializer=NumPyInitializer("zeros"),
+        )
         if backbone.tie_weights:
             head = None
             if backbone.lstm_units != backbone.embedding_dim:
-                head = keras.layers.Dense(backbone.embedding_dim, dtype=dtype, name="projection")
+                head = keras.layers.Dense(
+                    backbone.embedding_dim, **initializers, dtype=dtype, name="projection"
+                )
         else:
-            head = keras.layers.Dense(backbone.vocabulary_size, dtype=dtype, name="logits")
+            head = keras.layers.Dense(
+                backbone.vocabulary_size, **initializers, dtype=dtype, name="logits"
+            )
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         hidden = keras.layers.Dropout(backbone.dropout, dtype=dtype, name="lstm_dropout")(

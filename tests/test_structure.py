@@ -11,7 +11,7 @@ pytestmark = pytest.mark.backend("jax")  # reads source files: the same on every
 PACKAGE = REPO / "keras_nextword"
 # Lowest first: a module imports modules of its own layer or lower only.
 LAYERS = [
-    {"environment", "backend", "distribution", "datasets", "losses", "plotting"},
+    {"environment", "backend", "distribution", "datasets", "losses", "plotting", "initializers"},
     {"tokenizer", "backbone", "sampled_softmax", "optimizers"},
     {"preprocessing", "data", "recipe", "pipeline", "prompts", "preprocessor", "samplers"},
     {"generation", "decoding", "suggest", "metrics", "callbacks", "raw_text", "export"},
