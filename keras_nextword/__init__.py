@@ -24,6 +24,7 @@ _EXPORTS = {
     "NextWordLSTMCausalLMPreprocessor": "keras_nextword.preprocessor",
     "WordTokenizer": "keras_nextword.tokenizer",
     "TUTORIAL_RECIPE": "keras_nextword.training",
+    "WarmAveragedAdam": "keras_nextword.optimizers",
     "data_parallel": "keras_nextword.distribution",
     "datasets": None,
     "generate": "keras_nextword.generation",
