@@ -278,11 +278,21 @@ def test_epochs_are_chosen_in_one_run_on_training_lines_set_apart(tmp_path, monk
         fits.append([line.decode() for line in x.as_numpy_iterator()])
         return fit(self, x, **kwargs)
 
+    layouts = []
+    scoring_dataset = NextWordLSTM._scoring_dataset
+
+    def count_layouts(self, x, batch_size):
+        layouts.append(x)
+        return scoring_dataset(self, x, batch_size)
+
     monkeypatch.setattr(NextWordLSTM, "fit", spy)
+    monkeypatch.setattr(NextWordLSTM, "_scoring_dataset", count_layouts)
     model = NextWordLSTM.from_text(
         path, epochs=6, validation_split=0.1, embedding_dim=8, lstm_units=8, seed=0, verbose=0
     )
     assert len(fits) == 1  # one run: no rehearsal, no retraining
+    # The held-out and the set-apart lines are laid out once each, not every epoch.
+    assert len(model.history.epoch) > 1 and len(layouts) == 2
     # 53 lines: the last 5 held out, then 5 of the 48 left set apart to stop on,
     # never trained on (nor in the vocabulary).
     assert len(fits[0]) == 43 and "zebra quagga okapi" not in fits[0]
