@@ -126,9 +126,10 @@ def choose(
     """Fills in each setting the user left as None from the corpus counts.
 
     - `batch_size` and `learning_rate` (Adam's): 32 at 0.02 under 50,000
-      words (The Final Problem, `benchmarks/peer.py`: held-out 76.4 in 7 s
-      where batch 8 at 0.003 read 79.0 in 15 s; 16 at 0.01 and 64 at 0.02
-      or 0.04 read worse in exploratory runs), 32 at 0.003 under 300,000 (not
+      words (The Final Problem, `benchmarks/peer.py`: the PyTorch peer's
+      best reached at 5.4 s and held-out 73.8 at the end, where batch 8 at
+      0.003 took 15.2 s and read 79.0; 16 at 0.01 and 64 at 0.02 or 0.04
+      read worse in exploratory runs), 32 at 0.003 under 300,000 (not
       measured: a middle tier), else 64 at 0.003 (the canon,
       `benchmarks/canon.py`).
     - `num_sampled`: a sampled softmax over 1,024 words (the 512 most
