@@ -33,7 +33,7 @@ import json, resource, sys, time
 start = time.perf_counter()
 import keras
 from keras_nextword import NextWordLSTM
-from keras_nextword import recipe
+from keras_nextword import data, recipe
 
 class EpochTimes(keras.callbacks.Callback):
     times, training, ends, steps = [], [], [], []
@@ -70,7 +70,7 @@ report = {
 if sys.argv[3] != "-":
     sys.path.insert(0, sys.argv[3])
     import heldout
-    held_out = [line.decode() for line in recipe.split(sys.argv[1]).held_out.as_numpy_iterator()]
+    held_out = data.listed(recipe.split(sys.argv[1]).held_out)
     all_ppl, known_ppl, n, n_known = heldout.heldout_perplexities(model, held_out)
     report.update(perplexity_all=all_ppl, perplexity_known=known_ppl, predictions=n)
 print(json.dumps(report))

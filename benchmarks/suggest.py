@@ -35,7 +35,7 @@ import keras
 import numpy as np
 
 import keras_nextword
-from keras_nextword import NextWordLSTM, datasets, pipeline, recipe, saving
+from keras_nextword import NextWordLSTM, data, datasets, pipeline, recipe, saving
 from keras_nextword.export import export
 from keras_nextword.metrics import evaluate_keyboard, keyboard_metrics, line_predictions
 from keras_nextword.preprocessing import python_split_words
@@ -120,9 +120,7 @@ def main(argv=None):
     path = datasets.load_final_problem()
     # Kneser-Ney learns from the lines from_text trains on: not those it sets apart to stop on.
     parts = recipe.split(path)
-    train_lines, heldout_lines = (
-        [s.decode() for s in p.as_numpy_iterator()] for p in (parts.train, parts.held_out)
-    )
+    train_lines, heldout_lines = data.listed(parts.train), data.listed(parts.held_out)
     tic = time.perf_counter()
     if args.model:
         model = saving.load_model(args.model)

@@ -286,6 +286,17 @@ def split_dataset(lines, count, validation_split):
     return lines.take(cut), lines.skip(cut), (cut, count - cut)
 
 
+def listed(lines):
+    """A `tf.data.Dataset` of lines as a list of str (None stays None): for
+    lines few enough to keep in memory.
+
+    Example:
+    >>> listed(tf.data.Dataset.from_tensor_slices(["a heavy heart", "holmes"]))
+    ['a heavy heart', 'holmes']
+    """
+    return None if lines is None else [line.decode() for line in lines.as_numpy_iterator()]
+
+
 def is_text(x):
     """True when `x` holds raw strings (a str, a list or array of str, a string
     `tf.Tensor`, or a `tf.data.Dataset` of strings) rather than token ids."""

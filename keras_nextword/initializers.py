@@ -1,9 +1,8 @@
 """Keras' default initial weights for the LSTM model, drawn with NumPy.
 
-On JAX every Keras initializer is a compiled program, one per shape: building
-`from_text`'s model on The Final Problem compiled about 20 of them (random
-uniform and normal draws, the orthogonal matrix's QR, zeros), about 1 s of a
-call that trains in 5 (`benchmarks/peer.py`). These draw the same
+On JAX every Keras initializer is a compiled program, one per operation and
+shape (random uniform and normal draws, the orthogonal matrix's QR, zeros),
+compiled while `from_text` builds its model, before training. These draw the same
 distributions as Keras' defaults with NumPy, which compiles nothing: values
 come from NumPy's global generator, which `keras.utils.set_random_seed` seeds.
 """

@@ -3,9 +3,9 @@
 Keras' `use_ema` starts the average at the initial weights and moves it by
 `1 - ema_momentum` a step: at momentum 0.995 (`from_text` on The Final
 Problem) the averaged weights that validation scores are still mostly the
-random initial ones after the first epoch (held-out perplexity 1,225 against
-142 for the trained weights, `benchmarks/peer.py`), and they catch up only
-after about 3 epochs. Here the momentum of step `t` is
+random initial ones after the first epoch (held-out perplexity 1,225 in
+`benchmarks/peer.py` with Keras' average, 140 with this one), and they catch
+up only after about 3 epochs. Here the momentum of step `t` is
 `min(ema_momentum, t / (9 + t))` (step 0 copies the weights, as Keras'
 does), the warm-up of TensorFlow 1's `ExponentialMovingAverage(num_updates=...)`:
 early on the average spans about the last tenth of the steps so far, later

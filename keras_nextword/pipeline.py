@@ -204,8 +204,8 @@ def text_dataset(
         seed: int or None: the shuffles and the word dropout draws.
         cache: bool, keep the batches in memory after the first pass
             (`tf.data.Dataset.cache`), for lines scored again and again: a
-            later pass makes no new iterator over the pipeline (about 80 ms
-            for The Final Problem's 66 held-out lines, more than scoring them).
+            later pass makes no new iterator over the pipeline's layout
+            functions.
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.

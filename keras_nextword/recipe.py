@@ -150,8 +150,8 @@ def choose(
       steps, about 3 canon epochs) from there. With Keras' average (no
       warm-up), the canon read 151.1 at 0.9995 against 156.3 at 0.995
       (`benchmarks/canon.py`) and 153.8 at 0.999 (exploratory); The Final
-      Problem's runs end before the cap binds (momentum 0.98, 0.99 and 0.995
-      trained alike).
+      Problem's runs (about 350 steps) end before the warm-up's momentum
+      `t / (9 + t)` reaches 0.975, so the cap never binds there.
 
     Args:
         counts: a `CorpusCounts`.

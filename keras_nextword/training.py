@@ -15,7 +15,7 @@ import time
 
 import keras
 
-from keras_nextword import recipe
+from keras_nextword import data, recipe
 from keras_nextword.backbone import check_positive_int
 from keras_nextword.callbacks import BestWeights, Evaluation, Progress, TimeLimit
 from keras_nextword.distribution import check_batch_size, check_identical, even_batch_size, in_group
@@ -79,9 +79,10 @@ def from_text(
     averaging), each printed with its reason and kept in
     `model.training_settings`. The number of epochs is chosen in the run
     itself: the last 10% of the training lines (at most 5,000) are set apart
-    (kept in memory, as are the held-out lines, and laid out once), never trained on, and training stops once their perplexity has not
-    improved for `early_stopping_patience` epochs, ending with the weights of
-    its best epoch. The whole call stops at `max_minutes`, ending with the
+    (kept in memory, as are the held-out lines, and laid out once), never
+    trained on, and training stops once their perplexity has not improved
+    for `early_stopping_patience` epochs, ending with the weights of its best
+    epoch. The whole call stops at `max_minutes`, ending with the
     best weights seen.
 
     Args:
@@ -180,7 +181,7 @@ def from_text(
     stopping = epochs and early_stopping_patience != 0
     parts = recipe.split(path, validation_split, stopping, encoding_errors)
     # At most 5,000 and 10,000 lines (`recipe`): kept in memory, laid out once to be scored.
-    dev, validation_lines = (_in_memory(lines) for lines in (parts.dev, parts.held_out))
+    dev, validation_lines = data.listed(parts.dev), data.listed(parts.held_out)
     train_lines = parts.train
     count, held_out = parts.lines, parts.held_out_lines
     train_count, dev_count = parts.train_lines, parts.dev_lines
@@ -294,10 +295,6 @@ def from_text(
             f"Lower `learning_rate` (now {learning_rate})."
         )
     return model
-
-
-def _in_memory(lines):
-    return None if lines is None else [line.decode() for line in lines.as_numpy_iterator()]
 
 
 def _names(path):
