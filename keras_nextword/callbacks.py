@@ -1,6 +1,8 @@
 """Keras callbacks of the training recipe: a time limit, the best averaged
 weights, extra exact evaluations and a progress line with the time left."""
 
+import os
+import shutil
 import time
 
 import keras
@@ -94,6 +96,32 @@ class TimeLimit(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         # Callbacks after this one (best weights, progress) take no time to speak of.
         self.scoring = max(self.scoring, time.monotonic() - self.last_step)
+
+
+class KeptBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore(double_checkpoint=True)` that also
+    resumes from the previous backup when the latest opens but lacks
+    variables: a process killed while writing it can leave either a file cut
+    short (Keras' own fallback covers the `OSError`) or one whose groups were
+    never written (`ValueError`).
+
+    Args:
+        backup_dir: str, as `keras.callbacks.BackupAndRestore`'s.
+    """
+
+    def __init__(self, backup_dir):
+        super().__init__(backup_dir, double_checkpoint=True)
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except ValueError:
+            if not os.path.exists(self._prev_weights_path):
+                raise
+            shutil.copy(self._prev_weights_path, self._weights_path)
+            if os.path.exists(self._prev_training_metadata_path):
+                shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
+            super().on_train_begin(logs)
 
 
 class Evaluation(keras.callbacks.Callback):

@@ -17,7 +17,13 @@ import keras
 
 from keras_nextword import data, recipe
 from keras_nextword.backbone import check_positive_int
-from keras_nextword.callbacks import BestWeights, Evaluation, Progress, TimeLimit
+from keras_nextword.callbacks import (
+    BestWeights,
+    Evaluation,
+    KeptBackupAndRestore,
+    Progress,
+    TimeLimit,
+)
 from keras_nextword.distribution import check_batch_size, check_identical, even_batch_size, in_group
 from keras_nextword.optimizers import WarmAveragedAdam
 from keras_nextword.preprocessing import NGramVectorizer
@@ -259,11 +265,7 @@ def from_text(
     if checkpoint_dir is not None:
         # The previous epoch's backup is kept: a process killed while writing
         # one (its weights file cut short) resumes from the one before.
-        guards.append(
-            keras.callbacks.BackupAndRestore(
-                os.path.join(checkpoint_dir, "training"), double_checkpoint=True
-            )
-        )
+        guards.append(KeptBackupAndRestore(os.path.join(checkpoint_dir, "training")))
     watch = list(callbacks or [])
     if dev_count:
         say(f"Training up to {epochs} epochs, stopping on the {dev_count:,} lines set apart")
