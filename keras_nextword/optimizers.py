@@ -6,10 +6,12 @@ Problem) the averaged weights that validation scores are still mostly the
 random initial ones after the first epoch (held-out perplexity 1,225 in
 `benchmarks/peer.py` with Keras' average, 140 with this one), and they catch
 up only after about 3 epochs. Here the momentum of step `t` is
-`min(ema_momentum, t / (9 + t))` (step 0 copies the weights, as Keras'
-does), the warm-up of TensorFlow 1's `ExponentialMovingAverage(num_updates=...)`:
-early on the average spans about the last tenth of the steps so far, later
-`1 / (1 - ema_momentum)` steps as before.
+`min(ema_momentum, t / (ema_warmup + t))` (step 0 copies the weights, as
+Keras' does). With `ema_warmup=9`, TensorFlow 1's
+`ExponentialMovingAverage(num_updates=...)`, the average spans about the last
+tenth of the steps so far; with 1 it is the plain mean of all the steps so
+far; either way, once the cap is reached, `1 / (1 - ema_momentum)` steps as
+Keras' does.
 """
 
 import keras
@@ -19,10 +21,12 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class WarmAveragedAdam(keras.optimizers.Adam):
     """`keras.optimizers.Adam` whose weight average (`use_ema=True`) warms up:
-    the momentum of step `t` (from 0) is `min(ema_momentum, t / (9 + t))`.
+    the momentum of step `t` (from 0) is `min(ema_momentum, t / (ema_warmup + t))`.
 
     Args:
-        **kwargs: `keras.optimizers.Adam` arguments.
+        ema_warmup: float > 0: about `1 / (1 + ema_warmup)` of the steps so far
+            carry the average until the cap; 1 is their plain mean.
+        *args, **kwargs: `keras.optimizers.Adam` arguments.
 
     Example:
     >>> optimizer = WarmAveragedAdam(learning_rate=0.5, use_ema=True, ema_momentum=0.99)
@@ -33,12 +37,21 @@ class WarmAveragedAdam(keras.optimizers.Adam):
     -0.4
     """
 
+    def __init__(self, *args, ema_warmup=9.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not ema_warmup > 0:
+            raise ValueError(f"`ema_warmup` must be > 0. Received: ema_warmup={ema_warmup!r}")
+        self.ema_warmup = float(ema_warmup)
+
     def _update_model_variables_moving_average(self, trainable_variables):
         if not self.use_ema:
             return
         step = ops.cast(self.iterations, "float32")
-        momentum = ops.minimum(self.ema_momentum, step / (9.0 + step))
+        momentum = ops.minimum(self.ema_momentum, step / (self.ema_warmup + step))
         for variable, average in zip(trainable_variables, self._model_variables_moving_average):
             if average is not None:
                 rate = ops.cast(momentum, variable.dtype)
                 average.assign(rate * average + (1 - rate) * variable)
+
+    def get_config(self):
+        return {**super().get_config(), "ema_warmup": self.ema_warmup}

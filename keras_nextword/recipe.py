@@ -122,6 +122,7 @@ def choose(
     patience=None,
     ema_momentum=None,
     learning_rate=None,
+    ema_warmup=None,
 ):
     """Fills in each setting the user left as None from the corpus counts.
 
@@ -144,23 +145,29 @@ def choose(
     - `patience`: epochs without a better perplexity on the lines set apart
       before stopping: 5 under 20,000 training lines, 2 from there (long
       epochs, a smooth curve).
-    - `ema_momentum`: the weights' moving average (`WarmAveragedAdam`), over
-      the last tenth of the steps so far, at most `1 / (1 - ema_momentum)`
-      steps: 0.995 (200 steps) under 20,000 training lines, 0.9995 (2,000
-      steps, about 3 canon epochs) from there. With Keras' average (no
-      warm-up), the canon read 151.1 at 0.9995 against 156.3 at 0.995
-      (`benchmarks/canon.py`) and 153.8 at 0.999 (exploratory); The Final
-      Problem's runs (about 350 steps) end before the warm-up's momentum
-      `t / (9 + t)` reaches 0.975, so the cap never binds there.
+    - `ema_momentum` and `ema_warmup`: the weights' moving average
+      (`WarmAveragedAdam`), momentum `min(ema_momentum, t / (ema_warmup + t))`
+      at step `t`. Under 20,000 training lines, over the last tenth of the
+      steps so far (warm-up 9), at most 200 (0.995): The Final Problem's runs
+      (about 350 steps) end before the momentum reaches 0.975, and Keras'
+      average (no warm-up) read 1,225 after its first epoch where this one
+      read 140 (`benchmarks/peer.py`). From 20,000 lines, the plain mean of
+      the steps so far (warm-up 1) until it spans 2,000 steps (0.9995, about
+      3 canon epochs): on the canon the last tenth read 153.0 at best
+      (`benchmarks/canon.py`); in an exploratory run of the same training,
+      the mean-then-2,000 average read 150.5 after 12 epochs, where the
+      last tenth read 153.3. Keras' average read 151.1, and 0.995 and 0.999
+      read 156.3 and 153.8 with it.
 
     Args:
         counts: a `CorpusCounts`.
         batch_size, num_sampled, dropout, patience, ema_momentum,
-            learning_rate: the user's values or None. `num_sampled=0` turns the sampled softmax off,
-            `ema_momentum=0` the averaging.
+            learning_rate, ema_warmup: the user's values or None.
+            `num_sampled=0` turns the sampled softmax off, `ema_momentum=0`
+            the averaging.
 
     Returns:
-        `(settings, reasons)`: a dict of the six settings, and one line per
+        `(settings, reasons)`: a dict of the seven settings, and one line per
         setting that was chosen here, saying why.
 
     Example:
@@ -173,6 +180,7 @@ def choose(
     words = f"{counts.words:,} training words"
     reasons = []
     small = counts.words < 50_000
+    long = counts.lines >= LONG_CORPUS_LINES
     if batch_size is None:
         batch_size = 32 if counts.words < 300_000 else 64
         reasons.append(f"{words}: batch size {batch_size}")
@@ -194,17 +202,23 @@ def choose(
         dropout = 0.5 if counts.words < 100_000 else 0.3
         reasons.append(f"{words}: dropout {dropout}")
     if patience is None:
-        patience = 2 if counts.lines >= LONG_CORPUS_LINES else 5
+        patience = 2 if long else 5
         reasons.append(
             f"{counts.lines:,} training lines: stop after {patience} epochs without a better "
             "perplexity on the lines set apart"
         )
+    explain_average = ema_momentum is None or ema_warmup is None
     if ema_momentum is None:
-        ema_momentum = 0.9995 if counts.lines >= LONG_CORPUS_LINES else 0.995
+        ema_momentum = 0.9995 if long else 0.995
+    if ema_warmup is None:
+        ema_warmup = 1 if long else 9
+    if ema_momentum and explain_average:
+        span = {1: "all the steps so far", 9: "the last tenth of the steps"}.get(
+            ema_warmup, f"about the last 1/{ema_warmup + 1:g} of the steps"
+        )
         reasons.append(
-            f"{counts.lines:,} training lines: weights averaged over the last tenth "
-            f"of the steps, at most about {round(1 / (1 - ema_momentum)):,} "
-            f"(momentum {ema_momentum})"
+            f"{counts.lines:,} training lines: weights averaged over {span}, "
+            f"at most about {round(1 / (1 - ema_momentum)):,} (momentum {ema_momentum})"
         )
     settings = dict(
         batch_size=batch_size,
@@ -213,5 +227,6 @@ def choose(
         patience=patience,
         ema_momentum=ema_momentum or None,
         learning_rate=learning_rate,
+        ema_warmup=ema_warmup,
     )
     return settings, reasons

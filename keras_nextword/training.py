@@ -58,6 +58,7 @@ def from_text(
     sequence_length=None,
     word_dropout=True,
     ema_momentum="auto",
+    ema_warmup=None,
     num_sampled=None,
     early_stopping_patience=None,
     max_minutes=15,
@@ -114,6 +115,9 @@ def from_text(
             validation scores it and the model ends with it; None trains
             without. A fit of fewer than `3 / (1 - ema_momentum)` steps
             trains without it.
+        ema_warmup: float > 0 or None to choose: the average's momentum at
+            step `t` is `min(ema_momentum, t / (ema_warmup + t))`; 1 averages
+            all the steps so far until the cap, 9 the last tenth.
         num_sampled: int, None to choose, or 0 for the full softmax. Train with
             a sampled softmax over this many negative words per step; held-out
             figures stay exact.
@@ -172,6 +176,10 @@ def from_text(
             "`ema_momentum` must be in [0, 1), 'auto' or None. "
             f"Received: ema_momentum={ema_momentum!r}"
         )
+    if ema_warmup is not None and not (
+        isinstance(ema_warmup, (int, float)) and not isinstance(ema_warmup, bool) and ema_warmup > 0
+    ):
+        raise ValueError(f"`ema_warmup` must be > 0 or None. Received: ema_warmup={ema_warmup!r}")
     schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
     if learning_rate is not None and not schedule and not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
@@ -215,6 +223,7 @@ def from_text(
         early_stopping_patience if dev_count else 0,
         None if ema_momentum == "auto" else ema_momentum or 0,
         learning_rate,
+        ema_warmup,
     )
     if stopping and not dev_count:
         reasons.append(
@@ -238,7 +247,11 @@ def from_text(
         model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
         model.compile(
             optimizer=WarmAveragedAdam(
-                learning_rate, clipnorm=1.0, use_ema=averaged, ema_momentum=ema_momentum or 0.99
+                learning_rate,
+                clipnorm=1.0,
+                use_ema=averaged,
+                ema_momentum=ema_momentum or 0.99,
+                ema_warmup=settings["ema_warmup"],
             )
         )
     model.training_settings = dict(settings, epochs=epochs, max_minutes=max_minutes)

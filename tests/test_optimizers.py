@@ -9,8 +9,8 @@ from keras_nextword.optimizers import WarmAveragedAdam
 pytestmark = pytest.mark.backend("jax")  # Keras' optimizer API: the same on every backend
 
 
-def averages(cls, steps, momentum=0.995):
-    optimizer = cls(learning_rate=0.1, use_ema=True, ema_momentum=momentum)
+def averages(cls, steps, momentum=0.995, **kwargs):
+    optimizer = cls(learning_rate=0.1, use_ema=True, ema_momentum=momentum, **kwargs)
     weight = keras.Variable([0.0])
     weights, average = [], []
     for _ in range(steps):
@@ -40,11 +40,25 @@ def test_the_momentum_caps_the_span():
     assert weights[-1] - average[-1] == pytest.approx(0.1 * 9, rel=0.02)
 
 
+def test_a_warmup_of_one_is_the_plain_mean_until_the_cap():
+    weights, average = averages(WarmAveragedAdam, 60, momentum=0.98, ema_warmup=1)
+    # Momentum t / (1 + t) reaches 0.98 at step 49: until then, the mean of every step.
+    assert average[48] == pytest.approx(weights[:49].mean(), rel=1e-5)
+    assert average[-1] > weights[:60].mean()  # then an average of the last 50 steps
+
+
+def test_a_bad_warmup_is_named():
+    with pytest.raises(ValueError, match="ema_warmup"):
+        WarmAveragedAdam(ema_warmup=0)
+
+
 def test_it_saves_with_a_model(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer=WarmAveragedAdam(0.01, use_ema=True, ema_momentum=0.99), loss="mse")
+    optimizer = WarmAveragedAdam(0.01, use_ema=True, ema_momentum=0.99, ema_warmup=1)
+    model.compile(optimizer=optimizer, loss="mse")
     model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert isinstance(loaded.optimizer, WarmAveragedAdam)
     assert loaded.optimizer.ema_momentum == 0.99
+    assert loaded.optimizer.ema_warmup == 1

@@ -20,6 +20,7 @@ def test_a_short_book_keeps_the_measured_small_corpus_settings():
         "patience": 5,
         "ema_momentum": 0.995,
         "learning_rate": 0.02,
+        "ema_warmup": 9,
     }
     assert reasons == [
         "5,860 training words: batch size 32",
@@ -41,10 +42,15 @@ def test_the_canon_gets_large_batches_and_a_sampled_softmax():
         "patience": 2,
         "ema_momentum": 0.9995,
         "learning_rate": 0.003,
+        "ema_warmup": 1,
     }
     assert (
         "19,162-word vocabulary: sampled softmax over 1,024 words, the 512 most frequent"
         in reasons[2]
+    )
+    assert reasons[-1] == (
+        "49,313 training lines: weights averaged over all the steps so far, "
+        "at most about 2,000 (momentum 0.9995)"
     )
 
 
@@ -57,6 +63,7 @@ def test_a_middle_sized_corpus():
         "patience": 5,
         "ema_momentum": 0.995,
         "learning_rate": 0.003,
+        "ema_warmup": 9,
     }
 
 
@@ -69,6 +76,7 @@ def test_user_values_are_kept_and_not_explained():
         patience=7,
         ema_momentum=0.99,
         learning_rate=0.01,
+        ema_warmup=3,
     )
     assert settings == {
         "batch_size": 16,
@@ -77,6 +85,7 @@ def test_user_values_are_kept_and_not_explained():
         "patience": 7,
         "ema_momentum": 0.99,
         "learning_rate": 0.01,
+        "ema_warmup": 3,
     }
     assert reasons == []
 

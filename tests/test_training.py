@@ -97,6 +97,7 @@ def test_validation_scores_the_averaged_weights_the_model_ends_with(tmp_path, nu
         ({"batch_size": 0}, "batch_size"),
         ({"ema_momentum": 1.0}, "ema_momentum"),
         ({"ema_momentum": "fast"}, "ema_momentum"),
+        ({"ema_warmup": 0}, "ema_warmup"),
     ],
 )
 def test_bad_hyper_parameters_are_named(final_problem_path, kwargs, name):
@@ -329,6 +330,7 @@ def test_a_corpus_too_short_to_set_lines_apart_trains_every_epoch(tmp_path, caps
 def test_chosen_settings_are_saved_with_the_model(tmp_path):
     model, _ = train_tiny(tmp_path, LINES * 3, epochs=1, validation_split=0.0)
     assert model.training_settings["batch_size"] == 32  # chosen: a tiny corpus
+    assert model.training_settings["ema_warmup"] == model.optimizer.ema_warmup == 9
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     assert loaded.training_settings == model.training_settings
