@@ -286,8 +286,9 @@ def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_belo
 
 class EpochClock(keras.callbacks.Callback):
     """Seconds from `start` to each epoch's end (its validation included), the held-out
-    perplexity then, and each epoch's training seconds (to its validation's start);
-    with `max_minutes`, stops after the epoch that ends past it."""
+    perplexity then, and each epoch's training seconds (to its last step's end, waited
+    for: JAX dispatches steps ahead); with `max_minutes`, stops after the epoch that
+    ends past it."""
 
     def __init__(self, start, max_minutes=math.inf):
         super().__init__()
@@ -297,8 +298,9 @@ class EpochClock(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.began, self.trained = time.perf_counter(), None
 
-    def on_test_begin(self, logs=None):
-        if self.began is not None and self.trained is None:
+    def on_train_batch_end(self, batch, logs=None):
+        if batch + 1 == self.params.get("steps") and logs and "loss" in logs:
+            float(logs["loss"])  # the epoch's last step, computed
             self.trained = time.perf_counter() - self.began
 
     def on_epoch_end(self, epoch, logs=None):

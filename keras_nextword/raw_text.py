@@ -19,7 +19,7 @@ from keras_nextword import data, generation, pipeline
 from keras_nextword.callbacks import Evaluation
 from keras_nextword.distribution import check_batch_size
 from keras_nextword.losses import exact_loss
-from keras_nextword.sampled_softmax import SampledSoftmaxTrainer
+from keras_nextword.sampled_softmax import LossTrainer, SampledSoftmaxTrainer
 
 SCORING_ROWS = 64  # at least, per batch of lines scored
 BUCKETED_WIDTH = 32  # scored rows wider than this are batched by length
@@ -92,6 +92,7 @@ class RawTextTask:
         window_length=20,
         bucket=False,
         num_sampled=None,
+        training_metrics=True,
         seed=None,
         **kwargs,
     ):
@@ -121,6 +122,10 @@ class RawTextTask:
                 many negative words per step (`keras_nextword.sampled_softmax`):
                 the reported training loss is the sampled one, validation
                 metrics stay exact.
+            training_metrics: bool. False trains on the loss alone
+                (`sampled_softmax.LossTrainer`, as a sampled softmax does):
+                each step is faster, the compiled metrics are reported for
+                validation only.
             seed: int or None, the shuffle (and negatives') seed.
             **kwargs: other `keras.Model.fit` arguments.
 
@@ -156,11 +161,13 @@ class RawTextTask:
                 if not kwargs["steps_per_epoch"]:
                     raise ValueError("`x` has no line of two or more words: nothing to predict.")
         trainer = self
-        if num_sampled:
-            trainer = SampledSoftmaxTrainer(self, num_sampled, seed=seed)
-            trainer.compile(
-                optimizer=self.optimizer.__class__.from_config(self.optimizer.get_config())
-            )
+        if num_sampled or not training_metrics:
+            if num_sampled:
+                trainer = SampledSoftmaxTrainer(self, num_sampled, seed=seed)
+            else:
+                trainer = LossTrainer(self)
+            # The model's own optimizer: its state (steps, moments, average) is the model's.
+            trainer.compile(optimizer=self.optimizer)
             if validation_data is not None:
                 kwargs["callbacks"] = [
                     Evaluation(self, validation_data, "val_"),

@@ -27,7 +27,38 @@ def output_weights(model):
     return model.head, ops.transpose(model.embedding.embeddings), None
 
 
-class SampledSoftmaxTrainer(keras.Model):
+class LossTrainer(keras.Model):
+    """Trains a `NextWordLSTM`'s weights on its compiled loss alone.
+
+    Keras updates a model's compiled metrics in every training step: with
+    the `NextWordLSTM` defaults (accuracy, top-1 and top-3 suggestions,
+    perplexity) `from_text` trained The Final Problem at 22,000 words/s,
+    without them at 24,600, along the same curve (`benchmarks/peer.py`, one
+    run each). A trainer shares every variable and the optimizer with
+    `model`, so training it trains `model`, whose own metrics still score
+    validation (`callbacks.Evaluation`). It is a training device, never saved.
+
+    Args:
+        model: a compiled `NextWordLSTM`.
+
+    Example:
+    >>> trainer = LossTrainer(model)  # doctest: +SKIP
+    >>> trainer.compile(optimizer="adam")  # doctest: +SKIP
+    >>> trainer.fit(dataset_of_x_y_weights, epochs=1)  # doctest: +SKIP
+    """
+
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+
+    def call(self, token_ids, training=False):
+        return self.model(token_ids, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return self.model.compute_loss(x, y, y_pred, sample_weight, training=training)
+
+
+class SampledSoftmaxTrainer(LossTrainer):
     """Trains a `NextWordLSTM`'s weights with a sampled softmax loss.
 
     Its output is the language model's hidden states (after dropout); its loss
@@ -49,13 +80,12 @@ class SampledSoftmaxTrainer(keras.Model):
     """
 
     def __init__(self, model, num_sampled, seed=None, **kwargs):
-        super().__init__(**kwargs)
         if not 0 < num_sampled < model.vocabulary_size:
             raise ValueError(
                 f"`num_sampled` must be in (0, vocabulary_size={model.vocabulary_size}). "
                 f"Received: num_sampled={num_sampled!r}"
             )
-        self.model = model
+        super().__init__(model, **kwargs)
         self.num_sampled = num_sampled
         self.seed_generator = keras.random.SeedGenerator(seed)
 

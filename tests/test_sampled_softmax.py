@@ -92,3 +92,32 @@ def test_exact_validation_takes_x_y_and_sample_weight():
     )
     exact = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
     assert history.history["val_perplexity"][-1] == pytest.approx(exact["perplexity"], rel=1e-5)
+
+
+def test_training_without_metrics_trains_the_same_and_still_validates_them():
+    def fit(training_metrics):
+        model = tiny_model(dropout=0.3)
+        model.compile(optimizer=keras.optimizers.Adam(0.05))
+        history = model.fit(
+            LINES,
+            validation_data=LINES[:2],
+            epochs=3,
+            batch_size=2,
+            seed=1,
+            training_metrics=training_metrics,
+            verbose=0,
+        )
+        return model, history.history
+
+    with_metrics, logs = fit(True)
+    loss_only, lean_logs = fit(False)
+    assert "accuracy" in logs and "accuracy" not in lean_logs and "perplexity" not in lean_logs
+    # The same steps (dropout and shuffles seeded alike), so the same losses and weights.
+    np.testing.assert_allclose(lean_logs["loss"], logs["loss"], rtol=1e-4)
+    for a, b in zip(with_metrics.get_weights(), loss_only.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # Validation still reports every metric, exactly.
+    for name in ("val_perplexity", "val_accuracy", "val_top3_accuracy"):
+        np.testing.assert_allclose(lean_logs[name], logs[name], rtol=1e-4)
+    exact = loss_only.evaluate(LINES[:2], verbose=0, return_dict=True)["perplexity"]
+    assert lean_logs["val_perplexity"][-1] == pytest.approx(exact, rel=1e-5)
