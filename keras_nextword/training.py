@@ -238,9 +238,14 @@ def from_text(
     if distribution is not None:
         check_batch_size(distribution, batch_size)
     # Adam, averaging the weights if the run takes enough steps for the average
-    # to forget its start, the initial weights.
+    # to forget its first steps (with warm-up 1, it is their plain mean until the cap).
     steps = epochs * math.ceil(train_count / batch_size)
     averaged = ema_momentum is not None and steps * (1 - ema_momentum) >= 3
+    if ema_momentum is not None and not averaged:
+        say(
+            f"{steps:,} training steps at most, fewer than 3 / (1 - ema_momentum) = "
+            f"{3 / (1 - ema_momentum):,.0f}: no weight average"
+        )
     if seed is not None:
         keras.utils.set_random_seed(seed)
     with scope():  # variables get their layouts when created

@@ -52,7 +52,7 @@ def train_tiny(tmp_path, lines, **kwargs):
 
 
 @pytest.mark.parametrize("epochs,averaged", [(1, False), (4, True)])
-def test_weights_are_averaged_over_enough_steps_only(tmp_path, epochs, averaged):
+def test_weights_are_averaged_over_enough_steps_only(tmp_path, capsys, epochs, averaged):
     model, _ = train_tiny(
         tmp_path,
         LINES * 4,  # 16 lines: 2 steps of 8
@@ -60,9 +60,12 @@ def test_weights_are_averaged_over_enough_steps_only(tmp_path, epochs, averaged)
         batch_size=8,
         validation_split=0.0,
         ema_momentum=0.5,  # averaged from 3 / (1 - 0.5) = 6 steps on
+        verbose=2,
     )
     assert int(model.optimizer.iterations) == 2 * epochs
     assert model.optimizer.use_ema is averaged
+    said = "2 training steps at most, fewer than 3 / (1 - ema_momentum) = 6: no weight average"
+    assert (said in capsys.readouterr().out) is not averaged
 
 
 @pytest.mark.parametrize("num_sampled", [None, 8])
