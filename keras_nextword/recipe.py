@@ -140,8 +140,9 @@ def choose(
       run); validation stays exact.
     - `dropout`: 0.5 under 100,000 words (measured on The Final Problem),
       else 0.3 (the canon: held-out 161.2 against 164.0 at 0.2 with the earlier
-      uniform sampled softmax, `benchmarks/canon.py`; 0.4 read 155.7 against 156.3
-      with today's, in exploratory runs).
+      uniform sampled softmax, `benchmarks/canon.py`; with today's average, 0.4
+      read 152.1 after 16 epochs against 150.5 after 12,
+      `canon_jax_x1_dropout_0.4.json`).
     - `patience`: epochs without a better perplexity on the lines set apart
       before stopping: 5 under 20,000 training lines, 2 from there (long
       epochs, a smooth curve).
@@ -153,11 +154,11 @@ def choose(
       average (no warm-up) read 1,225 after its first epoch where this one
       read 140 (`benchmarks/peer.py`). From 20,000 lines, the plain mean of
       the steps so far (warm-up 1) until it spans 2,000 steps (0.9995, about
-      3 canon epochs): on the canon the last tenth read 153.0 at best
-      (`benchmarks/canon.py`); in an exploratory run of the same training,
-      the mean-then-2,000 average read 150.5 after 12 epochs, where the
-      last tenth read 153.3. Keras' average read 151.1, and 0.995 and 0.999
-      read 156.3 and 153.8 with it.
+      3 canon epochs): the canon then reads 150.5 where the last tenth read
+      153.0 (`benchmarks/canon.py`); Keras' average read 151.1, and 0.995
+      and 0.999 read 156.3 and 153.8 with it. Tried in exploratory runs and
+      not adopted: 5,000 steps (0.9998) with warm-up 1, 2 or 4, and Adam's
+      rate divided by 4 on a dev plateau (worse, as in an earlier run).
 
     Args:
         counts: a `CorpusCounts`.
