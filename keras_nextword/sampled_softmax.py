@@ -33,9 +33,11 @@ class LossTrainer(keras.Model):
     Keras updates a model's compiled metrics in every training step: with
     the `NextWordLSTM` defaults (accuracy, top-1 and top-3 suggestions,
     perplexity) `from_text` trained The Final Problem at 23,300 and 24,000
-    words/s and reached held-out 90.6 at 6.3 and 6.2 s; without them at
-    25,500 and 24,100 words/s, 5.9 and 6.0 s, along the same curve
-    (`benchmarks/peer.py`'s `run_ours`, two runs each, alternating). A trainer shares every variable and the optimizer with
+    words/s and reached held-out 90.6 at 6.3 and 6.2 s; through this trainer
+    at 25,500 and 24,100 words/s, 5.9 and 6.0 s, along the same curve
+    (`benchmarks/peer.py`'s `run_ours`, two runs each, alternating).
+    `from_text` keeps the metrics (its history and the CLI's plot show them);
+    `fit(training_metrics=False)` trains through this. A trainer shares every variable and the optimizer with
     `model`, so training it trains `model`, whose own metrics still score
     validation (`callbacks.Evaluation`). It is a training device, never saved.
 

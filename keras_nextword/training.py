@@ -304,7 +304,6 @@ def from_text(
             mode=mode,
             window_length=window_length,
             num_sampled=settings["num_sampled"],
-            training_metrics=False,  # validation reports them: faster steps
             verbose=verbose,
             seed=seed,
         )
