@@ -202,10 +202,9 @@ def text_dataset(
         shuffle: bool, shuffle lines and rows (reshuffled every pass).
         training: bool, apply word dropout; None for `shuffle`'s value.
         seed: int or None: the shuffles and the word dropout draws.
-        cache: bool, keep the batches in memory after the first pass
-            (`tf.data.Dataset.cache`), for lines scored again and again: a
-            later pass makes no new iterator over the pipeline's layout
-            functions.
+        cache: bool, keep the batches in memory (`tf.data.Dataset.cache`),
+            for lines scored again and again. Lines in memory, without
+            `training`, are then laid out at once, eagerly.
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -221,11 +220,18 @@ def text_dataset(
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
     training = shuffle if training is None else training
-    if isinstance(lines, tf.data.Dataset):
-        dataset = lines.unbatch() if lines.element_spec.shape.rank else lines
-    else:
+    in_memory = not isinstance(lines, tf.data.Dataset)
+    if in_memory:
         lines = [lines] if isinstance(lines, str) else list(lines)
+    if cache and in_memory and not training and lines:
+        # Rows to keep: laid out once, eagerly, with no function to trace and no
+        # pass to count them (about 0.4 s each for The Final Problem's two
+        # scoring sets, `from_text`'s startup).
+        return _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle, seed)
+    if in_memory:
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(lines, tf.string))
+    else:
+        dataset = lines.unbatch() if lines.element_spec.shape.rank else lines
     if shuffle and mode != "window":
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
     # Window rows span the lines of one map call: bigger calls cut the stream less often.
@@ -241,6 +247,13 @@ def text_dataset(
         return layout(preprocessor, batch, mode, window_length, training, batch_seed)
 
     dataset = dataset.map(_plain(lay_out), num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    return _batched(dataset, batch_size, mode, bucket, shuffle, seed, cache, count=in_memory)
+
+
+def _batched(line_rows, batch_size, mode, bucket, shuffle, seed, cache, count):
+    """Rows to batches (shuffled, bucketed, cached as `text_dataset` says); with
+    `count` and no shuffle, the number of batches is counted (if unknown) and set."""
+    dataset = line_rows
     if shuffle:
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
     if mode == "line" and bucket:
@@ -249,7 +262,7 @@ def text_dataset(
         dataset = dataset.batch(batch_size).map(_plain(lambda *batch: _fill(batch, batch_size)))
     if cache:
         dataset = dataset.cache()
-    if not shuffle and not isinstance(lines, tf.data.Dataset):
+    if count and not shuffle and dataset.cardinality() < 0:
         # Keras' `evaluate` of a dataset of unknown length counts one batch too
         # many in its mean loss (Keras 3.15): count the batches of lines in memory.
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(count_batches(dataset)))
@@ -259,6 +272,52 @@ def text_dataset(
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle, seed):
+    """`text_dataset` of lines in memory, without training: the rows laid out
+    eagerly in the pipeline's batches of lines (window rows span 4,096 lines)."""
+    group = 4_096 if mode == "window" else 256
+    parts = [
+        layout(preprocessor, tf.constant(lines[i : i + group], tf.string), mode, window_length)
+        for i in range(0, len(lines), group)
+    ]
+    line_rows = tf.data.Dataset.from_tensor_slices(
+        tuple(tf.concat(column, axis=0) for column in zip(*parts))
+    )
+    return _batched(line_rows, batch_size, mode, bucket, shuffle, seed, cache=True, count=True)
+
+
+def batches_per_pass(line_lengths, batch_size, mode="line", length=None):
+    """The number of batches `text_dataset` makes of lines in one pass (not
+    bucketed), from the number of lines of each length, without that pass.
+
+    Args:
+        line_lengths: dict, `{words: lines}`, as a tokenizer's `adapt` counts
+            them (`WordTokenizer.line_lengths`).
+        batch_size: rows per batch.
+        mode: `"line"` or `"prefix"` (window rows depend on the order of the
+            lines: `count_batches` counts them).
+        length: int, the positions per row (the preprocessor's
+            `sequence_length`); a longer line takes several rows.
+
+    Returns:
+        int.
+
+    Example:
+    >>> batches_per_pass({1: 3, 5: 10, 12: 2}, batch_size=4, length=8)
+    4
+    >>> batches_per_pass({1: 3, 5: 10, 12: 2}, batch_size=4, mode="prefix")
+    16
+    """
+    if mode not in ("line", "prefix"):
+        raise ValueError(f"`mode` must be 'line' or 'prefix'. Received: mode={mode!r}")
+    predictions = {words - 1: lines for words, lines in line_lengths.items() if words > 1}
+    if mode == "line":
+        rows = sum(lines * -(-count // length) for count, lines in predictions.items())
+    else:
+        rows = sum(lines * count for count, lines in predictions.items())
+    return -(-rows // batch_size)
 
 
 def count_batches(dataset):

@@ -100,9 +100,9 @@ class RawTextTask:
 
         Raw strings are laid out by `keras_nextword.pipeline.text_dataset` in
         `mode`, shuffled (`seed` fixes the order) and with word dropout if the
-        preprocessor has it. The pipeline is repeated with `steps_per_epoch`
-        counted in one pass (`pipeline.repeated`), so one iterator serves every
-        epoch. Raw-string `validation_data` is always scored line by line (each
+        preprocessor has it. The pipeline is repeated, so one iterator serves
+        every epoch, of `steps_per_epoch` steps (if None, counted in one pass,
+        `pipeline.repeated`). Raw-string `validation_data` is always scored line by line (each
         word after the first of its line, from the words before it in the
         line), so validation perplexity means the same whatever `mode`. Under a
         `keras.distribution` scope, batches of raw strings are padded to
@@ -160,6 +160,8 @@ class RawTextTask:
                 x, kwargs["steps_per_epoch"] = pipeline.repeated(x)
                 if not kwargs["steps_per_epoch"]:
                     raise ValueError("`x` has no line of two or more words: nothing to predict.")
+            else:
+                x = x.repeat()
         trainer = self
         if num_sampled or not training_metrics:
             if num_sampled:

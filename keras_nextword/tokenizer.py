@@ -68,8 +68,8 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
     Example:
     >>> tokenizer = WordTokenizer()
     >>> tokenizer.adapt(["It is with a heavy heart", "a heavy pen"])
-    >>> tokenizer.vocabulary_size()
-    9
+    >>> tokenizer.vocabulary_size(), tokenizer.line_lengths
+    (9, {3: 1, 6: 1})
     >>> ids = tokenizer(["A heavy heart, Holmes"])
     >>> ids.to_list()
     [[3, 2, 8, 1]]
@@ -103,14 +103,15 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
         self.pad_token, self.pad_token_id = "", PAD_ID
         self.oov_token, self.oov_token_id = "[UNK]", OOV_ID
         self._index = None
-        self.word_counts, self.longest_line = None, None  # set by `adapt`
+        self.word_counts, self.line_lengths, self.longest_line = None, None, None  # `adapt`
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
         self.built = True
 
     def adapt(self, data, batch_size=1024):
         """Builds the vocabulary from lines of text, most frequent words first,
-        and counts each word (`word_counts`) and the longest line's words
+        and counts each word (`word_counts`), the lines of each length in
+        words (`line_lengths`, `{words: lines}`) and the longest line's words
         (`longest_line`).
 
         Args:
@@ -119,17 +120,18 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
             batch_size: lines per step when `data` is not already batched.
         """
         self.vectorizer.reset_state()
-        longest, counts = 0, collections.Counter()
+        lengths, counts = collections.Counter(), collections.Counter()
         for lines in _as_line_batches(data, batch_size):
             self.vectorizer.update_state(lines)
             words = split_words(lines)
-            longest = max(longest, int(tf.reduce_max(words.row_lengths())))
+            lengths.update(words.row_lengths().numpy().tolist())
             unique, _, n = tf.unique_with_counts(words.flat_values)
             counts.update(dict(zip(unique.numpy().tolist(), n.numpy().tolist())))
         self.vectorizer.finalize_state()
         self._index = None
         self.word_counts = [counts.get(w.encode("utf-8"), 0) for w in self.get_vocabulary()]
-        self.longest_line = longest
+        self.line_lengths = dict(sorted(lengths.items()))
+        self.longest_line = max(lengths, default=0)
 
     def set_vocabulary(self, vocabulary):
         """Sets the vocabulary: a list of words, or a file of one word per line.

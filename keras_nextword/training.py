@@ -15,7 +15,7 @@ import time
 
 import keras
 
-from keras_nextword import data, recipe
+from keras_nextword import data, pipeline, recipe
 from keras_nextword.backbone import check_positive_int
 from keras_nextword.callbacks import (
     BestWeights,
@@ -301,6 +301,15 @@ def from_text(
             epochs=epochs,
             callbacks=guards + watch,
             batch_size=batch_size,
+            # Counted from the lines' lengths, not by a pass over them.
+            steps_per_epoch=None
+            if mode == "window"
+            else pipeline.batches_per_pass(
+                preprocessor.tokenizer.line_lengths,
+                batch_size,
+                mode,
+                preprocessor.sequence_length,
+            ),
             mode=mode,
             window_length=window_length,
             num_sampled=settings["num_sampled"],

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nextword import NextWordLSTM, NGramVectorizer, data, pipeline
+from keras_nextword import NextWordLSTM, NGramVectorizer, data, datasets, pipeline
 from keras_nextword.data import read_lines, split_dataset, split_lines, stream_lines
 from keras_nextword.pipeline import MODES, text_dataset
 
@@ -65,6 +65,41 @@ def test_streamed_dataset_yields_the_in_memory_examples(corpus, mode):
     in_memory = as_arrays(text_dataset(read_lines(corpus), vectorizer, 4, mode, window_length=5))
     for a, b in zip(streamed, in_memory):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bucket", [False, True])
+def test_kept_rows_are_the_pipeline_rows(mode, bucket):
+    # `cache` lays lines in memory out eagerly; the batches are the map's.
+    vectorizer, lines = adapted(sequence_length=6), LINES * 40
+    kept = text_dataset(lines, vectorizer, 8, mode, window_length=5, bucket=bucket, cache=True)
+    mapped = text_dataset(lines, vectorizer, 8, mode, window_length=5, bucket=bucket)
+    assert int(kept.cardinality()) == pipeline.count_batches(mapped)
+    for a, b in zip(as_arrays(kept), as_arrays(mapped)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["line", "prefix"])
+@pytest.mark.parametrize("sequence_length", [None, 5])
+def test_batches_per_pass_counts_from_line_lengths(mode, sequence_length):
+    lines = data.read_lines(datasets.load_final_problem())
+    vectorizer = adapted(lines, sequence_length=sequence_length)
+    assert vectorizer.tokenizer.longest_line == max(vectorizer.tokenizer.line_lengths) == 17
+    for batch_size in (1, 7, 32):
+        dataset = text_dataset(lines, vectorizer, batch_size, mode, shuffle=True, seed=0)
+        assert pipeline.batches_per_pass(
+            vectorizer.tokenizer.line_lengths, batch_size, mode, vectorizer.sequence_length
+        ) == pipeline.count_batches(dataset)
+    with pytest.raises(ValueError, match="mode='window'"):
+        pipeline.batches_per_pass({3: 1}, 8, "window")
+
+
+def test_fit_on_text_with_steps_per_epoch_goes_on_past_a_pass():
+    # Epochs of 3 steps over 2 batches of lines: the pipeline is repeated, one iterator.
+    vectorizer = adapted()
+    model = NextWordLSTM(vectorizer.vocabulary_size(), preprocessor=vectorizer)
+    history = model.fit(LINES * 4, batch_size=2, steps_per_epoch=3, epochs=3, verbose=0)
+    assert len(history.history["loss"]) == 3
 
 
 def predictions(x, y, w):
