@@ -6,7 +6,7 @@ import keras
 
 from keras_nextword import generation
 from keras_nextword import suggest as suggestions
-from keras_nextword.backbone import NextWordLSTMBackbone
+from keras_nextword.backbone import Dropout, NextWordLSTMBackbone
 from keras_nextword.decoding import LSTMDecoding
 from keras_nextword.environment import keras_hub
 from keras_nextword.initializers import NumPyInitializer
@@ -139,9 +139,7 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
             )
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        hidden = keras.layers.Dropout(backbone.dropout, dtype=dtype, name="lstm_dropout")(
-            backbone(token_ids)
-        )
+        hidden = Dropout(backbone.dropout, dtype=dtype, name="lstm_dropout")(backbone(token_ids))
         embedding = backbone.token_embedding
         logits = keras.layers.Activation("linear", dtype="float32", name="float32_logits")(
             _output_logits(embedding, head, backbone.tie_weights, hidden)
