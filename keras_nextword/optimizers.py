@@ -17,6 +17,8 @@ Keras' does.
 import keras
 from keras import ops
 
+from keras_nextword.initializers import NumPyInitializer
+
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class WarmAveragedAdam(keras.optimizers.Adam):
@@ -42,6 +44,13 @@ class WarmAveragedAdam(keras.optimizers.Adam):
         if not ema_warmup > 0:
             raise ValueError(f"`ema_warmup` must be > 0. Received: ema_warmup={ema_warmup!r}")
         self.ema_warmup = float(ema_warmup)
+
+    def add_variable(self, shape, initializer="zeros", *args, **kwargs):
+        # Zeros from NumPy (`NumPyInitializer`): on JAX, Keras' compile a
+        # program for each shape, while `fit` builds the optimizer.
+        if initializer == "zeros":
+            initializer = NumPyInitializer("zeros")
+        return super().add_variable(shape, initializer, *args, **kwargs)
 
     def _update_model_variables_moving_average(self, trainable_variables):
         if not self.use_ema:

@@ -62,3 +62,13 @@ def test_it_saves_with_a_model(tmp_path):
     assert isinstance(loaded.optimizer, WarmAveragedAdam)
     assert loaded.optimizer.ema_momentum == 0.99
     assert loaded.optimizer.ema_warmup == 1
+
+
+def test_optimizer_variables_start_at_their_initializers():
+    # Zeros drawn with NumPy (nothing compiled on JAX); other initializers as Keras'.
+    optimizer = WarmAveragedAdam()
+    zeros = optimizer.add_variable((2, 3), dtype="float32", name="m")
+    ones = optimizer.add_variable((4,), initializer="ones", name="n")
+    assert keras.ops.convert_to_numpy(zeros).tolist() == [[0.0] * 3] * 2
+    assert zeros.dtype == "float32" and zeros.name == "m"
+    assert keras.ops.convert_to_numpy(ones).tolist() == [1.0] * 4
