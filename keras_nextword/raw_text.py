@@ -163,11 +163,11 @@ class RawTextTask:
             else:
                 x = x.repeat()
         trainer = self
-        if num_sampled or not training_metrics:
-            if num_sampled:
-                trainer = SampledSoftmaxTrainer(self, num_sampled, seed=seed)
-            else:
-                trainer = LossTrainer(self)
+        if num_sampled:
+            trainer = SampledSoftmaxTrainer(self, num_sampled, seed=seed)
+        elif not training_metrics:
+            trainer = LossTrainer(self)
+        if trainer is not self:
             # The model's own optimizer: its state (steps, moments, average) is the model's.
             trainer.compile(optimizer=self.optimizer)
             if validation_data is not None:
