@@ -225,8 +225,7 @@ def text_dataset(
         lines = [lines] if isinstance(lines, str) else list(lines)
     if cache and in_memory and not training and lines:
         # Rows to keep: laid out once, eagerly, with no function to trace and no
-        # pass to count them (about 0.4 s each for The Final Problem's two
-        # scoring sets, `from_text`'s startup).
+        # pass to count them (both were part of `from_text`'s startup).
         return _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle, seed)
     if in_memory:
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(lines, tf.string))
@@ -298,8 +297,8 @@ def batches_per_pass(line_lengths, batch_size, mode="line", length=None):
         batch_size: rows per batch.
         mode: `"line"` or `"prefix"` (window rows depend on the order of the
             lines: `count_batches` counts them).
-        length: int, the positions per row (the preprocessor's
-            `sequence_length`); a longer line takes several rows.
+        length: int, the positions per row in `"line"` mode (the
+            preprocessor's `sequence_length`); a longer line takes several rows.
 
     Returns:
         int.
@@ -312,6 +311,8 @@ def batches_per_pass(line_lengths, batch_size, mode="line", length=None):
     """
     if mode not in ("line", "prefix"):
         raise ValueError(f"`mode` must be 'line' or 'prefix'. Received: mode={mode!r}")
+    if mode == "line" and not length:
+        raise ValueError(f"`length` must be a positive integer in 'line' mode. Received: {length}")
     predictions = {words - 1: lines for words, lines in line_lengths.items() if words > 1}
     if mode == "line":
         rows = sum(lines * -(-count // length) for count, lines in predictions.items())

@@ -102,9 +102,10 @@ class RawTextTask:
         `mode`, shuffled (`seed` fixes the order) and with word dropout if the
         preprocessor has it. The pipeline is repeated, so one iterator serves
         every epoch, of `steps_per_epoch` steps (if None, counted in one pass,
-        `pipeline.repeated`). Raw-string `validation_data` is always scored line by line (each
-        word after the first of its line, from the words before it in the
-        line), so validation perplexity means the same whatever `mode`. Under a
+        `pipeline.repeated`). Raw-string `validation_data` is always scored
+        line by line (each word after the first of its line, from the words
+        before it in the line), so validation perplexity means the same
+        whatever `mode`. Under a
         `keras.distribution` scope, batches of raw strings are padded to
         `batch_size` with weight-0 rows, so that each splits evenly across the
         devices.

@@ -92,6 +92,8 @@ def test_batches_per_pass_counts_from_line_lengths(mode, sequence_length):
         ) == pipeline.count_batches(dataset)
     with pytest.raises(ValueError, match="mode='window'"):
         pipeline.batches_per_pass({3: 1}, 8, "window")
+    with pytest.raises(ValueError, match="`length`.*Received: None"):
+        pipeline.batches_per_pass({3: 1}, 8, "line")
 
 
 def test_fit_on_text_with_steps_per_epoch_goes_on_past_a_pass():
