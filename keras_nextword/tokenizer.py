@@ -103,7 +103,7 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
         self.pad_token, self.pad_token_id = "", PAD_ID
         self.oov_token, self.oov_token_id = "[UNK]", OOV_ID
         self._index = None
-        self.word_counts, self.line_lengths, self.longest_line = None, None, None  # `adapt`
+        self.word_counts, self.line_lengths = None, None  # set by `adapt`
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
         self.built = True
@@ -131,7 +131,11 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
         self._index = None
         self.word_counts = [counts.get(w.encode("utf-8"), 0) for w in self.get_vocabulary()]
         self.line_lengths = dict(sorted(lengths.items()))
-        self.longest_line = max(lengths, default=0)
+
+    @property
+    def longest_line(self):
+        """The words of the longest line `adapt` saw (from `line_lengths`), or None."""
+        return None if self.line_lengths is None else max(self.line_lengths, default=0)
 
     def set_vocabulary(self, vocabulary):
         """Sets the vocabulary: a list of words, or a file of one word per line.

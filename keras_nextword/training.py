@@ -294,6 +294,12 @@ def from_text(
             BestWeights("dev_perplexity", settings["patience"]),
         ]
     watch += [TimeLimit(deadline, say), Progress(start, deadline, say)]
+    # Counted from the lines' lengths, not by a pass over them (window rows: by the pass).
+    steps_per_epoch = None
+    if mode != "window":
+        steps_per_epoch = pipeline.batches_per_pass(
+            preprocessor.tokenizer.line_lengths, batch_size, mode, preprocessor.sequence_length
+        )
     with scope():
         history = model.fit(
             train_lines,
@@ -301,15 +307,7 @@ def from_text(
             epochs=epochs,
             callbacks=guards + watch,
             batch_size=batch_size,
-            # Counted from the lines' lengths, not by a pass over them.
-            steps_per_epoch=None
-            if mode == "window"
-            else pipeline.batches_per_pass(
-                preprocessor.tokenizer.line_lengths,
-                batch_size,
-                mode,
-                preprocessor.sequence_length,
-            ),
+            steps_per_epoch=steps_per_epoch,
             mode=mode,
             window_length=window_length,
             num_sampled=settings["num_sampled"],
