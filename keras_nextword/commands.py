@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import tempfile
+import traceback
 import warnings
 
 # Sampler options beyond `temperature`, which every sampler takes.
@@ -91,32 +92,47 @@ def _load_model(path):
 def train(args):
     """`keras-nextword train`: trains on the corpus, saves the model, history and plot.
 
-    In a group of processes, one that loses another (killed, or its host
-    down) stops at once with a one-line error and exit status 1, skipping
-    JAX's shutdown, which would wait for the lost process and then abort.
-    The error comes from the first step whose collective fails; a process
-    that spends longer than `--heartbeat-timeout` outside a step (saving a
-    checkpoint) after the loss is ended by JAX's coordination service
-    instead: an abort with JAX's own message, the same restart advice.
+    In a group of processes, a process that fails stops at once: bad input
+    in one line (exit status 2), another error with its traceback (1). It
+    skips JAX's shutdown, whose barrier would wait for the other processes
+    while they wait for this one, until its timeout aborted them all (5
+    minutes). The others then stop too. One inside a step stops with a
+    one-line error and exit status 1 when the step's collective fails; one
+    outside a step (reading the corpus, saving a checkpoint) is ended by
+    JAX's coordination service after `--heartbeat-timeout` seconds, an abort
+    with JAX's own message. Either way, start every process again with the
+    same command; with `--checkpoint-dir` they resume from the last
+    finished epoch.
     """
     try:
         _train(args)
     except Exception as error:
         from keras_nextword import distribution
 
-        if args.debug or not distribution.lost_process(error):
+        if args.debug or distribution.process_count() == 1:
             raise
+        _leave_group(error, distribution)
+
+
+def _leave_group(error, distribution):
+    """Reports `error` of a process of a group and ends the process (see `train`)."""
+    where = f"process {distribution.process_index()} of {distribution.process_count()}"
+    if distribution.lost_process(error):
         first = str(error).strip().splitlines()[0]
-        print(
-            f"keras-nextword: error: process {distribution.process_index()} of "
-            f"{distribution.process_count()} stopped: another process of the group is gone "
-            f"({first}). Start every process again with the same command; with "
-            "--checkpoint-dir they resume from the last finished epoch.",
-            file=sys.stderr,
-            flush=True,
+        message = (
+            f"{where} stopped: another process of the group is gone ({first}). Start "
+            "every process again with the same command; with --checkpoint-dir they "
+            "resume from the last finished epoch."
         )
-        sys.stdout.flush()
-        os._exit(1)
+        status = 1
+    elif isinstance(error, (UsageError, OSError, ValueError)):
+        message, status = f"{where}: {' '.join(str(error).split())}", 2
+    else:
+        traceback.print_exc()
+        message, status = f"{where} stopped on the error above.", 1
+    print(f"keras-nextword: error: {message}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(status)
 
 
 def _train(args):

@@ -334,9 +334,10 @@ def lost_process(error):
 
 
 def check_identical(words, what="vocabulary"):
-    """Raises `ValueError` unless every process of the group holds the same
-    list of words (a vocabulary must be identical on each, or the processes
-    would train different models under one set of weights).
+    """Raises `ValueError` on every process of the group unless they all hold
+    the same list of words (a vocabulary must be identical on each, or the
+    processes would train different models under one set of weights). Every
+    process raises, so that none goes on to wait for the others.
 
     Args:
         words: list of str.
@@ -352,10 +353,13 @@ def check_identical(words, what="vocabulary"):
 
     digest = hashlib.sha256("\n".join(words).encode("utf-8")).digest()
     mine = np.frombuffer(digest, np.uint32)
-    first = np.asarray(multihost_utils.broadcast_one_to_all(mine))
-    if not np.array_equal(first, mine):
+    digests = np.asarray(multihost_utils.process_allgather(mine))  # (processes, 8)
+    differ = [i for i, digest in enumerate(digests) if not np.array_equal(digest, digests[0])]
+    if differ:
+        processes = ", ".join(map(str, differ))
         raise ValueError(
-            f"The {what} of process {process_index()} differs from process 0's: every "
+            f"The {what} of process{'es' if len(differ) > 1 else ''} {processes} "
+            f"differ{'' if len(differ) > 1 else 's'} from process 0's: every "
             "process must read the same corpus and the same --checkpoint-dir state (a "
             "process that died while saving leaves its state behind the others': delete "
             "the checkpoint folder to start over)."

@@ -277,13 +277,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_group(args, folder):
+def start_group(args, folder, corpus_of=None):
     """Starts `keras-nextword train ARGS` as processes 0 and 1 of a group over
-    127.0.0.1, each with one CPU device; their output goes to files in `folder`."""
+    127.0.0.1, each with one CPU device; their output goes to files in `folder`.
+    `corpus_of` maps a process index to a corpus that replaces `args[0]`."""
     port = free_port()
     processes = []
     for index in range(2):
-        command = [sys.executable, "-m", "keras_nextword", "train", *map(str, args)]
+        own = [(corpus_of or {}).get(index, args[0]), *args[1:]]
+        command = [sys.executable, "-m", "keras_nextword", "train", *map(str, own)]
         command += ["--coordinator-address", f"127.0.0.1:{port}", "--num-processes", "2"]
         command += ["--process-id", str(index), "--heartbeat-timeout", "5"]
         stdout = open(folder / f"out{index}.txt", "w", encoding="utf-8")  # noqa: SIM115
@@ -407,6 +409,25 @@ def test_killed_process_stops_the_group_which_resumes(corpus, tmp_path):
     assert (tmp_path / "model.keras").exists()
 
 
+@jax_only
+def test_a_process_that_fails_at_start_frees_the_group(corpus, tmp_path):
+    """Process 1's corpus is missing: it says so and exits at once, and process 0,
+    left alone, is ended within the heartbeat timeout. Both once waited 5 minutes
+    at JAX's shutdown barrier and were then aborted."""
+    args = [corpus, "--epochs", "2", "--batch-size", "32", "--data-parallel", *SMALL]
+    args += ["--out", tmp_path / "model.keras"]
+    missing = tmp_path / "missing.txt"
+    processes = start_group(args, tmp_path, corpus_of={1: missing})
+    statuses = finish(processes, timeout=90)
+    assert statuses[1] == 2, output(tmp_path, "err", 1)[-2000:]
+    assert output(tmp_path, "err", 1).splitlines()[-1] == (
+        f"keras-nextword: error: process 1 of 2: {missing}: no such file or directory"
+    )
+    # Ended by JAX's coordination service (or a failed collective), not by `finish`.
+    assert statuses[0] in (1, -signal.SIGABRT), output(tmp_path, "err", 0)[-2000:]
+    assert not (tmp_path / "model.keras").exists()
+
+
 GROUP_CHECKS = """
 import json, sys
 from keras_nextword import distribution
@@ -457,9 +478,11 @@ def test_group_shares_a_seed_decisions_and_checks_vocabularies(tmp_path):
     ]
     # A decision from each process's own clock (the time limit): process 0's.
     assert reports[0]["agreed"] == reports[1]["agreed"] == [False, True]
-    # Different vocabularies: the process that differs from process 0 says so.
-    assert len(outs[0]) == 2 and len(outs[1]) == 3
-    assert outs[1][1].startswith("The vocabulary of process 1 differs from process 0's")
+    # Different vocabularies: every process says which one differs from process 0
+    # (once only process 1 did, and process 0 went on to wait for it).
+    for out in outs:
+        assert len(out) == 3
+        assert out[1].startswith("The vocabulary of process 1 differs from process 0's")
 
 
 @jax_only
