@@ -3,6 +3,7 @@ the way pytorch/examples `word_language_model` trains, scored as ours is.
 
     KERAS_BACKEND=jax python benchmarks/peer.py --corpus final-problem
     nohup python benchmarks/peer.py --corpus sherlock-canon --skip-ours > peer.log &
+    KERAS_BACKEND=jax python benchmarks/peer.py --ours '{"batch_size": 8, "learning_rate": 0.003}'
 
 The split and the vocabulary are `from_text`'s own (the last 10% of the non-blank lines
 held out; every word of the other lines, `[UNK]` = 1). The peer is Embedding 100 -> LSTM
@@ -29,7 +30,8 @@ validation; tokens/s are training words an epoch over its training seconds (vali
 excluded), the median over epochs after the first (ours compiles in its first).
 `--threads` sets PyTorch's threads: on a machine shared with other jobs, 2 threads on 2
 cores trained the peer 5-7x slower than 1.
-Writes `peer_<corpus file stem>[_tied][_threads<n>].json`.
+`--ours` sets `from_text` arguments that it would otherwise choose (to measure a choice).
+Writes `peer_<corpus file stem>[_tied][_threads<n>][_<argument>_<value>...].json`.
 """
 
 import argparse
@@ -336,11 +338,12 @@ def score_ours(model, rows, batch_size=32):
     return math.exp(nll.mean()), math.exp(nll[known].mean())
 
 
-def run_ours(path, max_minutes=math.inf, seed=0, words=None):
-    """`NextWordLSTM.from_text(path)` with its defaults; returns its curve and figures."""
+def run_ours(path, max_minutes=math.inf, seed=0, words=None, settings=None):
+    """`NextWordLSTM.from_text(path)` with its defaults, or `settings` (a dict of
+    its arguments) instead of them; returns its curve and figures."""
     start = time.perf_counter()
     clock = EpochClock(start, max_minutes)
-    kwargs = {"seed": seed, "verbose": 2, "callbacks": [clock]}
+    kwargs = {**(settings or {}), "seed": seed, "verbose": 2, "callbacks": [clock]}
     if (
         math.isfinite(max_minutes)
         and "max_minutes" in inspect.signature(NextWordLSTM.from_text).parameters
@@ -401,6 +404,12 @@ def main():
     parser.add_argument("--unk-below", type=int, default=2)
     parser.add_argument("--skip-ours", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument(
+        "--ours",
+        type=json.loads,
+        default={},
+        help="`from_text` arguments instead of its choices, as JSON: '{\"batch_size\": 8}'",
+    )
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -415,7 +424,7 @@ def main():
     results = {"corpus": Path(path).name, "machine": machine(), "load_average_before": load_before}
     results["peer"] = peer
     if not args.skip_ours:
-        ours = run_ours(path, args.max_minutes, args.seed, peer["training_words"])
+        ours = run_ours(path, args.max_minutes, args.seed, peer["training_words"], args.ours)
         ours["seconds_to_peer_best"] = time_to_reach(ours["curve"], best)
         results["ours"] = ours
         reached = ours["seconds_to_peer_best"]
@@ -429,6 +438,7 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     variant = "_tied" * args.tied + f"_threads{args.threads}" * (args.threads != 2)
+    variant += "".join(f"_{name}_{value}" for name, value in args.ours.items())
     target = out / f"peer_{Path(path).stem}{variant}.json"
     target.write_text(json.dumps(results, indent=2, default=str))
     print(f"wrote {target}")
