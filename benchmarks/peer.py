@@ -288,31 +288,40 @@ def run_peer(path, epochs=40, max_minutes=math.inf, seed=0, tied=False, unk_belo
 
 class EpochClock(keras.callbacks.Callback):
     """Seconds from `start` to each epoch's end (its validation included), the held-out
-    perplexity then, and each epoch's training seconds (to its last step's end, waited
-    for: JAX dispatches steps ahead); with `max_minutes`, stops after the epoch that
-    ends past it."""
+    perplexity then, each epoch's training seconds (to its last step's end, waited
+    for: JAX dispatches steps ahead) and when its training ended; `phases`: when the
+    first step began and ended (its compilation included). With `max_minutes`, stops
+    after the epoch that ends past it."""
 
     def __init__(self, start, max_minutes=math.inf):
         super().__init__()
         self.start, self.deadline = start, start + max_minutes * 60
-        self.curve, self.began, self.trained = [], None, None
+        self.curve, self.phases, self.began, self.trained = [], {}, None, None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.began, self.trained = time.perf_counter(), None
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self.phases.setdefault("first_step_begins", time.perf_counter() - self.start)
+
     def on_train_batch_end(self, batch, logs=None):
+        if "first_step_ends" not in self.phases and logs and "loss" in logs:
+            float(logs["loss"])
+            self.phases["first_step_ends"] = time.perf_counter() - self.start
         if batch + 1 == self.params.get("steps") and logs and "loss" in logs:
             float(logs["loss"])  # the epoch's last step, computed
             self.trained = time.perf_counter() - self.began
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
+        trained = self.trained if self.trained is not None else now - self.began
         self.curve.append(
             {
                 "epoch": epoch + 1,
                 "seconds": now - self.start,
                 "val_perplexity": (logs or {}).get("val_perplexity"),
-                "train_seconds": self.trained if self.trained is not None else now - self.began,
+                "train_seconds": trained,
+                "training_ends": self.began + trained - self.start,
             }
         )
         if now > self.deadline:
@@ -363,6 +372,7 @@ def run_ours(path, max_minutes=math.inf, seed=0, words=None, settings=None):
         + ")",
         "config": {k: v for k, v in model.get_config().items() if k != "preprocessor"},
         "parameters": model.count_params(),
+        "phases": clock.phases,
         "curve": curve,
         "best": min(curve, key=lambda p: p["val_perplexity"]) if curve else None,
         "final_val_perplexity": ppl,
