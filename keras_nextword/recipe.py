@@ -128,9 +128,9 @@ def choose(
 
     - `batch_size` and `learning_rate` (Adam's): 32 at 0.02 under 50,000
       words (The Final Problem, `benchmarks/peer.py`: the PyTorch peer's
-      best reached at 5.4 s and held-out 73.8 at the end, where batch 8 at
-      0.003 took 15.2 s and read 79.0; 16 at 0.01 and 64 at 0.02 or 0.04
-      read worse in exploratory runs), 32 at 0.003 under 300,000 (not
+      best reached at 6.8-8.6 s and held-out 77.2 at the end, where batch 8
+      at 0.003 took 10.3-10.9 s and read 80.2; 16 at 0.01 and 64 at 0.02 or
+      0.04 read worse in exploratory runs), 32 at 0.003 under 300,000 (not
       measured: a middle tier), else 64 at 0.003 (the canon,
       `benchmarks/canon.py`).
     - `num_sampled`: a sampled softmax over 1,024 words (the 512 most
