@@ -113,8 +113,9 @@ def from_text(
         ema_momentum: float in [0, 1), `"auto"` to choose, or None. Keep an
             exponential moving average of the weights (`WarmAveragedAdam`):
             validation scores it and the model ends with it; None trains
-            without. A fit of fewer than `3 / (1 - ema_momentum)` steps
-            trains without it.
+            without. With `ema_warmup` 1 or less (a plain mean of the
+            steps so far), a fit of fewer than `3 / (1 - ema_momentum)`
+            steps trains without it.
         ema_warmup: float > 0 or None to choose: the average's momentum at
             step `t` is `min(ema_momentum, t / (ema_warmup + t))`; 1 averages
             all the steps so far until the cap, 9 the last tenth.
@@ -237,14 +238,18 @@ def from_text(
     ema_momentum, learning_rate = settings["ema_momentum"], settings["learning_rate"]
     if distribution is not None:
         check_batch_size(distribution, batch_size)
-    # Adam, averaging the weights if the run takes enough steps for the average
-    # to forget its first steps (with warm-up 1, it is their plain mean until the cap).
+    # Adam, averaging the weights unless the average would still weigh the first
+    # steps: the first tenth of a run weighs about 0.1 ** ema_warmup of it until
+    # the cap, so with warm-up 1 (their plain mean) a run needs 3 / (1 - ema_momentum)
+    # steps; with more (9: the last tenth of the steps so far), any run is averaged.
     steps = epochs * math.ceil(train_count / batch_size)
-    averaged = ema_momentum is not None and steps * (1 - ema_momentum) >= 3
+    plain_mean = settings["ema_warmup"] <= 1
+    averaged = ema_momentum is not None and (not plain_mean or steps * (1 - ema_momentum) >= 3)
     if ema_momentum is not None and not averaged:
         say(
             f"{steps:,} training steps at most, fewer than 3 / (1 - ema_momentum) = "
-            f"{3 / (1 - ema_momentum):,.0f}: no weight average"
+            f"{3 / (1 - ema_momentum):,.0f} for a plain mean (ema_warmup "
+            f"{settings['ema_warmup']:g}): no weight average"
         )
     if seed is not None:
         keras.utils.set_random_seed(seed)
