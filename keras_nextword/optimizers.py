@@ -62,5 +62,15 @@ class WarmAveragedAdam(keras.optimizers.Adam):
                 rate = ops.cast(momentum, variable.dtype)
                 average.assign(rate * average + (1 - rate) * variable)
 
+    def finalize_variable_values(self, var_list):
+        # `fit` ends with the average in the weights. Keras assigns each average
+        # itself: on JAX the weight and its average then share one buffer, which
+        # the next compiled call that donates the weights (`predict`) deletes,
+        # and `save` failed on the average. Each weight gets a copy.
+        if self.use_ema:
+            for variable, average in zip(var_list, self._model_variables_moving_average):
+                if average is not None:
+                    variable.assign(ops.convert_to_numpy(average))
+
     def get_config(self):
         return {**super().get_config(), "ema_warmup": self.ema_warmup}

@@ -64,6 +64,22 @@ def test_it_saves_with_a_model(tmp_path):
     assert loaded.optimizer.ema_warmup == 1
 
 
+def test_it_ends_fit_with_the_average_and_saves_after_predict(tmp_path):
+    """On JAX the weights once ended `fit` sharing the average's buffers, which
+    `predict` donated: `save` then failed on a deleted array."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=WarmAveragedAdam(0.1, use_ema=True, ema_momentum=0.9), loss="mse")
+    model.fit(np.ones((4, 2)), np.zeros((4, 1)), epochs=3, verbose=0)
+    average = model.optimizer._model_variables_moving_average[0]
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model.weights[0]), keras.ops.convert_to_numpy(average)
+    )
+    model.predict(np.ones((1, 2)), verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+
+
 def test_optimizer_variables_start_at_their_initializers():
     # Zeros drawn with NumPy (nothing compiled on JAX); other initializers as Keras'.
     optimizer = WarmAveragedAdam()
