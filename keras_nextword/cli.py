@@ -52,11 +52,10 @@ def main(argv=None):
     try:
         _use_backend(args.backend, reexec=argv is None)
         args.command(args)
-    except (UsageError, OSError, ValueError) as error:
+    except commands.BAD_INPUT as error:
         if args.debug:
             raise
-        message = " ".join(str(error).split()) or type(error).__name__
-        parser.exit(2, f"{parser.prog}: error: {message}\n")
+        parser.exit(2, f"{parser.prog}: error: {commands.one_line(error)}\n")
     return 0
 
 

@@ -20,6 +20,15 @@ class UsageError(Exception):
     """Bad input from the user: reported in one line with exit status 2."""
 
 
+# What the command line reports in one line with exit status 2.
+BAD_INPUT = (UsageError, OSError, ValueError)
+
+
+def one_line(error):
+    """`error`'s message on one line (its type's name when it has none)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def _device():
     """'GPU', 'TPU' or 'CPU': where a new tensor lands on the active backend."""
     import keras
@@ -125,8 +134,8 @@ def _leave_group(error, distribution):
             "resume from the last finished epoch."
         )
         status = 1
-    elif isinstance(error, (UsageError, OSError, ValueError)):
-        message, status = f"{where}: {' '.join(str(error).split())}", 2
+    elif isinstance(error, BAD_INPUT):
+        message, status = f"{where}: {one_line(error)}", 2
     else:
         traceback.print_exc()
         message, status = f"{where} stopped on the error above.", 1
