@@ -31,7 +31,11 @@ excluded), the median over epochs after the first (ours compiles in its first).
 `--threads` sets PyTorch's threads: on a machine shared with other jobs, 2 threads on 2
 cores trained the peer 5-7x slower than 1.
 `--ours` sets `from_text` arguments that it would otherwise choose (to measure a choice).
-Writes `peer_<corpus file stem>[_tied][_threads<n>][_<argument>_<value>...].json`.
+`--compilation-cache DIR` keeps JAX's persistent compilation cache there (every compile;
+`JAX_COMPILATION_CACHE_DIR` does the same for any program): run twice, the second run
+loads ours' compiled steps instead of compiling them, as a user's rerun on the same
+corpus and settings would; the JSON records the cache entries found before the run.
+Writes `peer_<corpus file stem>[_tied][_threads<n>][_<argument>_<value>...][_cold_cache|_warm_cache].json`.
 """
 
 import argparse
@@ -387,6 +391,20 @@ def time_to_reach(curve, perplexity):
     return next((p["seconds"] for p in curve if p["val_perplexity"] <= perplexity), None)
 
 
+def compilation_cache(folder):
+    """Keeps every JAX compilation in `folder` (None: no cache); returns what the
+    results record of it, or None."""
+    if not folder:
+        return None
+    import jax
+
+    folder = Path(folder)
+    entries = len(list(folder.iterdir())) if folder.is_dir() else 0
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    return {"folder": str(folder), "entries_before": entries}
+
+
 def machine():
     import jax
 
@@ -420,8 +438,12 @@ def main():
         default={},
         help="`from_text` arguments instead of its choices, as JSON: '{\"batch_size\": 8}'",
     )
+    parser.add_argument(
+        "--compilation-cache", metavar="DIR", help="JAX's persistent compilation cache, for ours"
+    )
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
+    cache = compilation_cache(args.compilation_cache)
     torch.set_num_threads(args.threads)
     path = corpus_path(args.corpus)
     load_before = os.getloadavg()
@@ -432,6 +454,8 @@ def main():
         f"peer best held-out {best:.1f} at {peer['best']['seconds']:.0f} s; {peer['tokens_per_second']:,.0f} tokens/s"
     )
     results = {"corpus": Path(path).name, "machine": machine(), "load_average_before": load_before}
+    if cache:
+        results["compilation_cache"] = cache
     results["peer"] = peer
     if not args.skip_ours:
         ours = run_ours(path, args.max_minutes, args.seed, peer["training_words"], args.ours)
@@ -449,6 +473,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     variant = "_tied" * args.tied + f"_threads{args.threads}" * (args.threads != 2)
     variant += "".join(f"_{name}_{value}" for name, value in args.ours.items())
+    variant += f"_{'warm' if cache['entries_before'] else 'cold'}_cache" if cache else ""
     target = out / f"peer_{Path(path).stem}{variant}.json"
     target.write_text(json.dumps(results, indent=2, default=str))
     print(f"wrote {target}")
