@@ -148,7 +148,7 @@ class Evaluation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if is_text(self.data):
-            self.data = self.lm._scoring_dataset(self.data, None)
+            self.data = self.lm.scoring_dataset(self.data, None)
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(self.data)
         swap = None
         if getattr(self.model.optimizer, "use_ema", False):

@@ -58,8 +58,10 @@ class RawTextTask:
             check_batch_size(keras.distribution.distribution(), batch_size)
         return pipeline.text_dataset(x, self.preprocessor, batch_size, mode, **kwargs)
 
-    def _scoring_dataset(self, x, batch_size):
-        """Raw lines laid out to be scored line by line (validation, `evaluate`).
+    def scoring_dataset(self, x, batch_size=None):
+        """Raw lines laid out to be scored line by line, as validation and
+        `evaluate` score them: each word after the first of its line, from the
+        words before it in that line.
 
         Rows of up to `BUCKETED_WIDTH` positions are scored in one layout, so
         that every scoring pass shares its one compiled step: batches of at
@@ -74,6 +76,24 @@ class RawTextTask:
         (about 27 s an epoch of scoring instead of 21, across two runs).
         The batches of lines in memory (not a `tf.data.Dataset`) are kept
         (`cache`), as the caller keeps the lines.
+
+        Args:
+            x: str, list of str, or a `tf.data.Dataset` of str (one line each).
+            batch_size: rows per batch the scoring batches are a multiple
+                of, or None.
+
+        Returns:
+            A `tf.data.Dataset` of `(inputs, targets, sample_weight)` batches
+            (weight 1 on each scored position, 0 on padding).
+
+        Example:
+        >>> from keras_nextword import NextWordLSTM, NGramVectorizer
+        >>> preprocessor = NGramVectorizer(sequence_length=4)
+        >>> preprocessor.adapt(["it is a heavy heart"])
+        >>> model = NextWordLSTM(preprocessor.vocabulary_size(), 8, 8, preprocessor=preprocessor)
+        >>> x, y, w = next(iter(model.scoring_dataset(["it is a heavy heart"])))
+        >>> tuple(x.shape), int(w.numpy().sum())
+        ((64, 4), 4)
         """
         cache = not isinstance(x, tf.data.Dataset)
         if (self.preprocessor.sequence_length or 0) > BUCKETED_WIDTH:
@@ -142,7 +162,7 @@ class RawTextTask:
         2
         """
         if validation_data is not None and data.is_text(validation_data):
-            validation_data = self._scoring_dataset(validation_data, batch_size)
+            validation_data = self.scoring_dataset(validation_data, batch_size)
             # Before History and the caller's callbacks read it.
             kwargs["callbacks"] = [_ExactValidationLoss(), *(kwargs.get("callbacks") or [])]
         if data.is_text(x):
@@ -187,7 +207,7 @@ class RawTextTask:
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """`keras.Model.evaluate` that also takes raw lines of text, scored line
         by line: every word after the first of its line, from the words before it
-        (in the batches of `_scoring_dataset`); the loss is then the exact mean
+        (in the batches of `scoring_dataset`); the loss is then the exact mean
         over those words (`exact_loss`)."""
         if not data.is_text(x):
             with _unknown_length_ok():
@@ -195,7 +215,7 @@ class RawTextTask:
         return_dict = kwargs.pop("return_dict", False)
         with _unknown_length_ok():
             logs = keras.Model.evaluate(
-                self, self._scoring_dataset(x, batch_size), y, return_dict=True, **kwargs
+                self, self.scoring_dataset(x, batch_size), y, return_dict=True, **kwargs
             )
         exact_loss(logs)
         return logs if return_dict else self._flatten_metrics_in_order(logs)

@@ -50,7 +50,7 @@ def test_scoring_shares_one_layout_bucketed_only_on_wide_rows(width, bucketed):
     preprocessor = NGramVectorizer(sequence_length=width)
     preprocessor.adapt(lines)
     model = NextWordLSTM(preprocessor.vocabulary_size(), 8, 8, preprocessor=preprocessor)
-    shapes = {tuple(x.shape) for x, _, _ in model._scoring_dataset(lines, 8)}
+    shapes = {tuple(x.shape) for x, _, _ in model.scoring_dataset(lines, 8)}
     # Narrow rows: 8 rows a step times 8; wide ones: bucketed at the batch size.
     assert {rows for rows, _ in shapes} == ({8} if bucketed else {64})
     assert (len(shapes) > 1) == bucketed and max(w for _, w in shapes) == width

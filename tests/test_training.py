@@ -307,14 +307,14 @@ def test_epochs_are_chosen_in_one_run_on_training_lines_set_apart(tmp_path, monk
         return fit(self, x, **kwargs)
 
     layouts = []
-    scoring_dataset = NextWordLSTM._scoring_dataset
+    scoring_dataset = NextWordLSTM.scoring_dataset
 
     def count_layouts(self, x, batch_size):
         layouts.append(x)
         return scoring_dataset(self, x, batch_size)
 
     monkeypatch.setattr(NextWordLSTM, "fit", spy)
-    monkeypatch.setattr(NextWordLSTM, "_scoring_dataset", count_layouts)
+    monkeypatch.setattr(NextWordLSTM, "scoring_dataset", count_layouts)
     model = NextWordLSTM.from_text(
         path, epochs=6, validation_split=0.1, embedding_dim=8, lstm_units=8, seed=0, verbose=0
     )
