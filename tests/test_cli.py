@@ -135,6 +135,8 @@ BAD_CORPORA = {
 }
 
 
+# A corpus is checked before any model is built: the same on every backend.
+@pytest.mark.backend("jax")
 @pytest.mark.parametrize("name", BAD_CORPORA)
 def test_bad_corpus_exits_2_naming_the_path(tmp_path, name):
     content, problem = BAD_CORPORA[name]
