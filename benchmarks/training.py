@@ -77,15 +77,20 @@ class EpochClock(keras.callbacks.Callback):
         self.perplexity.append(self.evaluate())
 
 
-def heldout_perplexity(model, vectorizer, lines):
-    """Exact perplexity of `model` (per-position or last-position output) on
-    every next-word prediction within the held-out lines."""
+def heldout_perplexity(model, vectorizer, lines, logits=False):
+    """Exact perplexity of `model` (per-position or last-position output:
+    probabilities, or `logits`) on every next-word prediction within the
+    held-out lines."""
     x, y, w = (np.asarray(t) for t in layout(vectorizer, lines))
     total, count = 0.0, 0
     for start in range(0, len(x), 256):
         xs, ys, ws = x[start : start + 256], y[start : start + 256], w[start : start + 256] > 0
-        p = keras.ops.convert_to_numpy(model.predict_on_batch(xs))
-        total -= np.log(np.maximum(p[ws, :][np.arange(ws.sum()), ys[ws]], 1e-30)).sum()
+        out = model.predict_on_batch(xs)
+        if logits:
+            log_p = keras.ops.convert_to_numpy(keras.ops.log_softmax(out, axis=-1))
+        else:
+            log_p = np.log(np.maximum(keras.ops.convert_to_numpy(out), 1e-30))
+        total -= log_p[ws, :][np.arange(ws.sum()), ys[ws]].sum()
         count += ws.sum()
     return float(np.exp(total / count))
 
@@ -142,7 +147,7 @@ def run_ours(vectorizer, train, heldout, epochs, mode, bucket, tied, batch_size)
         model.compile(optimizer=optimizer)  # from_text's on this corpus
         # The average is kept (its cost timed) but not scored: held-out
         # perplexity here reads the weights as trained.
-        clock = EpochClock(lambda: heldout_perplexity(model, vectorizer, heldout))
+        clock = EpochClock(lambda: heldout_perplexity(model, vectorizer, heldout, logits=True))
         model.fit(
             train,
             epochs=epochs,
