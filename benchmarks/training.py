@@ -7,10 +7,10 @@ The tutorial's pipeline (Step 5-8): every prefix n-gram of every line pre-padded
 one NumPy array, one-hot targets, `Sequential(Embedding, LSTM, Dense(softmax))` with
 categorical cross-entropy, batch 32. Ours: `NextWordLSTM.fit` on the lines, laid out
 in `tf.data` (`--pipelines`: layout, `+bucket` for line batches of similar length, and
-batch size), built and compiled as `from_text` builds and compiles it for this corpus
-(tied output layer, dropout 0.5, `WarmAveragedAdam` at 0.02 with its warmed-up
-average), or with the tutorial's untied `Dense` output layer (`+untied`); `line:32` is
-`from_text`'s choice here. Both see the same training lines
+batch size, by default `from_text`'s), built and compiled with the settings `from_text`
+chooses for these lines (`recipe.choose`; on The Final Problem: a tied output layer,
+dropout 0.5, `WarmAveragedAdam` at 0.02 with its warmed-up average, batch 32), or with
+the tutorial's untied `Dense` output layer (`+untied`). Both see the same training lines
 (10% held out), the same vocabulary and the same model size; the line layouts
 make the tutorial's next-word predictions, windows also those across line ends.
 Reported per pipeline: seconds per epoch after the first
@@ -32,7 +32,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_nextword import NextWordLSTM, NGramVectorizer, WarmAveragedAdam, datasets
+from keras_nextword import NextWordLSTM, NGramVectorizer, WarmAveragedAdam, datasets, recipe
 from keras_nextword.data import read_lines, split_lines
 from keras_nextword.pipeline import layout, text_dataset
 
@@ -136,18 +136,29 @@ def run_tutorial(vectorizer, train, heldout, epochs, budget_mib):
     return report(clock, rss, len(targets), one_hot_mib=one_hot_mib)
 
 
-def run_ours(vectorizer, train, heldout, epochs, mode, bucket, tied, batch_size):
+def run_ours(vectorizer, train, heldout, epochs, mode, bucket, tied, batch_size, settings):
+    """`settings`: `recipe.choose`'s for these lines, as `from_text` compiles them."""
+    averaged = settings["ema_momentum"] is not None
     with PeakRSS() as rss:
         keras.utils.set_random_seed(0)
         model = NextWordLSTM(
-            vectorizer.vocabulary_size(), preprocessor=vectorizer, dropout=0.5, tie_weights=tied
+            vectorizer.vocabulary_size(),
+            preprocessor=vectorizer,
+            dropout=settings["dropout"],
+            tie_weights=tied,
         )
         optimizer = WarmAveragedAdam(
-            0.02, clipnorm=1.0, use_ema=True, ema_momentum=0.995, ema_warmup=9
+            settings["learning_rate"],
+            clipnorm=1.0,
+            use_ema=averaged,
+            ema_momentum=settings["ema_momentum"] or 0.99,
+            ema_warmup=settings["ema_warmup"],
         )
-        model.compile(optimizer=optimizer)  # from_text's on this corpus
+        model.compile(optimizer=optimizer)
 
-        def averaged_perplexity():  # of the average, as from_text validates
+        def scored_perplexity():  # of the average if any, as from_text validates
+            if not averaged:
+                return heldout_perplexity(model, vectorizer, heldout, logits=True)
             swap = keras.callbacks.SwapEMAWeights()
             swap.set_model(model)
             swap.on_test_begin()
@@ -156,13 +167,14 @@ def run_ours(vectorizer, train, heldout, epochs, mode, bucket, tied, batch_size)
             finally:
                 swap.on_test_end()
 
-        clock = EpochClock(averaged_perplexity)
+        clock = EpochClock(scored_perplexity)
         model.fit(
             train,
             epochs=epochs,
             batch_size=batch_size,
             mode=mode,
             bucket=bucket,
+            num_sampled=settings["num_sampled"],
             callbacks=[clock],
             verbose=0,
         )
@@ -192,15 +204,9 @@ def main():
     parser.add_argument(
         "--pipelines",
         nargs="+",
-        default=[
-            "line+untied:32",
-            "window+untied:32",
-            "line:32",
-            "line+bucket:32",
-            "window:32",
-        ],
-        help="LAYOUT[+bucket][+untied]:BATCH_SIZE; +untied: the tutorial's Dense output "
-        "layer, not from_text's default tied one",
+        default=["line+untied", "window+untied", "line", "line+bucket", "window"],
+        help="LAYOUT[+bucket][+untied][:BATCH_SIZE]; +untied: the tutorial's Dense output "
+        "layer, not from_text's default tied one; the batch size is from_text's unless given",
     )
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
@@ -208,6 +214,10 @@ def main():
     train, heldout = split_lines(read_lines(args.corpus), 0.1)
     vectorizer = NGramVectorizer()
     vectorizer.adapt(train)
+    counts = recipe.CorpusCounts(
+        len(train), int(sum(vectorizer.word_counts)), vectorizer.vocabulary_size()
+    )
+    settings, _ = recipe.choose(counts)  # as from_text chooses for these lines
     budget = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**21
     results = {
         "corpus": Path(args.corpus).name,
@@ -216,18 +226,20 @@ def main():
         "versions": {"keras": keras.__version__},
         "vocabulary": vectorizer.vocabulary_size(),
         "epochs": args.epochs,
+        "settings": settings,
         "pipelines": {"tutorial (prefix n-grams, one-hot, batch 32)": None},
     }
     tutorial = run_tutorial(vectorizer, train, heldout, args.epochs, budget)
     results["pipelines"]["tutorial (prefix n-grams, one-hot, batch 32)"] = tutorial
     print_row("tutorial (prefix n-grams, one-hot, batch 32)", tutorial, tutorial)
     for pipeline in args.pipelines:
-        layout, batch_size = pipeline.split(":")
+        layout, _, batch_size = pipeline.partition(":")
+        batch_size = int(batch_size or settings["batch_size"])
         mode, *flags = layout.split("+")
         bucket, tied = "bucket" in flags, "untied" not in flags
         name = f"ours, {layout}, batch {batch_size}"
         ours = run_ours(
-            vectorizer, train, heldout, args.epochs, mode, bucket, tied, int(batch_size)
+            vectorizer, train, heldout, args.epochs, mode, bucket, tied, batch_size, settings
         )
         if "predictions_per_second" in tutorial:
             ours["speedup"] = ours["predictions_per_second"] / tutorial["predictions_per_second"]
