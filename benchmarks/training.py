@@ -212,7 +212,7 @@ def main():
     args = parser.parse_args()
 
     train, heldout = split_lines(read_lines(args.corpus), 0.1)
-    vectorizer = NGramVectorizer()
+    vectorizer = NGramVectorizer(word_dropout=True)  # from_text's; the tutorial's arrays have none
     vectorizer.adapt(train)
     counts = recipe.CorpusCounts(
         len(train), int(sum(vectorizer.word_counts)), vectorizer.vocabulary_size()
