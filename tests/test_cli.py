@@ -99,6 +99,9 @@ def test_evaluate_json_equals_model_evaluate(trained, corpus):
     assert metrics["perplexity"] == pytest.approx(expected["perplexity"], rel=1e-4)
 
 
+# `--backend torch` from the JAX session: the flag, not KERAS_BACKEND, picks torch
+# (in the torch session it would change nothing); it is the same run in every session.
+@pytest.mark.backend("jax")
 def test_stdin_corpus_on_torch_untied(corpus, tmp_path):
     model_path = tmp_path / "model.keras"
     text = corpus.read_text(encoding="utf-8")
@@ -113,6 +116,8 @@ def test_stdin_corpus_on_torch_untied(corpus, tmp_path):
         )
 
 
+# A missing model file is refused before Keras loads anything: the same on every backend.
+@pytest.mark.backend("jax")
 def test_bad_input_exits_2_in_one_line(tmp_path):
     result = keras_nextword("evaluate", tmp_path / "missing.keras", "final-problem")
     failed(
@@ -152,11 +157,16 @@ def test_bad_corpus_exits_2_naming_the_path(tmp_path, name):
     assert not (tmp_path / "m.keras").exists()
 
 
+# Standard input is read and checked before any model is built: the same on every backend.
+@pytest.mark.backend("jax")
 def test_empty_standard_input(tmp_path):
     result = keras_nextword("train", "-", "--out", tmp_path / "m.keras", *TINY, input="")
     failed(result, "keras-nextword: error: <stdin>: empty, no text to read")
 
 
+# The file is decoded before any model runs; `evaluate --json` on every backend is
+# test_evaluate_json_equals_model_evaluate.
+@pytest.mark.backend("jax")
 def test_encoding_errors_replace_warns_with_the_count(trained, tmp_path):
     model_path, _ = trained
     path = tmp_path / "latin1.txt"
