@@ -465,7 +465,8 @@ def main():
         print(
             f"ours best held-out {ours['best']['val_perplexity']:.1f}, final {ours['final_val_perplexity']:.1f} "
             f"(known {ours['final_val_perplexity_known']:.1f}), {ours['seconds']:.0f} s; "
-            f"peer's best {'not reached' if reached is None else f'reached at {reached:.0f} s'}"
+            f"peer's best {'not reached' if reached is None else f'reached at {reached:.0f} s'}; "
+            f"first step ends {ours['phases'].get('first_step_ends', math.nan):.1f} s after the call"
         )
     results["peer"]["seconds_to_peer_best"] = time_to_reach(peer["curve"], best)
     results["load_average_after"] = os.getloadavg()

@@ -193,7 +193,10 @@ def main():
                     "ms_rounds": rounds,
                 }
             )
-            print(f"{framework:5} {shape:9} {name:7} {median:6.2f} ms ({batch}x{length})")
+            print(
+                f"{framework:5} {shape:9} {name:10} {median:6.2f} ms ({batch}x{length}), "
+                f"{batch * length / median * 1e3:,.0f} positions/s"
+            )
     for framework, shape in (("ours", "from_text"), ("peer", "peer")):
         step = next(
             p["ms"]
