@@ -32,7 +32,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_nextword import NextWordLSTM, NGramVectorizer, WarmAveragedAdam, datasets, recipe
+from keras_nextword import NextWordLSTM, NGramVectorizer, datasets, phases, recipe
 from keras_nextword.data import read_lines, split_lines
 from keras_nextword.pipeline import layout, text_dataset
 
@@ -138,7 +138,9 @@ def run_tutorial(vectorizer, train, heldout, epochs, budget_mib):
 
 def run_ours(vectorizer, train, heldout, epochs, mode, bucket, tied, batch_size, settings):
     """`settings`: `recipe.choose`'s for these lines, as `from_text` compiles them."""
-    averaged = settings["ema_momentum"] is not None
+    steps = epochs * -(-len(train) // batch_size)
+    optimizer, _ = phases.optimizer(settings, steps)  # from_text's
+    averaged = optimizer.use_ema
     with PeakRSS() as rss:
         keras.utils.set_random_seed(0)
         model = NextWordLSTM(
@@ -146,13 +148,6 @@ def run_ours(vectorizer, train, heldout, epochs, mode, bucket, tied, batch_size,
             preprocessor=vectorizer,
             dropout=settings["dropout"],
             tie_weights=tied,
-        )
-        optimizer = WarmAveragedAdam(
-            settings["learning_rate"],
-            clipnorm=1.0,
-            use_ema=averaged,
-            ema_momentum=settings["ema_momentum"] or 0.99,
-            ema_warmup=settings["ema_warmup"],
         )
         model.compile(optimizer=optimizer)
 

@@ -1,32 +1,17 @@
-"""`NextWordLSTM.from_text`: the training recipe, from a text file to a trained model.
-
-The file is checked and streamed, the last lines held out, the vocabulary built,
-the settings chosen from what was counted (`recipe.choose`), the epoch count
-chosen on the training lines, and the model trained within a time limit; see
-`from_text`'s docstring. `model.py` attaches it to the class, so this module
-never imports the model.
+"""`NextWordLSTM.from_text`: the training recipe, from text files to a trained
+model, as the five phases of `keras_nextword.phases` in turn. `model.py`
+attaches it to the class, so this module never imports the model.
 """
 
-import contextlib
-import functools
 import math
 import os
 import time
 
 import keras
 
-from keras_nextword import data, pipeline, recipe
+from keras_nextword import phases, recipe
 from keras_nextword.backbone import check_positive_int
-from keras_nextword.callbacks import (
-    BestWeights,
-    Evaluation,
-    KeptBackupAndRestore,
-    Progress,
-    TimeLimit,
-)
-from keras_nextword.distribution import check_batch_size, check_identical, even_batch_size, in_group
-from keras_nextword.optimizers import WarmAveragedAdam
-from keras_nextword.preprocessing import NGramVectorizer
+from keras_nextword.distribution import in_group
 
 # `from_text` arguments that train as the tutorial did: prefix n-grams, batch 32,
 # Adam at 0.001, an untied output layer, no dropout, word dropout or weight
@@ -92,6 +77,9 @@ def from_text(
     epoch. The whole call stops at `max_minutes`, ending with the
     best weights seen.
 
+    It runs the phases of `keras_nextword.phases` in turn: `recipe.split`,
+    `adapt`, `choose`, `build` and `train`; call them yourself to change one.
+
     Args:
         path: a path, or a list of paths, of UTF-8 text files.
         epochs: int >= 0, the most epochs; 0 returns the untrained model.
@@ -115,7 +103,7 @@ def from_text(
             validation scores it and the model ends with it; None trains
             without. With `ema_warmup` 1 or less (a plain mean of the
             steps so far), a fit of fewer than `3 / (1 - ema_momentum)`
-            steps trains without it.
+            steps trains without it (`optimizer`).
         ema_warmup: float > 0 or None to choose: the average's momentum at
             step `t` is `min(ema_momentum, t / (ema_warmup + t))`; 1 averages
             all the steps so far until the cap, 9 the last tenth.
@@ -133,7 +121,8 @@ def from_text(
         seed: int or None; seeds weights, dropout, word dropout and
             shuffling, so two runs on one backend train the same weights.
         callbacks: list of Keras callbacks for the final `fit`.
-        verbose: `fit` verbosity; 0 also silences the phase lines.
+        verbose: 0 prints nothing; `"auto"` (or 2) a line per phase and per
+            epoch (`callbacks.Progress`); 1 also Keras' progress bar.
         distribution: a `keras.distribution.Distribution` (e.g.
             `keras_nextword.data_parallel()`) or None. `batch_size` is then
             the global batch, split across the devices (a chosen one is
@@ -161,6 +150,67 @@ def from_text(
     (32, 0.02)
     """
     start = time.monotonic()
+    _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, learning_rate)
+    _check_average(ema_momentum, ema_warmup)
+    seed, checkpoint_dir = in_group(distribution, seed, checkpoint_dir)  # across processes
+    if dtype_policy is not None:
+        config["dtype"] = keras.dtype_policies.get(dtype_policy)
+    config.setdefault("tie_weights", True)
+    say = phases.printer(verbose)
+
+    # Lines set apart to stop on, unless every epoch trains.
+    parts = recipe.split(
+        path, validation_split, epochs and early_stopping_patience != 0, encoding_errors
+    )
+    say(
+        f"{_names(path)}: {parts.lines:,} lines, {parts.held_out_lines:,} held out "
+        "(val_: reported, never used to choose)"
+        + (f", {parts.dev_lines:,} more set apart to stop on (dev_)" if parts.dev_lines else "")
+    )
+    preprocessor = phases.adapt(parts, max_tokens, sequence_length, word_dropout, _names(path))
+    settings, reasons = phases.choose(
+        parts,
+        preprocessor,
+        batch_size,
+        learning_rate,
+        num_sampled,
+        config.pop("dropout", None),
+        early_stopping_patience if epochs else 0,
+        ema_momentum,
+        ema_warmup,
+        distribution,
+    )
+    for reason in reasons:
+        say(reason)
+    steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    model = phases.build(cls, preprocessor, settings, steps, distribution, verbose, **config)
+    model.training_settings = dict(model.training_settings, epochs=epochs, max_minutes=max_minutes)
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        model.training_settings["learning_rate"] = keras.saving.serialize_keras_object(
+            learning_rate
+        )  # saved with the model's config: as JSON
+    model.history = None
+    if epochs:
+        phases.train(
+            model,
+            parts,
+            epochs,
+            mode,
+            window_length,
+            max_minutes,
+            checkpoint_dir,
+            callbacks,
+            verbose,
+            seed,
+            distribution,
+            start,
+        )
+    return model
+
+
+def _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, learning_rate):
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
         raise ValueError(f"`epochs` must be an integer >= 0. Received: epochs={epochs!r}")
     for name, value in (("batch_size", batch_size), ("max_minutes", max_minutes)):
@@ -170,6 +220,12 @@ def from_text(
         check_positive_int("batch_size", batch_size)
     if early_stopping_patience is not None and early_stopping_patience != 0:
         check_positive_int("early_stopping_patience", early_stopping_patience)
+    schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+    if learning_rate is not None and not schedule and not learning_rate > 0:
+        raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
+
+
+def _check_average(ema_momentum, ema_warmup):
     if ema_momentum not in (None, "auto") and not (
         isinstance(ema_momentum, (int, float)) and 0 <= ema_momentum < 1
     ):
@@ -181,152 +237,6 @@ def from_text(
         isinstance(ema_warmup, (int, float)) and not isinstance(ema_warmup, bool) and ema_warmup > 0
     ):
         raise ValueError(f"`ema_warmup` must be > 0 or None. Received: ema_warmup={ema_warmup!r}")
-    schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
-    if learning_rate is not None and not schedule and not learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
-    scope = contextlib.nullcontext if distribution is None else distribution.scope
-    seed, checkpoint_dir = in_group(distribution, seed, checkpoint_dir)  # across processes
-    if dtype_policy is not None:
-        config["dtype"] = keras.dtype_policies.get(dtype_policy)
-    config.setdefault("tie_weights", True)
-    deadline = None if max_minutes is None else start + 60 * max_minutes
-    say = functools.partial(print, flush=True) if verbose else (lambda *args: None)
-
-    # Lines set apart to stop on, unless every epoch trains (or there are too few).
-    stopping = epochs and early_stopping_patience != 0
-    parts = recipe.split(path, validation_split, stopping, encoding_errors)
-    # At most 5,000 and 10,000 lines (`recipe`): kept in memory, laid out once to be scored.
-    dev, validation_lines = data.listed(parts.dev), data.listed(parts.held_out)
-    train_lines = parts.train
-    count, held_out = parts.lines, parts.held_out_lines
-    train_count, dev_count = parts.train_lines, parts.dev_lines
-    say(
-        f"{_names(path)}: {count:,} lines, {held_out:,} held out"
-        + (f", {dev_count:,} more to stop on" if dev_count else "")
-    )
-
-    preprocessor = NGramVectorizer(
-        max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
-    )
-    try:
-        preprocessor.adapt(train_lines)
-    except ValueError as error:
-        raise ValueError(f"{_names(path)}: {error}") from None
-    check_identical(preprocessor.get_vocabulary())  # across processes
-    counts = recipe.CorpusCounts(
-        train_count, sum(preprocessor.word_counts), preprocessor.vocabulary_size()
-    )
-    settings, reasons = recipe.choose(
-        counts,
-        batch_size,
-        num_sampled,
-        config.get("dropout"),
-        early_stopping_patience if dev_count else 0,
-        None if ema_momentum == "auto" else ema_momentum or 0,
-        learning_rate,
-        ema_warmup,
-    )
-    if stopping and not dev_count:
-        reasons.append(
-            f"{train_count:,} training lines: too few to set any apart, every epoch trains"
-        )
-    for reason in reasons:
-        say(reason)
-    if distribution is not None and batch_size is None:  # chosen: split it evenly
-        settings["batch_size"] = even_batch_size(distribution, settings["batch_size"])
-    batch_size, config["dropout"] = settings["batch_size"], settings["dropout"]
-    ema_momentum, learning_rate = settings["ema_momentum"], settings["learning_rate"]
-    if distribution is not None:
-        check_batch_size(distribution, batch_size)
-    # Adam, averaging the weights unless the average would still weigh the first
-    # steps: the first tenth of a run weighs about 0.1 ** ema_warmup of it until
-    # the cap, so with warm-up 1 (their plain mean) a run needs 3 / (1 - ema_momentum)
-    # steps; with more (9: the last tenth of the steps so far), any run is averaged.
-    steps = epochs * math.ceil(train_count / batch_size)
-    plain_mean = settings["ema_warmup"] <= 1
-    averaged = ema_momentum is not None and (not plain_mean or steps * (1 - ema_momentum) >= 3)
-    if ema_momentum is not None and not averaged:
-        say(
-            f"{steps:,} training steps at most, fewer than 3 / (1 - ema_momentum) = "
-            f"{3 / (1 - ema_momentum):,.0f} for a plain mean (ema_warmup "
-            f"{settings['ema_warmup']:g}): no weight average"
-        )
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-    with scope():  # variables get their layouts when created
-        model = cls(preprocessor.vocabulary_size(), preprocessor=preprocessor, **config)
-        model.compile(
-            optimizer=WarmAveragedAdam(
-                learning_rate,
-                clipnorm=1.0,
-                use_ema=averaged,
-                ema_momentum=ema_momentum or 0.99,
-                ema_warmup=settings["ema_warmup"],
-            )
-        )
-    model.training_settings = dict(settings, epochs=epochs, max_minutes=max_minutes)
-    if schedule:  # saved with the model's config: as JSON
-        model.training_settings["learning_rate"] = keras.saving.serialize_keras_object(
-            learning_rate
-        )
-    if not epochs:
-        model.history = None
-        return model
-
-    # Worse than guessing uniformly: the loss has exploded (or is NaN).
-    limit = 2 * math.log(model.vocabulary_size)
-
-    def stop_if_diverged(epoch, logs):
-        model.stop_training = model.stop_training or not logs["loss"] <= limit
-
-    guards = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.LambdaCallback(on_epoch_end=stop_if_diverged),
-    ]
-    if averaged:
-        guards.append(keras.callbacks.SwapEMAWeights())  # validate the average
-    if checkpoint_dir is not None:
-        # The previous epoch's backup is kept: a process killed while writing
-        # one (its weights file cut short) resumes from the one before.
-        guards.append(KeptBackupAndRestore(os.path.join(checkpoint_dir, "training")))
-    watch = list(callbacks or [])
-    if dev_count:
-        say(f"Training up to {epochs} epochs, stopping on the {dev_count:,} lines set apart")
-        # Early stopping on the lines set apart (never the held-out ones), best weights kept.
-        watch = [
-            Evaluation(model, dev, "dev_"),
-            *watch,
-            BestWeights("dev_perplexity", settings["patience"]),
-        ]
-    watch += [TimeLimit(deadline, say), Progress(start, deadline, say)]
-    # Counted from the lines' lengths, not by a pass over them (window rows: by the pass).
-    steps_per_epoch = None
-    if mode != "window":
-        steps_per_epoch = pipeline.batches_per_pass(
-            preprocessor.tokenizer.line_lengths, batch_size, mode, preprocessor.sequence_length
-        )
-    with scope():
-        history = model.fit(
-            train_lines,
-            validation_data=validation_lines if held_out else None,
-            epochs=epochs,
-            callbacks=guards + watch,
-            batch_size=batch_size,
-            steps_per_epoch=steps_per_epoch,
-            mode=mode,
-            window_length=window_length,
-            num_sampled=settings["num_sampled"],
-            verbose=verbose,
-            seed=seed,
-        )
-    loss = history.history["loss"][-1]
-    if not loss <= limit:
-        raise FloatingPointError(
-            f"Training diverged: the loss became {loss:.4g} in epoch "
-            f"{history.epoch[-1] + 1}, worse than guessing ({limit / 2:.2f}). "
-            f"Lower `learning_rate` (now {learning_rate})."
-        )
-    return model
 
 
 def _names(path):

@@ -16,7 +16,7 @@ LAYERS = [
     {"preprocessing", "data", "recipe", "pipeline", "prompts", "preprocessor", "samplers"},
     {"generation", "decoding", "suggest", "metrics", "callbacks", "raw_text", "export"},
     {"model", "presets", "saving"},
-    {"training"},
+    {"training", "phases"},
     {"commands", "keyboard_commands", "cli", "__main__", "__init__"},
 ]
 # Imports made inside a function, upward on purpose, each with its reason in the code.
