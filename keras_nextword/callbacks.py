@@ -167,8 +167,11 @@ class Evaluation(keras.callbacks.Callback):
 
 
 class Progress(keras.callbacks.Callback):
-    """One line per epoch: its time, the time so far, and how long the rest
-    of the call takes at most (the time limit caps it).
+    """One line per epoch: its time, the time so far, how long the rest of
+    the call takes at most (the time limit caps it), then the loss,
+    perplexity and top-3 accuracy of training (`train`) and of the held-out
+    lines (`val_`), and the perplexity of the lines set apart (`dev_`) when
+    logged. Every other figure is in the history.
 
     Args:
         start: `time.monotonic()` when the whole call began.
@@ -179,8 +182,8 @@ class Progress(keras.callbacks.Callback):
     >>> progress = Progress(time.monotonic(), None)
     >>> progress.set_params({"epochs": 3})
     >>> progress.on_epoch_begin(0)
-    >>> progress.on_epoch_end(0)
-    epoch 1/3 took 0 s, 0 s so far; at most 0 s more
+    >>> progress.on_epoch_end(0, {"loss": 5.2, "perplexity": 181.3, "top3_accuracy": 0.241})
+    epoch 1/3 took 0 s, 0 s so far; at most 0 s more | train loss 5.2000, perplexity 181.3, top-3 24.1%
     """
 
     def __init__(self, start, deadline, say=print):
@@ -201,7 +204,27 @@ class Progress(keras.callbacks.Callback):
             f"epoch {epoch + 1}/{epochs} took {_duration(seconds)}, "
             f"{_duration(now - self.start)} so far; at most {_duration(left)} more"
             + (" (time limit)" if capped else "")
+            + _figures(logs or {})
         )
+
+
+# The figures of the epoch line, by split: (log prefix, its name in the line).
+SPLITS = (("", "train"), ("val_", "held out"), ("dev_", "set apart"))
+
+
+def _figures(logs):
+    parts = []
+    for prefix, name in SPLITS:
+        figures = []
+        if f"{prefix}loss" in logs and prefix != "dev_":
+            figures.append(f"loss {logs[prefix + 'loss']:.4f}")
+        if f"{prefix}perplexity" in logs:
+            figures.append(f"perplexity {logs[prefix + 'perplexity']:.1f}")
+        if f"{prefix}top3_accuracy" in logs and prefix != "dev_":
+            figures.append(f"top-3 {100 * logs[prefix + 'top3_accuracy']:.1f}%")
+        if figures:
+            parts.append(f"{name} " + ", ".join(figures))
+    return "".join(f" | {part}" for part in parts)
 
 
 def _duration(seconds):

@@ -90,6 +90,11 @@ def build_parser():
         "up to a multiple of the number of devices",
     )
     train.add_argument(
+        "--learning-rate",
+        type=_positive,
+        help="Adam's learning rate (default: chosen from the corpus by from_text)",
+    )
+    train.add_argument(
         "--validation-split",
         type=_fraction,
         default=0.1,
@@ -268,6 +273,17 @@ def _nonnegative(text):
         raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def _positive(text):
+    """An argparse type: a float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
     return value
 
 

@@ -4,6 +4,7 @@
 function here imports Keras and the rest of the package only when it runs.
 """
 
+import importlib.util
 import json
 import os
 import sys
@@ -22,6 +23,27 @@ class UsageError(Exception):
 
 # What the command line reports in one line with exit status 2.
 BAD_INPUT = (UsageError, OSError, ValueError)
+# Optional modules, and the extra of `pyproject.toml` that installs each.
+EXTRAS = {"matplotlib": "plot", "onnx": "export", "tf2onnx": "export"}
+
+
+def missing_extra(module, what):
+    """The line that tells how to get `module` when it is not installed, else None.
+
+    Args:
+        module: a module named in `EXTRAS`.
+        what: what needs it, for the message.
+
+    Returns:
+        str or None.
+
+    Example:
+    >>> missing_extra("json", "nothing") is None
+    True
+    """
+    if importlib.util.find_spec(module) is not None:
+        return None
+    return f'{what} needs {module}: pip install "keras-nextword[{EXTRAS.get(module, module)}]"'
 
 
 def one_line(error):
@@ -89,7 +111,18 @@ def read_corpus(sources, errors="strict"):
     return lines
 
 
-def _load_model(path):
+def load_model(path):
+    """The model saved at `path`, which must read text (have a preprocessor).
+
+    Args:
+        path: a `.keras` file.
+
+    Returns:
+        The model.
+
+    Raises:
+        UsageError: the model has no preprocessor.
+    """
     from keras_nextword import saving
 
     model = saving.load_model(path)
@@ -186,6 +219,7 @@ def _train(args):
             num_sampled=args.num_sampled,
             checkpoint_dir=args.checkpoint_dir,
             seed=args.seed,
+            learning_rate=args.learning_rate,
             early_stopping_patience=args.patience,
             max_minutes=args.max_minutes or None,
             dropout=args.dropout,
@@ -205,7 +239,6 @@ def _train(args):
 def _save(model, path):
     """Saves the model at `path`, and beside it its history and plot."""
     from keras_nextword import saving
-    from keras_nextword.plotting import plot_history
 
     folder = os.path.dirname(path)
     if folder:
@@ -215,10 +248,17 @@ def _save(model, path):
         print(f"Saved {path}, untrained")
         return
     history = {name: [float(v) for v in values] for name, values in model.history.history.items()}
-    history_path = os.path.join(folder, "history.json")
+    stem = os.path.splitext(path)[0]  # runs/fp.keras -> runs/fp.history.json
+    history_path = f"{stem}.history.json"
     with saving.atomic_write(history_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(history, f, indent=1)
-    plot_path = os.path.join(folder, "history.png")
+    missing = missing_extra("matplotlib", "the training curve")
+    if missing:
+        print(f"Saved {path} and {history_path}; {missing}")
+        return
+    from keras_nextword.plotting import plot_history
+
+    plot_path = f"{stem}.history.png"
     with saving.atomic_write(plot_path) as tmp:
         plot_history(history, tmp, title=path)
     print(f"Saved {path}, {history_path} and {plot_path}")
@@ -248,7 +288,7 @@ def _data_parallel(args):
 
 def generate(args):
     """`keras-nextword generate`: prints one continuation per prompt."""
-    model = _load_model(args.model)
+    model = load_model(args.model)
     options = {"temperature": args.temperature, "k": args.k, "p": args.p}
     for name in ("k", "p"):
         if options[name] is not None and name not in SAMPLER_OPTIONS.get(args.sampler, ()):
@@ -263,7 +303,7 @@ def generate(args):
 
 def evaluate(args):
     """`keras-nextword evaluate`: prints loss, accuracy and perplexity on a corpus."""
-    model = _load_model(args.model)
+    model = load_model(args.model)
     lines = [line for line in read_corpus(args.corpus, args.encoding_errors) if line.strip()]
     metrics = model.evaluate(lines, return_dict=True, verbose=0)
     metrics = {name: float(value) for name, value in metrics.items()}

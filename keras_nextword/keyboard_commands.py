@@ -6,14 +6,7 @@ function here imports Keras and the rest of the package only when it runs.
 
 import json
 
-
-def _load_model(path):
-    from keras_nextword import saving
-
-    model = saving.load_model(path)
-    if model.preprocessor is None:
-        raise ValueError(f"{path}: the model has no preprocessor, so it cannot read text")
-    return model
+from keras_nextword.commands import UsageError, load_model, missing_extra
 
 
 def suggest(args):
@@ -21,7 +14,7 @@ def suggest(args):
     suggestions per text (or one JSON list), most likely first."""
     from keras_nextword.suggest import suggest as suggest_words
 
-    results = suggest_words(_load_model(args.model), args.texts, k=args.k)
+    results = suggest_words(load_model(args.model), args.texts, k=args.k)
     if args.json:
         print(
             json.dumps(
@@ -40,9 +33,13 @@ def export(args):
     """`keras-nextword export MODEL OUT --format F [--quantize] [-k K]`."""
     from keras_nextword.export import export as export_model
 
+    for module in ("onnx", "tf2onnx") if args.format == "onnx" else ():
+        missing = missing_extra(module, "export --format onnx")
+        if missing:
+            raise UsageError(missing)
     if args.quantize and args.format != "litert":
         raise ValueError(f"--quantize applies to --format litert only, not {args.format}")
     artifact = export_model(
-        _load_model(args.model), args.out, format=args.format, quantize=args.quantize, k=args.k
+        load_model(args.model), args.out, format=args.format, quantize=args.quantize, k=args.k
     )
     print(f"Saved {artifact} with {args.out}/vocabulary.txt and {args.out}/export.json")

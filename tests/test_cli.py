@@ -4,6 +4,7 @@ One small model is trained once for the module (200 lines, 1 epoch, width 8)
 and reused by the `generate` and `evaluate` tests.
 """
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -63,14 +64,17 @@ def test_train_writes_model_history_and_plot(trained):
     assert model_path.stat().st_size > 0
     # Written through temporary files, renamed: none is left over.
     assert sorted(p.name for p in model_path.parent.iterdir()) == [
-        "history.json",
-        "history.png",
+        "model.history.json",
+        "model.history.png",
         "model.keras",
     ]
-    history = json.loads((model_path.parent / "history.json").read_text())
+    # The epoch line names the splits: training, held out (val_), set apart (dev_).
+    assert "(val_: reported, never used to choose)" in stdout
+    assert re.search(r"epoch 1/1 took .* \| train loss [0-9.]+, perplexity [0-9.]+, top-3", stdout)
+    history = json.loads((model_path.parent / "model.history.json").read_text())
     for metric in ("loss", "val_loss", "perplexity", "val_perplexity"):
         assert len(history[metric]) == 1
-    plot = (model_path.parent / "history.png").read_bytes()
+    plot = (model_path.parent / "model.history.png").read_bytes()
     assert plot.startswith(b"\x89PNG") and len(plot) > 1000
 
 
@@ -108,7 +112,7 @@ def test_stdin_corpus_on_torch_untied(corpus, tmp_path):
     args = ["--backend", "torch", "--out", model_path, *TINY, "--no-tie-weights"]
     result = succeeded(keras_nextword("train", "-", *args, input=text))
     assert result.stdout.startswith("Backend: torch (")
-    assert model_path.exists() and (tmp_path / "history.png").exists()
+    assert model_path.exists() and (tmp_path / "model.history.png").exists()
     with zipfile.ZipFile(model_path) as saved:
         assert (
             json.loads(saved.read("config.json"))["config"]["backbone"]["config"]["tie_weights"]
@@ -226,6 +230,7 @@ def test_bad_model_file_exits_2_naming_the_path(bad_models, name):
         ("--validation-split", "1", r"must be in \[0, 1\), not 1"),
         ("--validation-split", "-0.1", r"must be in \[0, 1\), not -0\.1"),
         ("--ema-momentum", "1.5", r"must be in \[0, 1\), not 1\.5"),
+        ("--learning-rate", "0", r"must be > 0, not 0"),
     ],
 )
 def test_bad_hyper_parameter_exits_2_naming_it(tmp_path, option, value, problem):
@@ -343,10 +348,25 @@ def test_keras_first_then_the_package_registers_its_classes(trained):
 @pytest.mark.parametrize(
     "options, expected",
     [
-        ([], {"early_stopping_patience": None, "max_minutes": 15.0, "num_sampled": None}),
         (
-            ["--patience", "0", "--max-minutes", "0", "--num-sampled", "0", "--dropout", "0.1"],
-            {"early_stopping_patience": 0, "max_minutes": None, "num_sampled": 0, "dropout": 0.1},
+            [],
+            {
+                "early_stopping_patience": None,
+                "max_minutes": 15.0,
+                "num_sampled": None,
+                "learning_rate": None,
+            },
+        ),
+        (
+            ["--patience", "0", "--max-minutes", "0", "--num-sampled", "0", "--dropout", "0.1"]
+            + ["--learning-rate", "0.005"],
+            {
+                "early_stopping_patience": 0,
+                "max_minutes": None,
+                "num_sampled": 0,
+                "dropout": 0.1,
+                "learning_rate": 0.005,
+            },
         ),
     ],
 )
@@ -364,3 +384,37 @@ def test_train_leaves_the_choices_to_from_text_or_passes_them(
     assert cli.main(["train", str(corpus), "--out", str(tmp_path / "m.keras"), *options]) == 0
     assert calls[0].items() >= expected.items()
     assert "batch_size" not in calls[0] and calls[0].get("dropout") == expected.get("dropout")
+
+
+def without(monkeypatch, module):
+    """Makes `module` look uninstalled to `importlib.util.find_spec`."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == module else find_spec(name, *args),
+    )
+
+
+# Refused before any model is loaded: the same on every backend.
+@pytest.mark.backend("jax")
+def test_export_without_its_extra_names_it_in_one_line(trained, tmp_path, monkeypatch, capsys):
+    without(monkeypatch, "tf2onnx")
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["export", str(trained[0]), str(tmp_path / "out"), "--format", "onnx"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == (
+        'keras-nextword: error: export --format onnx needs tf2onnx: pip install "keras-nextword[export]"\n'
+    )
+
+
+@pytest.mark.backend("jax")
+def test_train_without_matplotlib_saves_all_but_the_plot(corpus, tmp_path, monkeypatch, capsys):
+    without(monkeypatch, "matplotlib")
+    model_path = tmp_path / "fp.keras"
+    assert cli.main(["train", str(corpus), "--out", str(model_path), *TINY]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fp.history.json", "fp.keras"]
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"Saved {model_path} and {tmp_path / 'fp.history.json'}; the training curve needs "
+        'matplotlib: pip install "keras-nextword[plot]"'
+    )

@@ -321,9 +321,8 @@ def output(folder, name, index):
 
 
 def epoch_losses(text):
-    """The training loss that Keras' progress bar prints at the end of each epoch."""
-    ends = [line for line in re.split(r"[\r\n]", text) if "val_loss" in line]
-    return [float(re.search(r" - loss: ([0-9.e+-]+)", line)[1]) for line in ends]
+    """The training loss that each epoch's line prints (`callbacks.Progress`)."""
+    return [float(loss) for loss in re.findall(r"\| train loss ([0-9.e+-]+)", text)]
 
 
 @jax_only
@@ -354,8 +353,8 @@ def test_two_processes_train_one_model(corpus, tmp_path):
     assert len(losses[0]) == 2 and losses[0] == losses[1] == epoch_losses(alone_out)
     # Process 0 alone writes.
     assert sorted(p.name for p in (tmp_path / "group").iterdir()) == [
-        "history.json",
-        "history.png",
+        "model.history.json",
+        "model.history.png",
         "model.keras",
     ]
     assert "Process 1 done: process 0 saves" in outs[1]
