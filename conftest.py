@@ -10,7 +10,8 @@ def _doctest_names(doctest_namespace):
     import tensorflow as tf
 
     import keras_nextword
-    from keras_nextword import NextWordLSTM, NGramVectorizer, datasets
+    from keras_nextword import NextWordLSTM, NGramVectorizer
+    from keras_nextword.text import datasets
 
     doctest_namespace.update(
         keras=keras,

@@ -25,10 +25,10 @@ LOWEST = ("keras==3.12.0", "keras-hub==0.25.0")
 nox.options.sessions = ["lint", "tests", "tests-lowest"]
 nox.options.error_on_missing_interpreters = False
 LOWEST_TESTS = [
-    "tests/test_model.py",
-    "tests/test_training.py",
-    "tests/test_generation.py",
-    "tests/test_saving.py",
+    "tests/models/next_word_lstm/test_causal_lm.py",
+    "tests/training/test_from_text.py",
+    "tests/generation/test_generate.py",
+    "tests/io/test_saving.py",
 ]
 STRICT = {"KERAS_NEXTWORD_STRICT_SKIPS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 

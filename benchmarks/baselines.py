@@ -21,8 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 import keras_nextword
-from keras_nextword.data import read_lines, split_lines
-from keras_nextword.preprocessing import python_split_words
+from keras_nextword.text.data import read_lines, split_lines
+from keras_nextword.text.ngram_vectorizer import python_split_words
 
 UNK = "[UNK]"
 BOS = "<s>"
@@ -233,7 +233,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for path in args.corpus or [keras_nextword.datasets.load_final_problem()]:
+    for path in args.corpus or [keras_nextword.text.datasets.load_final_problem()]:
         results = evaluate(path, args.validation_split, args.max_tokens)
         results["versions"] = {
             "python": platform.python_version(),

@@ -33,7 +33,8 @@ import json, resource, sys, time
 start = time.perf_counter()
 import keras
 from keras_nextword import NextWordLSTM
-from keras_nextword import data, recipe
+from keras_nextword.text import data
+from keras_nextword.training import recipe
 
 class EpochTimes(keras.callbacks.Callback):
     times, training, ends, steps = [], [], [], []
@@ -143,7 +144,7 @@ def main():
     import baselines
     import keras
 
-    from keras_nextword import datasets
+    from keras_nextword.text import datasets
 
     path = args.corpus or datasets.load_sherlock_canon()
     settings = {} if args.max_minutes is None else {"max_minutes": args.max_minutes}

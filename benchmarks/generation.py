@@ -25,8 +25,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_nextword import NextWordLSTM, datasets, generation
-from keras_nextword.preprocessing import python_split_words
+from keras_nextword import NextWordLSTM
+from keras_nextword.generation import generate as generation
+from keras_nextword.text import datasets
+from keras_nextword.text.ngram_vectorizer import python_split_words
 
 PROMPT = "What happens we do this"
 
@@ -76,7 +78,7 @@ def best_time(fn, repeats):
 def matmul_limit_gflops(batch, units, vocabulary):
     """This machine's matmul rate on the output layer's shapes, in the active backend
     (best of 100 calls, so the least disturbed by other work on the machine)."""
-    from keras_nextword.backend import jit_with_variables
+    from keras_nextword.runtime.backend import jit_with_variables
 
     a = keras.random.normal((batch, units))
     b = keras.random.normal((units, vocabulary))

@@ -24,9 +24,10 @@ import baselines
 import keras
 import numpy as np
 
-from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, datasets, pipeline
-from keras_nextword.data import read_lines, split_lines
-from keras_nextword.preprocessing import OOV_ID
+from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM
+from keras_nextword.text import datasets, pipeline
+from keras_nextword.text.data import read_lines, split_lines
+from keras_nextword.text.ngram_vectorizer import OOV_ID
 
 SETTINGS = {
     "defaults": {},

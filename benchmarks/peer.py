@@ -55,8 +55,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from keras_nextword import NextWordLSTM, datasets, recipe
-from keras_nextword.preprocessing import OOV_ID, NGramVectorizer
+from keras_nextword import NextWordLSTM
+from keras_nextword.text import datasets
+from keras_nextword.text.ngram_vectorizer import OOV_ID, NGramVectorizer
+from keras_nextword.training import recipe
 
 # pytorch/examples word_language_model's recipe, at our model's size.
 RECIPE = {

@@ -44,7 +44,8 @@ import torch
 import torch.nn.functional as F
 from peer import PeerLSTM, machine, train_epoch
 
-from keras_nextword import NextWordLSTM, datasets, pipeline
+from keras_nextword import NextWordLSTM
+from keras_nextword.text import datasets, pipeline
 
 
 def ours(chosen, batch, length, rng):

@@ -8,7 +8,7 @@ The model is `from_text`'s defaults on The Final Problem (seed 0), or `--model`.
 is `from_text`'s: the last 10% of the non-blank lines are held out, and the keyboard figures
 are over every word after the first of a held-out line (685 words), typed after the words
 before it in its line. The interpolated Kneser-Ney 4-gram of `baselines.py` is fit on the
-training lines of the same split and scored with the same rule (`keras_nextword.metrics.
+training lines of the same split and scored with the same rule (`keras_nextword.layers.metrics.
 keyboard_metrics`): its suggestions are its k likeliest vocabulary words that start with
 what is typed. Keystroke savings take k = 3 suggestions; a word shown is taken at once.
 
@@ -35,11 +35,14 @@ import keras
 import numpy as np
 
 import keras_nextword
-from keras_nextword import NextWordLSTM, data, datasets, pipeline, recipe, saving
-from keras_nextword.export import export
-from keras_nextword.metrics import evaluate_keyboard, keyboard_metrics, line_predictions
-from keras_nextword.preprocessing import python_split_words
-from keras_nextword.suggest import suggest
+from keras_nextword import NextWordLSTM
+from keras_nextword.generation.suggest import suggest
+from keras_nextword.io import saving
+from keras_nextword.io.export import export
+from keras_nextword.layers.metrics import evaluate_keyboard, keyboard_metrics, line_predictions
+from keras_nextword.text import data, datasets, pipeline
+from keras_nextword.text.ngram_vectorizer import python_split_words
+from keras_nextword.training import recipe
 
 TEXT = "It is with a heavy heart that I take up my pen to write these the last words in which I "
 

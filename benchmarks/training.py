@@ -32,9 +32,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_nextword import NextWordLSTM, NGramVectorizer, datasets, phases, recipe
-from keras_nextword.data import read_lines, split_lines
-from keras_nextword.pipeline import layout, text_dataset
+from keras_nextword import NextWordLSTM, NGramVectorizer
+from keras_nextword.text import datasets
+from keras_nextword.text.data import read_lines, split_lines
+from keras_nextword.text.pipeline import layout, text_dataset
+from keras_nextword.training import phases, recipe
 
 
 class PeakRSS:

@@ -35,7 +35,8 @@ def step(args):
     """Trains and saves, or loads, then writes generations and predictions as JSON."""
     import keras
 
-    from keras_nextword import NextWordLSTM, datasets
+    from keras_nextword import NextWordLSTM
+    from keras_nextword.text import datasets
 
     if args.step == "train":
         model = NextWordLSTM.from_text(

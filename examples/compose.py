@@ -4,7 +4,7 @@
 composite keeps the trained language model's next-word output and adds a
 `line_end` head, a probe that learns from the frozen hidden states, at every
 position, whether the line ends after the words seen so far. Rows are lines,
-post-padded (`keras_nextword.pipeline.text_dataset`'s `"line"` layout). The
+post-padded (`keras_nextword.text.pipeline.text_dataset`'s `"line"` layout). The
 language model's output layer is reused through `lm.output_logits`, whatever
 it is (tied to the embeddings or not). The composite saves to `.keras` and
 reloads with the same predictions.
@@ -41,7 +41,7 @@ def line_end_examples(preprocessor, lines):
     """
     import numpy as np
 
-    from keras_nextword import pipeline
+    from keras_nextword.text import pipeline
 
     batches = list(pipeline.text_dataset(lines, preprocessor, mode="line").as_numpy_iterator())
     x, _, w = (np.concatenate(parts) for parts in zip(*batches))
@@ -132,7 +132,8 @@ def run(lm, train_lines, validation_lines, probe_epochs=3, folder=None, verbose=
 def main():
     args = parse_args()
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
-    from keras_nextword import NextWordLSTM, data, datasets
+    from keras_nextword import NextWordLSTM
+    from keras_nextword.text import data, datasets
 
     path = datasets.load_final_problem()
     lm = NextWordLSTM.from_text(path, epochs=args.lm_epochs, seed=args.seed, verbose=2)

@@ -49,8 +49,9 @@ def main():
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
     import keras
 
-    from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM, datasets
-    from keras_nextword.plotting import plot_history
+    from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM
+    from keras_nextword.cli.plotting import plot_history
+    from keras_nextword.text import datasets
 
     recipe = TUTORIAL_RECIPE if args.tutorial else {}
     print(f"Backend: {keras.config.backend()}; {'the tutorial recipe' if recipe else 'defaults'}")

@@ -16,32 +16,30 @@ from keras_nextword import environment  # noqa: F401
 
 __version__ = "0.1.0"
 
-# Public name -> the module that defines it (None: the name is that module).
+# Public name -> the module that defines it.
 _EXPORTS = {
-    "NGramVectorizer": "keras_nextword.preprocessing",
-    "NextWordLSTM": "keras_nextword.model",
-    "NextWordLSTMBackbone": "keras_nextword.backbone",
-    "NextWordLSTMCausalLMPreprocessor": "keras_nextword.preprocessor",
-    "WordTokenizer": "keras_nextword.tokenizer",
-    "TUTORIAL_RECIPE": "keras_nextword.training",
-    "WarmAveragedAdam": "keras_nextword.optimizers",
-    "data_parallel": "keras_nextword.distribution",
-    "datasets": None,
-    "generate": "keras_nextword.generation",
-    "get_sampler": "keras_nextword.samplers",
-    "load_model": "keras_nextword.saving",
+    "NGramVectorizer": "keras_nextword.text.ngram_vectorizer",
+    "NextWordLSTM": "keras_nextword.models.next_word_lstm.causal_lm",
+    "NextWordLSTMBackbone": "keras_nextword.models.next_word_lstm.backbone",
+    "NextWordLSTMCausalLMPreprocessor": "keras_nextword.models.next_word_lstm.causal_lm_preprocessor",
+    "WordTokenizer": "keras_nextword.text.tokenizer",
+    "TUTORIAL_RECIPE": "keras_nextword.training.from_text",
+    "WarmAveragedAdam": "keras_nextword.layers.optimizers",
+    "data_parallel": "keras_nextword.runtime.distribution",
+    "datasets": "keras_nextword.text.datasets",
+    "generate": "keras_nextword.generation.generate",
+    "get_sampler": "keras_nextword.generation.samplers",
+    "load_model": "keras_nextword.io.saving",
 }
+_MODULES = {"datasets"}  # public names that are modules
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name):
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = _EXPORTS[name]
-    if module is None:
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
-        value = getattr(importlib.import_module(module), name)
+    module = importlib.import_module(_EXPORTS[name])
+    value = module if name in _MODULES else getattr(module, name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
@@ -52,4 +50,4 @@ def __dir__():
 
 if "keras" in sys.modules:
     # Keras' start-up is paid already: register the package's Keras classes now.
-    importlib.import_module("keras_nextword.model")
+    importlib.import_module("keras_nextword.models.next_word_lstm.causal_lm")

@@ -2,7 +2,7 @@
 
 import sys
 
-from keras_nextword.cli import main
+from keras_nextword.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -70,7 +70,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(scope="session")
 def final_problem_path():
-    from keras_nextword import datasets
+    from keras_nextword.text import datasets
 
     return Path(datasets.load_final_problem())
 
@@ -109,7 +109,7 @@ def small_model(final_problem_path):
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
     """The first 200 lines of the bundled corpus: a small file for CLI runs."""
-    from keras_nextword import data, datasets
+    from keras_nextword.text import data, datasets
 
     lines = data.read_lines(datasets.load_final_problem())[:200]
     path = tmp_path_factory.mktemp("corpus") / "small.txt"

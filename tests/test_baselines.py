@@ -38,8 +38,8 @@ def test_vocabulary_and_predictions():
 
 
 def test_vocabulary_is_the_vectorizers(final_problem_path):
-    from keras_nextword.data import read_lines, split_lines
-    from keras_nextword.preprocessing import NGramVectorizer
+    from keras_nextword.text.data import read_lines, split_lines
+    from keras_nextword.text.ngram_vectorizer import NGramVectorizer
 
     train, heldout = split_lines(read_lines(final_problem_path), 0.1)
     vectorizer = NGramVectorizer(max_tokens=300)

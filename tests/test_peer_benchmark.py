@@ -12,8 +12,9 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "benchmarks"))
 import peer  # noqa: E402
 
-from keras_nextword import data, datasets  # noqa: E402
-from keras_nextword.preprocessing import NGramVectorizer  # noqa: E402
+from keras_nextword import datasets  # noqa: E402
+from keras_nextword.text import data
+from keras_nextword.text.ngram_vectorizer import NGramVectorizer  # noqa: E402
 
 PROBABILITIES = [0.1, 0.2, 0.3, 0.4]
 

@@ -1,4 +1,4 @@
-"""The package's shape: imports run one way, and modules stay small."""
+"""The package's shape: subpackages in layers, imports one way, no cycle, small modules."""
 
 import ast
 
@@ -9,52 +9,94 @@ from conftest import REPO
 pytestmark = pytest.mark.backend("jax")  # reads source files: the same on every backend
 
 PACKAGE = REPO / "keras_nextword"
-# Lowest first: a module imports modules of its own layer or lower only.
+# Lowest first: a module imports modules of its own subpackage or of lower ones only.
 LAYERS = [
-    {"environment", "backend", "distribution", "datasets", "losses", "plotting", "initializers"},
-    {"tokenizer", "backbone", "sampled_softmax", "optimizers"},
-    {"preprocessing", "data", "recipe", "pipeline", "prompts", "preprocessor", "samplers"},
-    {"generation", "decoding", "suggest", "metrics", "callbacks", "raw_text", "export"},
-    {"model", "presets", "saving"},
-    {"training", "phases"},
-    {"commands", "keyboard_commands", "cli", "__main__", "__init__"},
+    "runtime",  # the environment, backend choice, distribution
+    "text",  # words and ids, corpus files and splits, tf.data layouts
+    "generation",  # samplers and decoding loops over any model's `call_with_cache`
+    "layers",  # Keras pieces with no model knowledge: losses, metrics, callbacks, optimizers
+    "models",  # the NextWordLSTM family
+    "io",  # saving, loading, export
+    "training",  # from_text and its phases
+    "serve",  # the HTTP server and its page
+    "cli",  # the command line
 ]
+TOP = {"__init__", "__main__"}  # the public API and `python -m`: above everything
 # Imports made inside a function, upward on purpose, each with its reason in the code.
 UPWARD = {
-    ("model", "training"),  # NextWordLSTM.from_text: the recipe is the layer above
+    ("models.next_word_lstm.causal_lm", "training.from_text"),  # from_text builds the model
 }
 
 
-def imports(path):
+def modules():
+    """Dotted name (under the package) -> path, for every module of the package."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def imports(path, names):
     """The package modules `path` imports, anywhere in it."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_nextword"):
-            parts = node.module.split(".")
-            if len(parts) > 1:
-                found.add(parts[1])
-            else:
-                found |= {a.name for a in node.names if (PACKAGE / f"{a.name}.py").exists()}
+            base = node.module.split(".", 1)[1] if "." in node.module else ""
+            for alias in node.names:
+                leaf = f"{base}.{alias.name}" if base else alias.name
+                found.add(leaf if leaf in names else base)
         elif isinstance(node, ast.Import):
             found |= {
-                a.name.split(".")[1] for a in node.names if a.name.startswith("keras_nextword.")
+                a.name.split(".", 1)[1] for a in node.names if a.name.startswith("keras_nextword.")
             }
-    return found - {path.stem}
+    return found & set(names)
+
+
+def layer(name):
+    return len(LAYERS) if name in TOP else LAYERS.index(name.split(".")[0])
+
+
+def test_every_module_is_in_a_layer():
+    placed = {name for name in modules() if name not in TOP}
+    assert {name.split(".")[0] for name in placed} <= set(LAYERS)
 
 
 def test_imports_run_one_way():
-    layer = {name: i for i, names in enumerate(LAYERS) for name in names}
-    modules = {path.stem: path for path in PACKAGE.glob("*.py")}
-    assert set(modules) == set(layer), "place each module in a layer"
+    found = modules()
     upward = {
         (name, other)
-        for name, path in modules.items()
-        for other in imports(path)
-        if layer[other] > layer[name]
+        for name, path in found.items()
+        for other in imports(path, found)
+        if layer(other) > layer(name)
     }
     assert upward == UPWARD
 
 
+def test_no_import_cycle():
+    found = modules()
+    graph = {  # every import, inner ones too, but the upward ones allowed
+        name: imports(path, found) - {name} - {other for low, other in UPWARD if low == name}
+        for name, path in found.items()
+    }
+    done, path = set(), []
+
+    def visit(name):
+        assert name not in path, f"import cycle: {' -> '.join(path[path.index(name) :] + [name])}"
+        if name in done:
+            return
+        path.append(name)
+        for other in sorted(graph[name]):
+            visit(other)
+        path.pop()
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name)
+
+
 def test_modules_stay_under_400_lines():
-    lengths = {path.name: len(path.read_text().splitlines()) for path in PACKAGE.glob("*.py")}
+    lengths = {path.name: len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
     assert {name: n for name, n in lengths.items() if n > 400} == {}

@@ -1,0 +1,129 @@
+"""`NextWordLSTMBackbone`: token ids to the LSTM's hidden states, a keras-hub `Backbone`."""
+
+import keras
+
+from keras_nextword.layers.initializers import NumPyInitializer
+from keras_nextword.runtime import backend
+from keras_nextword.runtime.environment import keras_hub
+
+
+def check_positive_int(name, value):
+    """Raises a `ValueError` naming `name` unless `value` is an int > 0.
+
+    Example:
+    >>> check_positive_int("lstm_units", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `lstm_units` must be a positive integer. Received: lstm_units=0
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+@keras.saving.register_keras_serializable(package="keras_nextword")
+class Dropout(keras.layers.Dropout):
+    """`keras.layers.Dropout`, its mask traced as `backend.fast_compiling_random`
+    says: the same layer, whose training step compiles faster on JAX's CPU backend.
+
+    Example:
+    >>> import numpy as np
+    >>> dropped = Dropout(0.5, seed=1)(np.ones((2, 4)), training=True)
+    >>> set(np.asarray(dropped).ravel().tolist()) <= {0.0, 2.0}
+    True
+    """
+
+    def call(self, inputs, training=False):
+        with backend.fast_compiling_random():
+            return super().call(inputs, training=training)
+
+
+@keras.saving.register_keras_serializable(package="keras_nextword")
+class NextWordLSTMBackbone(keras_hub.models.Backbone):
+    """Embedding -> dropout -> LSTM: the hidden state of every position.
+
+    Token ids `(batch, length)` give hidden states `(batch, length,
+    lstm_units)`, each from the words up to its position. Rows are
+    post-padded with id 0 and the LSTM runs without a mask (Keras uses cuDNN
+    only without one): padding after a row's last word changes none of its
+    outputs, so there is no padding-mask input. Any head can sit on it;
+    `NextWordLSTM` puts the next-word output layer there, reading
+    `token_embedding` when tied. It saves and loads as every keras-hub
+    backbone (`save_to_preset`, `keras_hub.models.Backbone.from_preset`).
+
+    Args:
+        vocabulary_size: int, the number of token ids (padding and `[UNK]` included).
+        embedding_dim: int, the embedding width.
+        lstm_units: int, the LSTM width.
+        dropout: float in [0, 1), dropout after the embedding while training.
+        tie_weights: bool, make `token_embedding` a
+            `keras.layers.ReversibleEmbedding`, which an output layer can
+            call with `reverse=True`.
+        dtype: a dtype policy or its name, or None.
+        **kwargs: `keras.Model` arguments (`name`).
+
+    Example:
+    >>> import numpy as np
+    >>> backbone = NextWordLSTMBackbone(vocabulary_size=50, embedding_dim=8, lstm_units=16)
+    >>> tuple(backbone(np.array([[5, 7, 9, 0]])).shape)
+    (1, 4, 16)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        embedding_dim=100,
+        lstm_units=150,
+        dropout=0.0,
+        tie_weights=False,
+        dtype=None,
+        **kwargs,
+    ):
+        check_positive_int("vocabulary_size", vocabulary_size)
+        check_positive_int("embedding_dim", embedding_dim)
+        check_positive_int("lstm_units", lstm_units)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        # === Layers ===
+        embedding = keras.layers.ReversibleEmbedding if tie_weights else keras.layers.Embedding
+        self.token_embedding = embedding(
+            vocabulary_size,
+            embedding_dim,
+            embeddings_initializer=NumPyInitializer("uniform"),
+            dtype=dtype,
+            name="embedding",
+        )
+        self.embedding_dropout = Dropout(dropout, dtype=dtype, name="embedding_dropout")
+        # Keras' default initial weights, drawn without compiling (`initializers`).
+        self.lstm = keras.layers.LSTM(
+            lstm_units,
+            return_sequences=True,
+            kernel_initializer=NumPyInitializer("glorot_uniform"),
+            recurrent_initializer=NumPyInitializer("orthogonal"),
+            bias_initializer=NumPyInitializer("lstm_bias"),
+            unit_forget_bias=False,  # in the bias initializer
+            dtype=dtype,
+            name="lstm",
+        )
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        hidden = self.lstm(self.embedding_dropout(self.token_embedding(token_ids)))
+        super().__init__(inputs=token_ids, outputs=hidden, dtype=dtype, **kwargs)
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.lstm_units = lstm_units
+        self.dropout = dropout
+        self.tie_weights = tie_weights
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim,
+                "lstm_units": self.lstm_units,
+                "dropout": self.dropout,
+                "tie_weights": self.tie_weights,
+            }
+        )
+        return config

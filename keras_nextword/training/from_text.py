@@ -1,0 +1,243 @@
+"""`NextWordLSTM.from_text`: the training recipe, from text files to a trained
+model, as the five phases of `keras_nextword.training.phases` in turn. The model
+attaches it to the class, so this module never imports the model.
+"""
+
+import math
+import os
+import time
+
+import keras
+
+from keras_nextword.models.next_word_lstm.backbone import check_positive_int
+from keras_nextword.runtime.distribution import in_group
+from keras_nextword.training import phases, recipe
+
+# `from_text` arguments that train as the tutorial did: prefix n-grams, batch 32,
+# Adam at 0.001, an untied output layer, no dropout, word dropout or weight
+# averaging, every epoch.
+TUTORIAL_RECIPE = {
+    "mode": "prefix",
+    "batch_size": 32,
+    "learning_rate": 0.001,
+    "dropout": 0.0,
+    "tie_weights": False,
+    "word_dropout": False,
+    "ema_momentum": None,
+    "num_sampled": 0,
+    "early_stopping_patience": 0,
+    "max_minutes": None,
+}
+
+
+def from_text(
+    cls,
+    path,
+    epochs=100,
+    validation_split=0.1,
+    batch_size=None,
+    learning_rate=None,
+    mode="line",
+    window_length=20,
+    max_tokens=None,
+    sequence_length=None,
+    word_dropout=True,
+    ema_momentum="auto",
+    ema_warmup=None,
+    num_sampled=None,
+    early_stopping_patience=None,
+    max_minutes=15,
+    checkpoint_dir=None,
+    encoding_errors="strict",
+    seed=None,
+    callbacks=None,
+    verbose="auto",
+    distribution=None,
+    dtype_policy=None,
+    **config,
+):
+    """Builds the vocabulary and the model from text files, and trains.
+
+    The files are checked (`data.check_text_file`), then stream from disk on
+    every pass, so memory does not grow with the corpus. The last
+    `validation_split` of the non-blank lines (at most 10,000) are held out:
+    the vocabulary comes from the other lines only, and held-out loss,
+    accuracy and perplexity (`val_*`) are reported each epoch, never used to
+    choose anything.
+
+    Settings left as None (`"auto"` for `ema_momentum`) are chosen from what
+    was counted in the training lines (`keras_nextword.training.recipe.choose`: batch
+    size, learning rate, sampled softmax, dropout, patience, weight
+    averaging), each printed with its reason and kept in
+    `model.training_settings`. The number of epochs is chosen in the run
+    itself: the last 10% of the training lines (at most 5,000) are set apart
+    (kept in memory, as are the held-out lines, and laid out once), never
+    trained on, and training stops once their perplexity has not improved
+    for `early_stopping_patience` epochs, ending with the weights of its best
+    epoch. The whole call stops at `max_minutes`, ending with the
+    best weights seen.
+
+    It runs the phases of `keras_nextword.training.phases` in turn: `recipe.split`,
+    `adapt`, `choose`, `build` and `train`; call them yourself to change one.
+
+    Args:
+        path: a path, or a list of paths, of UTF-8 text files.
+        epochs: int >= 0, the most epochs; 0 returns the untrained model.
+        validation_split: float in [0, 1), the share of lines held out.
+        batch_size: rows per training step, or None to choose.
+        learning_rate: Adam's learning rate (gradients clipped to norm 1), a
+            float or a `keras.optimizers.schedules.LearningRateSchedule`, or
+            None to choose.
+        mode: the training layout, `"line"` (one row per line), `"window"`
+            (the word stream in rows of `window_length`) or `"prefix"` (the
+            tutorial's prefix n-grams); see `pipeline.text_dataset`.
+        window_length: positions per row in `"window"` mode.
+        max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
+        sequence_length: row length in `"line"` and `"prefix"` modes (longer
+            lines go on in the next row); None for the longest line minus one
+            (at most 64).
+        word_dropout: bool, replace rare training words by `[UNK]` at random,
+            so the model learns `[UNK]`'s share.
+        ema_momentum: float in [0, 1), `"auto"` to choose, or None. Keep an
+            exponential moving average of the weights (`WarmAveragedAdam`):
+            validation scores it and the model ends with it; None trains
+            without. With `ema_warmup` 1 or less (a plain mean of the
+            steps so far), a fit of fewer than `3 / (1 - ema_momentum)`
+            steps trains without it (`optimizer`).
+        ema_warmup: float > 0 or None to choose: the average's momentum at
+            step `t` is `min(ema_momentum, t / (ema_warmup + t))`; 1 averages
+            all the steps so far until the cap, 9 the last tenth.
+        num_sampled: int, None to choose, or 0 for the full softmax. Train with
+            a sampled softmax over this many negative words per step; held-out
+            figures stay exact.
+        early_stopping_patience: int, None to choose, or 0 to train all
+            `epochs` (the tutorial).
+        max_minutes: float or None: the time limit of the whole call.
+        checkpoint_dir: str or None. Training state is saved there after
+            every epoch (`keras.callbacks.BackupAndRestore`): the same call
+            after an interruption resumes from the last finished epoch.
+        encoding_errors: `"strict"` refuses bytes that are not UTF-8,
+            `"replace"` reads them as U+FFFD with a warning.
+        seed: int or None; seeds weights, dropout, word dropout and
+            shuffling, so two runs on one backend train the same weights.
+        callbacks: list of Keras callbacks for the final `fit`.
+        verbose: 0 prints nothing; `"auto"` (or 2) a line per phase and per
+            epoch (`callbacks.Progress`); 1 also Keras' progress bar.
+        distribution: a `keras.distribution.Distribution` (e.g.
+            `keras_nextword.data_parallel()`) or None. `batch_size` is then
+            the global batch, split across the devices (a chosen one is
+            rounded up to split evenly). In a group of processes
+            (`keras_nextword.runtime.distribution.initialize`), every process calls
+            `from_text` on the same files: a seed left None is process 0's,
+            the vocabularies are checked identical, and each process keeps
+            its state in `checkpoint_dir/process-I`.
+        dtype_policy: a dtype policy name such as `"mixed_bfloat16"`, or None.
+        **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`,
+            `dropout` (None to choose), `tie_weights`, default True here:
+            measured better on held-out lines, see docs/benchmarks.md).
+
+    Returns:
+        The trained `NextWordLSTM`; `model.history` holds the final
+        `History` (None when `epochs` is 0), `model.training_settings` the
+        settings used.
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite.
+
+    Example:
+    >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1, verbose=0)
+    >>> model.training_settings["batch_size"], model.training_settings["learning_rate"]
+    (32, 0.02)
+    """
+    start = time.monotonic()
+    _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, learning_rate)
+    _check_average(ema_momentum, ema_warmup)
+    seed, checkpoint_dir = in_group(distribution, seed, checkpoint_dir)  # across processes
+    if dtype_policy is not None:
+        config["dtype"] = keras.dtype_policies.get(dtype_policy)
+    config.setdefault("tie_weights", True)
+    say = phases.printer(verbose)
+
+    # Lines set apart to stop on, unless every epoch trains.
+    parts = recipe.split(
+        path, validation_split, epochs and early_stopping_patience != 0, encoding_errors
+    )
+    say(
+        f"{_names(path)}: {parts.lines:,} lines, {parts.held_out_lines:,} held out "
+        "(val_: reported, never used to choose)"
+        + (f", {parts.dev_lines:,} more set apart to stop on (dev_)" if parts.dev_lines else "")
+    )
+    preprocessor = phases.adapt(parts, max_tokens, sequence_length, word_dropout, _names(path))
+    settings, reasons = phases.choose(
+        parts,
+        preprocessor,
+        batch_size,
+        learning_rate,
+        num_sampled,
+        config.pop("dropout", None),
+        early_stopping_patience if epochs else 0,
+        ema_momentum,
+        ema_warmup,
+        distribution,
+    )
+    for reason in reasons:
+        say(reason)
+    steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    model = phases.build(cls, preprocessor, settings, steps, distribution, verbose, **config)
+    model.training_settings = dict(model.training_settings, epochs=epochs, max_minutes=max_minutes)
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        model.training_settings["learning_rate"] = keras.saving.serialize_keras_object(
+            learning_rate
+        )  # saved with the model's config: as JSON
+    model.history = None
+    if epochs:
+        phases.train(
+            model,
+            parts,
+            epochs,
+            mode,
+            window_length,
+            max_minutes,
+            checkpoint_dir,
+            callbacks,
+            verbose,
+            seed,
+            distribution,
+            start,
+        )
+    return model
+
+
+def _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, learning_rate):
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+        raise ValueError(f"`epochs` must be an integer >= 0. Received: epochs={epochs!r}")
+    for name, value in (("batch_size", batch_size), ("max_minutes", max_minutes)):
+        if value is not None and not value > 0:
+            raise ValueError(f"`{name}` must be > 0 or None. Received: {name}={value!r}")
+    if batch_size is not None:
+        check_positive_int("batch_size", batch_size)
+    if early_stopping_patience is not None and early_stopping_patience != 0:
+        check_positive_int("early_stopping_patience", early_stopping_patience)
+    schedule = isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+    if learning_rate is not None and not schedule and not learning_rate > 0:
+        raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
+
+
+def _check_average(ema_momentum, ema_warmup):
+    if ema_momentum not in (None, "auto") and not (
+        isinstance(ema_momentum, (int, float)) and 0 <= ema_momentum < 1
+    ):
+        raise ValueError(
+            "`ema_momentum` must be in [0, 1), 'auto' or None. "
+            f"Received: ema_momentum={ema_momentum!r}"
+        )
+    if ema_warmup is not None and not (
+        isinstance(ema_warmup, (int, float)) and not isinstance(ema_warmup, bool) and ema_warmup > 0
+    ):
+        raise ValueError(f"`ema_warmup` must be > 0 or None. Received: ema_warmup={ema_warmup!r}")
+
+
+def _names(path):
+    return ", ".join(map(os.fspath, path)) if isinstance(path, (list, tuple)) else os.fspath(path)

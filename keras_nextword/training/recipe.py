@@ -1,0 +1,233 @@
+"""The training settings `from_text` derives from the corpus it was given.
+
+The rules come from the two corpora at hand: The Final Problem (530 training
+lines, 5,860 words, a 1,544-word vocabulary) and the Sherlock Holmes canon
+(49,313 lines, 545,021 words, 18,262 words), as `from_text` counts them.
+What each rule rests on is said beside it: `benchmarks/` results, earlier exploratory runs
+(leads, not results), or nothing measured (the middle tier). A value the user passes is
+kept; each chosen one comes with its reason.
+"""
+
+import dataclasses
+
+from keras_nextword.text import data
+
+# From this many training lines, a corpus's epochs are long and its validation
+# curve smooth: it stops after fewer epochs without improvement.
+LONG_CORPUS_LINES = 20_000
+DEV_LINES = 5_000  # at most, the training lines set apart to stop on
+MAX_HELD_OUT_LINES = 10_000  # at most, the lines held out and scored every epoch
+SAMPLED_VOCABULARY = 8_192  # from this vocabulary size on, a sampled softmax
+NUM_SAMPLED = 1_024
+
+
+@dataclasses.dataclass
+class CorpusCounts:
+    """What `from_text` counted in the lines it trains on.
+
+    Args:
+        lines: int, non-blank training lines.
+        words: int, their words.
+        vocabulary: int, the vocabulary size (padding and `[UNK]` included).
+    """
+
+    lines: int
+    words: int
+    vocabulary: int
+
+
+def held_out_lines(count, validation_split):
+    """The number of the last lines held out: `validation_split` of `count`,
+    at most `MAX_HELD_OUT_LINES` (scoring them runs every epoch).
+
+    Example:
+    >>> held_out_lines(655, 0.1), held_out_lines(603_480, 0.1)
+    (66, 10000)
+    """
+    if not 0 <= validation_split < 1:
+        raise ValueError(
+            f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}"
+        )
+    return min(int(round(count * validation_split)), MAX_HELD_OUT_LINES)
+
+
+def dev_lines(train_lines):
+    """The training lines set apart to stop on (never trained on): 10% of them,
+    at most `DEV_LINES`.
+
+    Example:
+    >>> dev_lines(589), dev_lines(54_313)
+    (59, 5000)
+    """
+    return min(int(round(train_lines * 0.1)), DEV_LINES)
+
+
+@dataclasses.dataclass
+class Split:
+    """A corpus split as `from_text` splits it (see `split`).
+
+    Args:
+        train, dev, held_out: `tf.data.Dataset`s of lines; `dev` is None when
+            no line is set apart.
+        lines: int, the non-blank lines in all.
+        train_lines, dev_lines, held_out_lines: int, the lines in each part.
+    """
+
+    train: object
+    dev: object
+    held_out: object
+    lines: int
+    train_lines: int
+    dev_lines: int
+    held_out_lines: int
+
+
+def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict"):
+    """`from_text`'s split of text files, in file order: the last
+    `validation_split` of the non-blank lines held out (`held_out_lines`),
+    and, with `set_apart`, the last 10% of the lines before them set apart to
+    stop on (`dev_lines`); the rest trains. Benchmarks score on the same split.
+
+    Args:
+        path: a path, or a list of paths, of UTF-8 text files.
+        validation_split: float in [0, 1).
+        set_apart: bool, set training lines apart to stop on.
+        encoding_errors: as `data.stream_lines`' `errors`.
+
+    Returns:
+        A `Split`.
+
+    Example:
+    >>> from keras_nextword import datasets
+    >>> parts = split(datasets.load_final_problem())
+    >>> parts.train_lines, parts.dev_lines, parts.held_out_lines
+    (530, 59, 66)
+    """
+    lines, count = data.stream_lines(path, encoding_errors)
+    held_out = held_out_lines(count, validation_split)
+    train, held_out_part, (train_count, _) = data.split_dataset(lines, count, held_out / count)
+    dev, dev_count = None, (dev_lines(train_count) if set_apart else 0)
+    if dev_count:
+        train, dev, (train_count, _) = data.split_dataset(
+            train, train_count, dev_count / train_count
+        )
+    return Split(train, dev, held_out_part, count, train_count, dev_count, held_out)
+
+
+def choose(
+    counts,
+    batch_size=None,
+    num_sampled=None,
+    dropout=None,
+    patience=None,
+    ema_momentum=None,
+    learning_rate=None,
+    ema_warmup=None,
+):
+    """Fills in each setting the user left as None from the corpus counts.
+
+    - `batch_size` and `learning_rate` (Adam's): 32 at 0.02 under 50,000
+      words (The Final Problem, `benchmarks/peer.py`: the PyTorch peer's
+      best reached at 6.8-8.6 s and held-out 77.2 at the end, where batch 8
+      at 0.003 took 10.3-10.9 s and read 80.2; 16 at 0.01 and 64 at 0.02 or
+      0.04 read worse in exploratory runs), 32 at 0.003 under 300,000 (not
+      measured: a middle tier), else 64 at 0.003 (the canon,
+      `benchmarks/canon.py`).
+    - `num_sampled`: a sampled softmax over 1,024 words (the 512 most
+      frequent, 512 drawn from the rest: `keras_nextword.layers.sampled_softmax`)
+      from a vocabulary of 8,192 (training the canon's 19,000-word output
+      layer in full was about 90% of an epoch in an earlier exploratory
+      run); validation stays exact.
+    - `dropout`: 0.5 under 100,000 words (measured on The Final Problem),
+      else 0.3 (the canon: held-out 161.2 against 164.0 at 0.2 with the earlier
+      uniform sampled softmax, `benchmarks/canon.py`; with today's average, 0.4
+      read 152.1 after 16 epochs against 150.5 after 12,
+      `canon_jax_x1_dropout_0.4.json`).
+    - `patience`: epochs without a better perplexity on the lines set apart
+      before stopping: 5 under 20,000 training lines, 2 from there (long
+      epochs, a smooth curve).
+    - `ema_momentum` and `ema_warmup`: the weights' moving average
+      (`WarmAveragedAdam`), momentum `min(ema_momentum, t / (ema_warmup + t))`
+      at step `t`. Under 20,000 training lines, over the last tenth of the
+      steps so far (warm-up 9), at most 200 (0.995): The Final Problem's runs
+      (about 350 steps) end before the momentum reaches 0.975, and Keras'
+      average (no warm-up) read 1,225 after its first epoch where this one
+      read 140 (`benchmarks/peer.py`). From 20,000 lines, the plain mean of
+      the steps so far (warm-up 1) until it spans 2,000 steps (0.9995, about
+      3 canon epochs): the canon then reads 150.5 where the last tenth read
+      153.0 (`benchmarks/canon.py`); Keras' average read 151.1, and 0.995
+      and 0.999 read 156.3 and 153.8 with it. Tried in exploratory runs and
+      not adopted: 5,000 steps (0.9998) with warm-up 1, 2 or 4, and Adam's
+      rate divided by 4 on a dev plateau (worse, as in an earlier run).
+
+    Args:
+        counts: a `CorpusCounts`.
+        batch_size, num_sampled, dropout, patience, ema_momentum,
+            learning_rate, ema_warmup: the user's values or None.
+            `num_sampled=0` turns the sampled softmax off, `ema_momentum=0`
+            the averaging.
+
+    Returns:
+        `(settings, reasons)`: a dict of the seven settings, and one line per
+        setting that was chosen here, saying why.
+
+    Example:
+    >>> settings, reasons = choose(CorpusCounts(lines=54_313, words=599_000, vocabulary=19_162))
+    >>> settings["batch_size"], settings["learning_rate"], settings["ema_momentum"]
+    (64, 0.003, 0.9995)
+    >>> reasons[2]
+    '19,162-word vocabulary: sampled softmax over 1,024 words, the 512 most frequent and 512 drawn (validation stays exact)'
+    """
+    words = f"{counts.words:,} training words"
+    reasons = []
+    small = counts.words < 50_000
+    long = counts.lines >= LONG_CORPUS_LINES
+    if batch_size is None:
+        batch_size = 32 if counts.words < 300_000 else 64
+        reasons.append(f"{words}: batch size {batch_size}")
+    if learning_rate is None:
+        learning_rate = 0.02 if small else 0.003
+        reasons.append(f"{words}: learning rate {learning_rate}")
+    if num_sampled is None:
+        if counts.vocabulary >= SAMPLED_VOCABULARY:
+            num_sampled = NUM_SAMPLED
+            reasons.append(
+                f"{counts.vocabulary:,}-word vocabulary: sampled softmax over "
+                f"{num_sampled:,} words, the {num_sampled // 2:,} most frequent and "
+                f"{num_sampled - num_sampled // 2:,} drawn (validation stays exact)"
+            )
+        else:
+            num_sampled = 0
+            reasons.append(f"{counts.vocabulary:,}-word vocabulary: full softmax")
+    if dropout is None:
+        dropout = 0.5 if counts.words < 100_000 else 0.3
+        reasons.append(f"{words}: dropout {dropout}")
+    if patience is None:
+        patience = 2 if long else 5
+        reasons.append(
+            f"{counts.lines:,} training lines: stop after {patience} epochs without a better "
+            "perplexity on the lines set apart"
+        )
+    explain_average = ema_momentum is None or ema_warmup is None
+    if ema_momentum is None:
+        ema_momentum = 0.9995 if long else 0.995
+    if ema_warmup is None:
+        ema_warmup = 1 if long else 9
+    if ema_momentum and explain_average:
+        span = {1: "all the steps so far", 9: "the last tenth of the steps"}.get(
+            ema_warmup, f"about the last 1/{ema_warmup + 1:g} of the steps"
+        )
+        reasons.append(
+            f"{counts.lines:,} training lines: weights averaged over {span}, "
+            f"at most about {round(1 / (1 - ema_momentum)):,} (momentum {ema_momentum})"
+        )
+    settings = dict(
+        batch_size=batch_size,
+        num_sampled=num_sampled or None,
+        dropout=dropout,
+        patience=patience,
+        ema_momentum=ema_momentum or None,
+        learning_rate=learning_rate,
+        ema_warmup=ema_warmup,
+    )
+    return settings, reasons

@@ -1,0 +1,107 @@
+"""Settings chosen from the corpus: each rule, user values kept, reasons given."""
+
+import pytest
+
+from keras_nextword.training import recipe
+from keras_nextword.training.recipe import CorpusCounts, choose
+
+pytestmark = pytest.mark.backend("jax")  # pure Python: the same on every backend
+
+FINAL_PROBLEM = CorpusCounts(lines=530, words=5_860, vocabulary=1_544)
+CANON = CorpusCounts(lines=49_313, words=599_000, vocabulary=19_162)
+
+
+def test_a_short_book_keeps_the_measured_small_corpus_settings():
+    settings, reasons = choose(FINAL_PROBLEM)
+    assert settings == {
+        "batch_size": 32,
+        "num_sampled": None,
+        "dropout": 0.5,
+        "patience": 5,
+        "ema_momentum": 0.995,
+        "learning_rate": 0.02,
+        "ema_warmup": 9,
+    }
+    assert reasons == [
+        "5,860 training words: batch size 32",
+        "5,860 training words: learning rate 0.02",
+        "1,544-word vocabulary: full softmax",
+        "5,860 training words: dropout 0.5",
+        "530 training lines: stop after 5 epochs without a better perplexity on the lines set apart",
+        "530 training lines: weights averaged over the last tenth of the steps, "
+        "at most about 200 (momentum 0.995)",
+    ]
+
+
+def test_the_canon_gets_large_batches_and_a_sampled_softmax():
+    settings, reasons = choose(CANON)
+    assert settings == {
+        "batch_size": 64,
+        "num_sampled": 1024,
+        "dropout": 0.3,
+        "patience": 2,
+        "ema_momentum": 0.9995,
+        "learning_rate": 0.003,
+        "ema_warmup": 1,
+    }
+    assert (
+        "19,162-word vocabulary: sampled softmax over 1,024 words, the 512 most frequent"
+        in reasons[2]
+    )
+    assert reasons[-1] == (
+        "49,313 training lines: weights averaged over all the steps so far, "
+        "at most about 2,000 (momentum 0.9995)"
+    )
+
+
+def test_a_middle_sized_corpus():
+    settings, _ = choose(CorpusCounts(lines=5_000, words=120_000, vocabulary=6_000))
+    assert settings == {
+        "batch_size": 32,
+        "num_sampled": None,
+        "dropout": 0.3,
+        "patience": 5,
+        "ema_momentum": 0.995,
+        "learning_rate": 0.003,
+        "ema_warmup": 9,
+    }
+
+
+def test_user_values_are_kept_and_not_explained():
+    settings, reasons = choose(
+        CANON,
+        batch_size=16,
+        num_sampled=0,
+        dropout=0.1,
+        patience=7,
+        ema_momentum=0.99,
+        learning_rate=0.01,
+        ema_warmup=3,
+    )
+    assert settings == {
+        "batch_size": 16,
+        "num_sampled": None,
+        "dropout": 0.1,
+        "patience": 7,
+        "ema_momentum": 0.99,
+        "learning_rate": 0.01,
+        "ema_warmup": 3,
+    }
+    assert reasons == []
+
+
+def test_averaging_can_be_turned_off():
+    settings, reasons = choose(CANON, ema_momentum=0)
+    assert settings["ema_momentum"] is None and not any("averaged" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    "count, split, held_out", [(655, 0.1, 66), (60_348, 0.1, 6_035), (603_480, 0.1, 10_000)]
+)
+def test_held_out_lines_are_bounded(count, split, held_out):
+    assert recipe.held_out_lines(count, split) == held_out
+
+
+def test_lines_set_apart_to_stop_on_are_bounded():
+    assert recipe.dev_lines(1_000) == 100 and recipe.dev_lines(500_000) == recipe.DEV_LINES
+    assert recipe.dev_lines(4) == 0  # too few: every epoch trains
