@@ -12,7 +12,7 @@ import sys
 
 # First, before anything imports Keras: the backend default (JAX). Light: it
 # imports neither Keras nor TensorFlow.
-from keras_nextword import environment  # noqa: F401
+from keras_nextword.runtime import environment  # noqa: F401
 
 __version__ = "0.1.0"
 

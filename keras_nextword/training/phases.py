@@ -63,7 +63,8 @@ def adapt(parts, max_tokens=None, sequence_length=None, word_dropout=True, name=
         ValueError: naming `name`, when the training lines hold no word.
 
     Example:
-    >>> from keras_nextword import datasets, recipe
+    >>> from keras_nextword import datasets
+    >>> from keras_nextword.training import recipe
     >>> adapt(recipe.split(datasets.load_final_problem())).vocabulary_size()
     1544
     """
@@ -107,7 +108,8 @@ def choose(
         seven), and one printable line for each choice made here.
 
     Example:
-    >>> from keras_nextword import datasets, recipe
+    >>> from keras_nextword import datasets
+    >>> from keras_nextword.training import recipe
     >>> parts = recipe.split(datasets.load_final_problem())
     >>> settings, reasons = choose(parts, adapt(parts))
     >>> settings["batch_size"], settings["learning_rate"], reasons[0]
@@ -195,7 +197,8 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
         The compiled model.
 
     Example:
-    >>> from keras_nextword import NextWordLSTM, datasets, recipe
+    >>> from keras_nextword import NextWordLSTM, datasets
+    >>> from keras_nextword.training import recipe
     >>> parts = recipe.split(datasets.load_final_problem())
     >>> preprocessor = adapt(parts)
     >>> settings, _ = choose(parts, preprocessor)
@@ -283,7 +286,8 @@ def train(
         FloatingPointError: the loss became NaN or worse than guessing.
 
     Example:
-    >>> from keras_nextword import NextWordLSTM, datasets, recipe
+    >>> from keras_nextword import NextWordLSTM, datasets
+    >>> from keras_nextword.training import recipe
     >>> parts = recipe.split(datasets.load_final_problem())
     >>> preprocessor = adapt(parts)
     >>> settings, _ = choose(parts, preprocessor)
