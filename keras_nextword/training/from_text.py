@@ -1,6 +1,7 @@
 """`NextWordLSTM.from_text`: the training recipe, from text files to a trained
-model, as the five phases of `keras_nextword.training.phases` in turn. The model
-attaches it to the class, so this module never imports the model.
+model, as the five phases of `keras_nextword.training.phases` in turn, and
+`NextWordLSTM.fit_text`, the same training continued on more text. The model
+attaches both, so this module never imports the model.
 """
 
 import math
@@ -162,11 +163,7 @@ def from_text(
     parts = recipe.split(
         path, validation_split, epochs and early_stopping_patience != 0, encoding_errors
     )
-    say(
-        f"{_names(path)}: {parts.lines:,} lines, {parts.held_out_lines:,} held out "
-        "(val_: reported, never used to choose)"
-        + (f", {parts.dev_lines:,} more set apart to stop on (dev_)" if parts.dev_lines else "")
-    )
+    _say_split(say, path, parts)
     preprocessor = phases.adapt(parts, max_tokens, sequence_length, word_dropout, _names(path))
     settings, reasons = phases.choose(
         parts,
@@ -208,6 +205,112 @@ def from_text(
             start,
         )
     return model
+
+
+def fit_text(
+    model,
+    path,
+    epochs=100,
+    validation_split=0.1,
+    learning_rate=None,
+    early_stopping_patience=None,
+    max_minutes=15,
+    checkpoint_dir=None,
+    encoding_errors="strict",
+    seed=None,
+    callbacks=None,
+    verbose="auto",
+    mode="line",
+    window_length=20,
+):
+    """Trains a model further on more text, as `from_text` trains: the same
+    split (the last lines held out, the last training lines set apart to stop
+    on), stopping, best weights, time limit and progress lines, on the
+    model's own vocabulary (new words are `[UNK]` to it; their share is
+    printed). The settings are the model's `training_settings` (chosen from
+    the new text's counts for a model that has none), with a fresh optimizer
+    at its learning rate unless `learning_rate` is given.
+
+    Args:
+        model: a `NextWordLSTM` with a preprocessor (from `from_text`, or loaded).
+        path: a path, or a list of paths, of UTF-8 text files.
+        epochs, validation_split, learning_rate, early_stopping_patience,
+            max_minutes, checkpoint_dir, encoding_errors, seed, callbacks,
+            verbose, mode, window_length: as `from_text`'s.
+
+    Returns:
+        `model`, trained; `model.history` holds the `History`.
+
+    Raises:
+        ValueError: the model has no preprocessor, or an argument is out of range.
+        FloatingPointError: the loss became NaN or infinite.
+
+    Example:
+    >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1, verbose=0)
+    >>> model.fit_text(datasets.load_final_problem(), epochs=1, verbose=0).history.epoch
+    [0]
+    """
+    start = time.monotonic()
+    _check_arguments(epochs, None, max_minutes, early_stopping_patience, learning_rate)
+    if model.preprocessor is None:
+        raise ValueError("`fit_text` needs a model with a `preprocessor` (its vocabulary).")
+    say = phases.printer(verbose)
+    parts = recipe.split(
+        path, validation_split, epochs and early_stopping_patience != 0, encoding_errors
+    )
+    _say_split(say, path, parts)
+    lengths, words, unknown = phases.count_words(model.preprocessor, parts.train)
+    say(
+        f"{words:,} training words, {unknown / max(words, 1):.1%} of them [UNK] to the "
+        f"model's {model.vocabulary_size:,}-word vocabulary"
+    )
+    settings = _continued_settings(model, parts, words, learning_rate, early_stopping_patience)
+    steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    adam, reason = phases.optimizer(settings, steps)
+    if reason:
+        say(reason)
+    model.compile(optimizer=adam)
+    model.training_settings = dict(settings, epochs=epochs, max_minutes=max_minutes)
+    if epochs:
+        phases.train(
+            model,
+            parts,
+            epochs,
+            mode,
+            window_length,
+            max_minutes,
+            checkpoint_dir,
+            callbacks,
+            verbose,
+            seed,
+            start=start,
+            line_lengths=lengths,
+        )
+    return model
+
+
+def _continued_settings(model, parts, words, learning_rate, early_stopping_patience):
+    """The model's own settings, or those `recipe.choose` picks for the new text."""
+    counts = recipe.CorpusCounts(parts.train_lines, words, model.vocabulary_size)
+    chosen, _ = recipe.choose(counts, dropout=model.backbone.dropout)
+    settings = {**chosen, **(getattr(model, "training_settings", None) or {})}
+    if isinstance(settings["learning_rate"], dict):  # a schedule, saved as JSON
+        settings["learning_rate"] = keras.saving.deserialize_keras_object(settings["learning_rate"])
+    if learning_rate is not None:
+        settings["learning_rate"] = learning_rate
+    if early_stopping_patience is not None:
+        settings["patience"] = early_stopping_patience
+    return settings
+
+
+def _say_split(say, path, parts):
+    say(
+        f"{_names(path)}: {parts.lines:,} lines, {parts.held_out_lines:,} held out "
+        "(val_: reported, never used to choose)"
+        + (f", {parts.dev_lines:,} more set apart to stop on (dev_)" if parts.dev_lines else "")
+    )
 
 
 def _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, learning_rate):

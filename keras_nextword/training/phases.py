@@ -12,6 +12,7 @@ of repeating them):
 They take the model's class as an argument and never import the model.
 """
 
+import collections
 import contextlib
 import functools
 import math
@@ -29,8 +30,10 @@ from keras_nextword.layers.callbacks import (
 )
 from keras_nextword.layers.optimizers import WarmAveragedAdam
 from keras_nextword.runtime.distribution import check_batch_size, check_identical, even_batch_size
+from keras_nextword.runtime.environment import tf
 from keras_nextword.text import data, pipeline
 from keras_nextword.text.ngram_vectorizer import NGramVectorizer
+from keras_nextword.text.tokenizer import OOV_ID
 from keras_nextword.training import recipe
 
 
@@ -77,6 +80,37 @@ def adapt(parts, max_tokens=None, sequence_length=None, word_dropout=True, name=
         raise ValueError(f"{name}: {error}") from None
     check_identical(preprocessor.get_vocabulary())  # across processes
     return preprocessor
+
+
+def count_words(preprocessor, lines, batch_size=1024):
+    """The lines of each length, the words, and the words `[UNK]` to
+    `preprocessor`'s vocabulary, in lines of text (to train an adapted model
+    on more text: `fit_text`).
+
+    Args:
+        preprocessor: an adapted `NGramVectorizer`.
+        lines: a `tf.data.Dataset` of lines (one string each), or a list of strings.
+        batch_size: lines per step.
+
+    Returns:
+        `(line_lengths, words, unknown)`: `{words: lines}`, and two ints.
+
+    Example:
+    >>> vectorizer = NGramVectorizer()
+    >>> vectorizer.adapt(["a heavy heart", "a heart"])
+    >>> count_words(vectorizer, ["a light heart", "heart"])
+    ({1: 1, 3: 1}, 4, 1)
+    """
+    if not isinstance(lines, tf.data.Dataset):
+        lines = tf.data.Dataset.from_tensor_slices(tf.constant(list(lines), tf.string))
+    lengths, words, unknown = collections.Counter(), 0, 0
+    for batch in lines.batch(batch_size):
+        ids = preprocessor.tokenizer.tokenize(batch)
+        row_lengths = ids.row_lengths().numpy()
+        lengths.update(row_lengths.tolist())
+        words += int(row_lengths.sum())
+        unknown += int(tf.reduce_sum(tf.cast(ids.flat_values == OOV_ID, "int32")))
+    return dict(sorted(lengths.items())), words, unknown
 
 
 def choose(
@@ -266,6 +300,7 @@ def train(
     seed=None,
     distribution=None,
     start=None,
+    line_lengths=None,
 ):
     """Phase 5 of `from_text`: `fit` on the training lines, stopping once the
     lines set apart stop improving (`model.training_settings["patience"]`
@@ -278,6 +313,8 @@ def train(
         mode, window_length, max_minutes, checkpoint_dir, callbacks, verbose,
             seed, distribution: as `from_text`'s.
         start: `time.monotonic()` when the time limit began, or None for now.
+        line_lengths: `{words: lines}` of the training lines, or None for
+            those the preprocessor adapted on (`count_words` counts others).
 
     Returns:
         The `History` of `fit`, also kept in `model.history`.
@@ -305,7 +342,7 @@ def train(
     steps_per_epoch = None  # counted from the lines' lengths (window rows: by the pass)
     if mode != "window":
         steps_per_epoch = pipeline.batches_per_pass(
-            model.preprocessor.tokenizer.line_lengths,
+            line_lengths or model.preprocessor.tokenizer.line_lengths,
             settings["batch_size"],
             mode,
             model.preprocessor.sequence_length,

@@ -14,6 +14,7 @@ from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM
 from keras_nextword.layers.losses import NextWordCrossentropy
 from keras_nextword.runtime.distribution import _saved_state
 from keras_nextword.text import data
+from keras_nextword.training import phases, recipe
 
 
 def test_tutorial_sizes_and_defaults(final_problem_path):
@@ -356,3 +357,27 @@ def test_chosen_settings_are_saved_with_the_model(tmp_path):
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     assert loaded.training_settings == model.training_settings
+
+
+def test_fit_text_continues_a_saved_model_on_more_text(final_problem_path, tmp_path, capsys):
+    lines = [line for line in data.read_lines(final_problem_path) if line.strip()]
+    first, more = tmp_path / "first.txt", tmp_path / "more.txt"
+    first.write_text("\n".join(lines[:300]), encoding="utf-8")
+    more.write_text("\n".join(lines[300:]), encoding="utf-8")
+    small = dict(embedding_dim=16, lstm_units=16, seed=0, verbose=0)
+    NextWordLSTM.from_text(first, epochs=1, **small).save(tmp_path / "first.keras")
+    model = keras.saving.load_model(tmp_path / "first.keras")
+    held_out = data.listed(recipe.split(more).held_out)  # fit_text's split of the new text
+    before = model.evaluate(held_out, return_dict=True, verbose=0)["perplexity"]
+    capsys.readouterr()
+    model.fit_text(more, epochs=3, seed=0, verbose="auto", max_minutes=None)
+    printed = capsys.readouterr().out
+    after = model.evaluate(held_out, return_dict=True, verbose=0)["perplexity"]
+    assert after < 0.9 * before, (before, after)
+    # The new text's words the model never saw are [UNK] to it, and the share is said.
+    _, words, unknown = phases.count_words(
+        model.preprocessor, data.listed(recipe.split(more).train)
+    )
+    assert 0 < unknown < words
+    assert f"{words:,} training words, {unknown / words:.1%} of them [UNK]" in printed
+    assert model.training_settings["epochs"] == 3 and len(model.history.epoch) <= 3

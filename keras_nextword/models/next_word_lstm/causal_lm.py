@@ -230,6 +230,25 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
 
         return training.from_text(cls, path, *args, **kwargs)
 
+    def fit_text(self, path, **kwargs):
+        """Trains this model further on more text, as `from_text` trains:
+        `keras_nextword.training.from_text.fit_text`, whose arguments it takes.
+
+        Args:
+            path: a path, or a list of paths, of UTF-8 text files.
+            **kwargs: `keras_nextword.training.from_text.fit_text` arguments
+                (`epochs`, `max_minutes`, `learning_rate`, ...).
+
+        Returns:
+            The model, trained.
+
+        Example (`fit_text`'s docstring runs one):
+        >>> model.fit_text("more_text.txt", max_minutes=5)  # doctest: +SKIP
+        """
+        from keras_nextword.training import from_text as training  # the layer above
+
+        return training.fit_text(self, path, **kwargs)
+
     def output_logits(self, hidden_states):
         """The output layer: next-word logits of the LSTM's hidden states.
 
