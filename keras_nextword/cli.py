@@ -225,6 +225,14 @@ def build_parser():
         "-k", type=_integer(1), default=5, help="suggestions of the SavedModel's suggest signature"
     )
     export.set_defaults(command=keyboard_commands.export)
+
+    serve = subcommands.add_parser(
+        "serve", parents=[common], help="a page with suggestions as you type, and a JSON API"
+    )
+    serve.add_argument("model", metavar="MODEL", help="a .keras file or a preset directory")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    serve.add_argument("--port", type=_integer(0), default=8000, help="0: any free port")
+    serve.set_defaults(command=commands.serve)
     return parser
 
 

@@ -280,3 +280,10 @@ def evaluate(args):
     for name in sorted(metrics, key=lambda name: METRIC_ORDER.get(name, len(METRIC_ORDER))):
         table.add_row(name, f"{metrics[name]:.4f}")
     console.print(table)
+
+
+def serve(args):
+    """`keras-nextword serve`: its body is `keras_nextword.serve.command`."""
+    from keras_nextword.serve.command import serve as run
+
+    run(args)
