@@ -138,8 +138,10 @@ class Suggester:
         return zeros, zeros, ids
 
     def _prepare(self, ids):
-        """The state after all but the last `STEP_WORDS` or fewer new words."""
+        """`(h, c, words left, words reused)`: the state after all but the last
+        `STEP_WORDS` or fewer new words, and how many came from the cache."""
         h, c, rest = self._start(ids)
+        reused = len(ids) - len(rest)
         while len(rest) > STEP_WORDS:
             chunk = rest[: min(CHUNK_WORDS, len(rest) - 1)]
             rest = rest[len(chunk) :]
@@ -147,7 +149,7 @@ class Suggester:
             padded[0, : len(chunk)] = chunk
             h, c = self._advance(self.weights, h, c, padded)
             h, c = ops.convert_to_numpy(h), ops.convert_to_numpy(c)
-        return h, c, rest
+        return h, c, rest, reused
 
     def suggest(self, requests):
         """Suggestions for each `(text, k)`, with `1 <= k <= MAX_K`.
@@ -168,8 +170,7 @@ class Suggester:
             result = {"prefix": prefix, "words": len(ids), "reused": 0, "suggestions": []}
             results.append(result)
             if len(ids):
-                h, c, rest = self._prepare(ids)
-                result["reused"] = len(ids) - len(rest) if self.stateful else 0
+                h, c, rest, result["reused"] = self._prepare(ids)
                 rows.append((result, ids, k, h, c, rest))
         for start in range(0, len(rows), BATCHES[-1]):
             self._run(rows[start : start + BATCHES[-1]])
