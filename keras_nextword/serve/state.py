@@ -22,7 +22,7 @@ import numpy as np
 from keras import ops
 
 from keras_nextword import backend, decoding, generation
-from keras_nextword.preprocessing import PAD_ID
+from keras_nextword.preprocessing import OOV_ID, PAD_ID
 from keras_nextword.suggest import prefix_index, split_text
 
 MAX_K = 20  # the most suggestions per text: the compiled top-k's width
@@ -164,9 +164,10 @@ class Suggester:
             `reused` (how many of them came from a cached state).
         """
         results, rows = [], []
+        id_of = self.index.id_of  # the preprocessor's words, as a dict: fast per word
         for text, k in requests:
             words, prefix = split_text(text)
-            ids = np.array([self.model.preprocessor.token_to_id(w) for w in words], "int32")
+            ids = np.array([id_of.get(w, OOV_ID) for w in words], "int32")
             result = {"prefix": prefix, "words": len(ids), "reused": 0, "suggestions": []}
             results.append(result)
             if len(ids):
