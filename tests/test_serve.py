@@ -160,6 +160,22 @@ def test_the_state_cache_forgets_expired_and_least_used_states():
     assert len(cache) == 1
 
 
+def test_the_command_serves_the_model_with_its_figures_on_loopback(
+    monkeypatch, small_model, tmp_path
+):
+    from starlette.testclient import TestClient
+
+    path = tmp_path / "model.keras"
+    small_model.save(path)
+    (tmp_path / "history.json").write_text('{"loss": [6.0, 5.5], "perplexity": [400, 250]}')
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app, **kwargs))
+    assert cli.main(["serve", str(path)]) == 0
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8000)
+    info = TestClient(started["app"]).get("/v1/model").json()
+    assert info["figures"] == {"loss": 5.5, "perplexity": 250.0}
+
+
 def test_serve_without_the_extra_names_it(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(__import__("sys").modules, "uvicorn", None)  # import fails
     with pytest.raises(SystemExit) as exit:
