@@ -111,6 +111,9 @@ BAD = [
     ("/v1/generate", b'{"prompt": "a", "max_length": 501}', "max_length", 400),
     ("/v1/generate", b'{"prompt": "a", "seed": -1}', "seed", 400),
     ("/v1/generate", b'{"prompt": "..."}', "prompt", 400),
+    ("/v1/suggest", b"[" * 100_000, "body", 400),
+    ("/v1/generate", b'{"prompt": "a", "sampler": "top_p", "p": NaN}', "p", 400),
+    ("/v1/generate", b'{"prompt": "a", "sampler": "top_k", "k": 100000}', "k", 400),
 ]
 
 

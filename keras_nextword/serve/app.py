@@ -98,12 +98,16 @@ async def _body(request):
     return body
 
 
-def _sampler_options(values):
+def _sampler_options(values, vocabulary_size):
     """The `generate` keyword arguments of a checked `/v1/generate` request."""
     sampler = values["sampler"]
     for name in ("p", "k"):
         if values[name] is not None and name not in SAMPLER_FIELDS[sampler]:
             raise BadRequest(name, f"`{name}` does not apply to the {sampler!r} sampler")
+    if values["k"] is not None and values["k"] > vocabulary_size:
+        raise BadRequest("k", f"`k` must be at most the vocabulary size, {vocabulary_size}")
+    if not python_split_words(values["prompt"]):
+        raise BadRequest("prompt", "`prompt` has no words to continue")
     options = {name: values[name] for name in SAMPLER_FIELDS[sampler] if name != "seed"}
     return {name: value for name, value in options.items() if value is not None}
 
@@ -149,7 +153,7 @@ def create_app(model, figures=None, stateful=True):
 
     async def generate(request):
         values = parse(await _body(request), GENERATE_FIELDS)
-        options = _sampler_options(values)
+        options = _sampler_options(values, model.vocabulary_size)
         try:
             text = await batcher.run(
                 lambda: generate_words(
@@ -161,7 +165,7 @@ def create_app(model, figures=None, stateful=True):
                     **options,
                 )
             )
-        except ValueError as error:  # a prompt with no words
+        except ValueError as error:  # what the checks above let through, if anything
             raise BadRequest("prompt", str(error)) from None
         new = text[len(values["prompt"]) :].split()
         if not values["stream"]:

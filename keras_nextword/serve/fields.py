@@ -8,6 +8,7 @@ the server answers it with a 4xx, never a 500.
 
 import dataclasses
 import json
+import math
 
 from keras_nextword.samplers import SAMPLERS
 
@@ -55,7 +56,10 @@ class Field:
         if not isinstance(value, types[self.kind]) or (
             isinstance(value, bool) and self.kind != "boolean"
         ):
-            raise BadRequest(name, f"`{name}` must be a {self.kind}")
+            article = "an" if self.kind == "integer" else "a"
+            raise BadRequest(name, f"`{name}` must be {article} {self.kind}")
+        if self.kind == "number" and not math.isfinite(value):
+            raise BadRequest(name, f"`{name}` must be a finite number")
         if self.choices is not None and value not in self.choices:
             raise BadRequest(name, f"`{name}` must be one of {list(self.choices)}")
         size = len(value) if self.kind == "string" else value
@@ -157,7 +161,7 @@ def parse(body, fields):
         request = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as error:
         raise BadRequest("body", f"the body is not UTF-8: {error.reason}") from None
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         raise BadRequest("body", f"the body is not JSON: {error}") from None
     if not isinstance(request, dict):
         raise BadRequest("body", "the body must be a JSON object")
