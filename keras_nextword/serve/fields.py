@@ -63,7 +63,7 @@ class Field:
         if self.choices is not None and value not in self.choices:
             raise BadRequest(name, f"`{name}` must be one of {list(self.choices)}")
         size = len(value) if self.kind == "string" else value
-        if self.kind == "string" and any("\ud800" <= ch <= "\udfff" for ch in value):
+        if self.kind == "string" and not _encodable(value):
             raise BadRequest(name, f"`{name}` holds a lone surrogate, not text")
         too_low = self.minimum is not None and (
             size <= self.minimum if self.exclusive_minimum else size < self.minimum
@@ -94,6 +94,15 @@ class Field:
 
 
 REQUIRED = object()
+
+
+def _encodable(text):
+    """Whether `text` is valid Unicode (JSON's `\\ud800` escapes make lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def suggest_fields(max_k):
