@@ -16,6 +16,7 @@ runs them in chunks of `CHUNK_WORDS`.
 """
 
 import collections
+import hashlib
 import time
 
 import numpy as np
@@ -32,7 +33,7 @@ BATCHES = (1, 4, 16, 64)  # the compiled batch sizes
 
 
 class StateCache:
-    """An LRU of LSTM states with expiry: `ids (bytes) -> (h, c)`.
+    """An LRU of LSTM states with expiry: `key (bytes) -> (h, c)`.
 
     At most `max_entries` states are kept; one unused for `ttl` seconds is
     dropped, so memory stays bounded whatever the clients send.
@@ -76,6 +77,12 @@ class StateCache:
             if len(self._entries) <= self.max_entries and now - used <= self.ttl:
                 break
             del self._entries[oldest_key]
+
+
+def _key(ids):
+    """A cache key of word ids: 16 bytes whatever the text's length, so the
+    cache's memory is bounded by its number of entries."""
+    return hashlib.blake2b(ids.tobytes(), digest_size=16).digest()
 
 
 def _bucket(n):
@@ -131,7 +138,7 @@ class Suggester:
         longest cached prefix of them, else from a zero state."""
         if self.stateful:
             for end in range(len(ids), max(-1, len(ids) - 2 * CHUNK_WORDS), -1):
-                state = self.cache.get(ids[:end].tobytes())
+                state = self.cache.get(_key(ids[:end]))
                 if state is not None:
                     return (*state, ids[end:])
         zeros = np.zeros((1, self.units), "float32")
@@ -194,7 +201,7 @@ class Suggester:
         vocabulary = self.index.vocabulary
         for row, (result, context, k, *_) in enumerate(rows):
             if self.stateful:
-                self.cache.put(context.tobytes(), (h[row : row + 1], c[row : row + 1]))
+                self.cache.put(_key(context), (h[row : row + 1], c[row : row + 1]))
             count = min(k, int(high[row] - low[row]))
             result["suggestions"] = [
                 (vocabulary[w], float(p))
