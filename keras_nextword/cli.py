@@ -10,6 +10,7 @@ Examples (shell):
     keras-nextword generate model.keras "What happens we do this" --max-length 10
     keras-nextword evaluate model.keras final-problem --json
     cat *.txt | keras-nextword train - --backend torch
+    keras-nextword serve model.keras --port 8000
 """
 
 import argparse
@@ -231,7 +232,7 @@ def build_parser():
     )
     serve.add_argument("model", metavar="MODEL", help="a .keras file or a preset directory")
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
-    serve.add_argument("--port", type=_integer(0), default=8000, help="0: any free port")
+    serve.add_argument("--port", type=_integer(0), default=8000, help="(default: %(default)s)")
     serve.set_defaults(command=commands.serve)
     return parser
 
