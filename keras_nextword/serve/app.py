@@ -151,27 +151,7 @@ def create_app(model, figures=None, stateful=True):
         words = [{"word": w, "probability": p} for w, p in result["suggestions"]]
         return JSONResponse({**result, "suggestions": words, "replace": replace})
 
-    async def generate(request):
-        values = parse(await _body(request), GENERATE_FIELDS)
-        options = _sampler_options(values, model.vocabulary_size)
-        try:
-            text = await batcher.run(
-                lambda: generate_words(
-                    model,
-                    values["prompt"],
-                    max_length=values["max_length"],
-                    sampler=values["sampler"],
-                    seed=values["seed"],
-                    **options,
-                )
-            )
-        except ValueError as error:  # what the checks above let through, if anything
-            raise BadRequest("prompt", str(error)) from None
-        new = text[len(values["prompt"]) :].split()
-        if not values["stream"]:
-            return JSONResponse({"text": text, "words": new})
-        lines = (json.dumps({"word": word}) + "\n" for word in new)
-        return StreamingResponse(lines, media_type="application/x-ndjson")
+    generate = _generate_endpoint(model, batcher)
 
     async def describe(request):
         return JSONResponse(info)
@@ -199,6 +179,34 @@ def create_app(model, figures=None, stateful=True):
         HTTPException: lambda request, e: _error(None, e.detail, e.status_code),
     }
     return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+
+
+def _generate_endpoint(model, batcher):
+    """`POST /v1/generate`: `generate` on the checked request, in the worker thread."""
+
+    async def generate(request):
+        values = parse(await _body(request), GENERATE_FIELDS)
+        options = _sampler_options(values, model.vocabulary_size)
+        try:
+            text = await batcher.run(
+                lambda: generate_words(
+                    model,
+                    values["prompt"],
+                    max_length=values["max_length"],
+                    sampler=values["sampler"],
+                    seed=values["seed"],
+                    **options,
+                )
+            )
+        except ValueError as error:  # what the checks above let through, if anything
+            raise BadRequest("prompt", str(error)) from None
+        new = text[len(values["prompt"]) :].split()
+        if not values["stream"]:
+            return JSONResponse({"text": text, "words": new})
+        lines = (json.dumps({"word": word}) + "\n" for word in new)
+        return StreamingResponse(lines, media_type="application/x-ndjson")
+
+    return generate
 
 
 def _typed_characters(text):
