@@ -43,7 +43,7 @@ def lint(session):
 def install(session, *extra):
     # The pinned CPU torch first: an unpinned one pulls gigabytes of CUDA wheels.
     session.install("torch==2.13.0")
-    session.install("-e", ".[jax,tensorflow,torch,test,export]", *extra)
+    session.install("-e", ".[jax,tensorflow,torch,test,export,serve]", *extra)
 
 
 def test_env(session, backend):

@@ -10,13 +10,14 @@ Examples (shell):
     keras-nextword generate model.keras "What happens we do this" --max-length 10
     keras-nextword evaluate model.keras final-problem --json
     cat *.txt | keras-nextword train - --backend torch
+    keras-nextword serve model.keras --port 8000
 """
 
 import argparse
 import os
 import sys
 
-from keras_nextword.cli import commands, keyboard_commands
+from keras_nextword.cli import commands, keyboard_commands, serve_command
 from keras_nextword.cli.commands import UsageError, read_corpus
 
 __all__ = ["BACKENDS", "SAMPLERS", "UsageError", "build_parser", "main", "read_corpus"]
@@ -230,6 +231,14 @@ def build_parser():
         "-k", type=_integer(1), default=5, help="suggestions of the SavedModel's suggest signature"
     )
     export.set_defaults(command=keyboard_commands.export)
+
+    serve = subcommands.add_parser(
+        "serve", parents=[common], help="a page with suggestions as you type, and a JSON API"
+    )
+    serve.add_argument("model", metavar="MODEL", help="a .keras file or a preset directory")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    serve.add_argument("--port", type=_integer(0), default=8000, help="(default: %(default)s)")
+    serve.set_defaults(command=serve_command.serve)
     return parser
 
 
