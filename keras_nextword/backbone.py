@@ -1,6 +1,7 @@
 """`NextWordLSTMBackbone`: token ids to the LSTM's hidden states, a keras-hub `Backbone`."""
 
 import keras
+from keras import ops
 
 from keras_nextword import backend
 from keras_nextword.environment import keras_hub
@@ -35,6 +36,57 @@ class Dropout(keras.layers.Dropout):
     def call(self, inputs, training=False):
         with backend.fast_compiling_random():
             return super().call(inputs, training=training)
+
+
+@keras.saving.register_keras_serializable(package="keras_nextword")
+class LeadingPadding(keras.layers.Layer):
+    """Moves each row's leading padding (id 0) to its end, or moves it back.
+
+    `LeadingPadding()(token_ids)` rolls each row left by its count of leading
+    zeros, so a pre-padded row becomes post-padded and a post-padded or
+    unpadded row stays as it is (an identity gather: the same values).
+    `LeadingPadding(restore=True)(values, token_ids)` rolls `values` `(batch,
+    length, ...)` back by the same counts, so that position `i` of the result
+    belongs to position `i` of `token_ids`. No weights; `keras.ops` only.
+
+    Args:
+        restore: bool, roll `values` back instead of re-laying `token_ids`.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Example:
+    >>> import numpy as np
+    >>> ids = np.array([[0, 0, 5, 7], [5, 7, 0, 0]])
+    >>> relaid = LeadingPadding()(ids)
+    >>> keras.ops.convert_to_numpy(relaid).tolist()
+    [[5, 7, 0, 0], [5, 7, 0, 0]]
+    >>> back = LeadingPadding(restore=True)(relaid[..., None] * 1.0, ids)
+    >>> keras.ops.convert_to_numpy(back)[..., 0].tolist()
+    [[0.0, 0.0, 5.0, 7.0], [5.0, 7.0, 0.0, 0.0]]
+    """
+
+    def __init__(self, restore=False, **kwargs):
+        super().__init__(**kwargs)
+        self.restore = restore
+
+    def call(self, inputs, token_ids=None):
+        token_ids = inputs if token_ids is None else token_ids
+        length = ops.shape(token_ids)[1]
+        # The first real position (0 for a row of padding only: nothing moves).
+        shift = ops.argmax(ops.cast(ops.not_equal(token_ids, 0), "int32"), axis=1)
+        shift = ops.cast(shift, "int32")
+        if self.restore:
+            shift = length - shift
+        positions = ops.expand_dims(ops.arange(length, dtype="int32"), 0)
+        indices = ops.mod(positions + ops.expand_dims(shift, 1), length)
+        if len(inputs.shape) == 3:
+            indices = ops.broadcast_to(ops.expand_dims(indices, -1), ops.shape(inputs))
+        return ops.take_along_axis(inputs, indices, axis=1)
+
+    def compute_output_spec(self, inputs, token_ids=None):
+        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "restore": self.restore}
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
@@ -106,7 +158,11 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
         )
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        hidden = self.lstm(self.embedding_dropout(self.token_embedding(token_ids)))
+        relaid = LeadingPadding(name="padding_to_end")(token_ids)
+        hidden = self.lstm(self.embedding_dropout(self.token_embedding(relaid)))
+        hidden = LeadingPadding(restore=True, dtype=dtype, name="padding_restored")(
+            hidden, token_ids
+        )
         super().__init__(inputs=token_ids, outputs=hidden, dtype=dtype, **kwargs)
         # === Config ===
         self.vocabulary_size = vocabulary_size
