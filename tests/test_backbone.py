@@ -85,7 +85,9 @@ def tutorial_fit(vectorizer, x, y, rows_at):
     targets, weights = np.zeros(x.shape, "int32"), np.zeros(x.shape, "float32")
     rows = np.arange(len(x))
     targets[rows, rows_at], weights[rows, rows_at] = y, 1.0
-    keras.Model.fit(model, x, targets, sample_weight=weights, batch_size=32, shuffle=False, verbose=0)
+    keras.Model.fit(
+        model, x, targets, sample_weight=weights, batch_size=32, shuffle=False, verbose=0
+    )
     return model
 
 
