@@ -94,10 +94,15 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
     """Embedding -> dropout -> LSTM: the hidden state of every position.
 
     Token ids `(batch, length)` give hidden states `(batch, length,
-    lstm_units)`, each from the words up to its position. Rows are
-    post-padded with id 0 and the LSTM runs without a mask (Keras uses cuDNN
-    only without one): padding after a row's last word changes none of its
-    outputs, so there is no padding-mask input. Any head can sit on it;
+    lstm_units)`, each from the words up to its position. Id 0 is padding,
+    before a row's words, after them or both: padding never changes a word's
+    hidden state. The LSTM runs without a mask (Keras uses cuDNN only without
+    one), so padding after the words changes nothing, and `LeadingPadding`
+    moves a row's leading padding to its end before the LSTM and the hidden
+    states back after it (a pre-padded row, as `NGramVectorizer` and
+    `keras.utils.pad_sequences` give, reads as the post-padded one; a
+    post-padded or unpadded row is left as it is). There is no padding-mask
+    input. Any head can sit on it;
     `NextWordLSTM` puts the next-word output layer there, reading
     `token_embedding` when tied. It saves and loads as every keras-hub
     backbone (`save_to_preset`, `keras_hub.models.Backbone.from_preset`).
@@ -118,6 +123,9 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
     >>> backbone = NextWordLSTMBackbone(vocabulary_size=50, embedding_dim=8, lstm_units=16)
     >>> tuple(backbone(np.array([[5, 7, 9, 0]])).shape)
     (1, 4, 16)
+    >>> post, pre = backbone(np.array([[5, 7, 9, 0, 0], [0, 0, 5, 7, 9]]))
+    >>> np.allclose(post[:3], pre[2:], atol=1e-6)
+    True
     """
 
     def __init__(
