@@ -66,6 +66,12 @@ def test_padding_never_changes_a_prediction(tie_weights):
     # Every real position keeps its own output, wherever the padding is.
     real = pre != 0
     np.testing.assert_allclose(pre_logits[real], post_logits[post != 0], atol=1e-5)
+    # Generation's cell loop (`call_with_cache`) skips padding: the same logits.
+    zeros = keras.ops.zeros((len(pre), 16))
+    cached, _, _ = model.call_with_cache(pre, (zeros, zeros))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(cached)[:, -1], pre_logits[:, -1], atol=1e-5
+    )
     # Post-padded and unpadded rows are the LSTM's outputs as they are.
     backbone = model.backbone
     bare = backbone.lstm(backbone.token_embedding(post))
