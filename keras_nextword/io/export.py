@@ -4,8 +4,9 @@
 itself, `model.onnx` or `model.tflite`), `vocabulary.txt` (line `i` is the
 word of id `i`: line 0 is padding, empty; line 1 `[UNK]`) and `export.json`
 (how to feed it). Every artifact computes what the model computes on token
-ids: `(batch, length)` int32 ids post-padded with 0 in, the next-word logits
-at every position, `(batch, length, vocabulary_size)`, out.
+ids: `(batch, length)` int32 ids padded with 0 in (post-padded, or pre-padded:
+the same logits at the last word), the next-word logits at every position,
+`(batch, length, vocabulary_size)`, out.
 
 The SavedModel holds the vocabulary too (an asset) and a second signature,
 `suggest`, that takes raw strings and returns the top `k` words and their

@@ -39,8 +39,11 @@ class NGramVectorizer(keras.layers.Layer):
     Called on a batch of lines it returns `(inputs, targets)`: for every line of
     `n` words, the `n - 1` prefixes, each pre-padded (or cut from the front) to
     `sequence_length`, and the word that follows each prefix. No n-gram crosses
-    a line. Runs eagerly and inside `tf.data.Dataset.map`; eager calls return
-    backend tensors, calls inside `tf.data` return `tf.Tensor`s.
+    a line. `NextWordLSTM` reads pre-padded rows as it reads post-padded ones
+    (the same logits at the last word), so `model.fit(inputs, ...)` on them
+    trains the model a post-padded run trains. Runs eagerly and inside
+    `tf.data.Dataset.map`; eager calls return backend tensors, calls inside
+    `tf.data` return `tf.Tensor`s.
 
     Args:
         max_tokens: int or None. Cap on the vocabulary, padding and `[UNK]`
@@ -170,7 +173,8 @@ class NGramVectorizer(keras.layers.Layer):
 
     def contexts(self, text):
         """Each line's last `sequence_length` word ids, pre-padded: the model input
-        that predicts the word after the line (the tutorial's prompt encoding)."""
+        that predicts the word after the line (the tutorial's prompt encoding);
+        `NextWordLSTM`'s logits at the last position are those of the words alone."""
         ids = self.tokenize(text)
         ids = ids[:, -self.sequence_length :]
         # Pre-pad: reverse each row, pad at the end, reverse back.

@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 import pytest
-
 from keras_nextword.generation.suggest import suggest
+
 from keras_nextword.io.export import export
 from keras_nextword.text import datasets
 from keras_nextword.text.data import read_lines, split_lines
@@ -160,7 +160,7 @@ def test_bad_arguments_raise(small_model, tmp_path):
 def test_cli_export_writes_the_artifact(small_model, tmp_path, capsys):
     import onnxruntime
 
-    from keras_nextword.cli import main as cli
+    from keras_nextword.cli.main import main as cli
 
     model_path = tmp_path / "model.keras"
     small_model.save(model_path)
@@ -174,3 +174,28 @@ def test_cli_export_writes_the_artifact(small_model, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         cli.main(["export", str(model_path), str(out), "--format", "onnx", "--quantize"])
     assert exit.value.code == 2 and "--quantize" in capsys.readouterr().err
+
+
+def test_artifacts_read_pre_padded_rows_as_post_padded(exported, heldout_rows):
+    """Pre-padded rows (`NGramVectorizer`'s, `pad_sequences`') give the
+    post-padded rows' logits at the last word, in every artifact."""
+    import onnxruntime
+    import tensorflow as tf
+
+    post = heldout_rows[0][:8]
+    lengths = (post != 0).sum(axis=1)
+    assert (lengths < post.shape[1]).any()
+    pre = np.zeros_like(post)
+    for i, length in enumerate(lengths):
+        pre[i, post.shape[1] - length :] = post[i, :length]
+    rows = np.arange(len(post))
+    session = onnxruntime.InferenceSession(str(exported[1]["onnx"]))
+    saved_model = tf.saved_model.load(str(exported[1]["tf_saved_model"]))
+    runs = {
+        "onnx": lambda x: session.run(None, {session.get_inputs()[0].name: x})[0],
+        "tf_saved_model": lambda x: saved_model.serve(tf.constant(x)).numpy(),
+        "litert": lambda x: litert_outputs(exported[1]["litert"], x),
+    }
+    for name, run in runs.items():
+        expected = run(post)[rows, lengths - 1]
+        np.testing.assert_allclose(run(pre)[:, -1], expected, atol=1e-4, err_msg=name)

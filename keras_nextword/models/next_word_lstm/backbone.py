@@ -1,6 +1,7 @@
 """`NextWordLSTMBackbone`: token ids to the LSTM's hidden states, a keras-hub `Backbone`."""
 
 import keras
+from keras import ops
 
 from keras_nextword.layers.initializers import NumPyInitializer
 from keras_nextword.runtime import backend
@@ -38,14 +39,70 @@ class Dropout(keras.layers.Dropout):
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
+class LeadingPadding(keras.layers.Layer):
+    """Moves each row's leading padding (id 0) to its end, or moves it back.
+
+    `LeadingPadding()(token_ids)` rolls each row left by its count of leading
+    zeros, so a pre-padded row becomes post-padded and a post-padded or
+    unpadded row stays as it is (an identity gather: the same values).
+    `LeadingPadding(restore=True)(values, token_ids)` rolls `values` `(batch,
+    length, ...)` back by the same counts, so that position `i` of the result
+    belongs to position `i` of `token_ids`. No weights; `keras.ops` only.
+
+    Args:
+        restore: bool, roll `values` back instead of re-laying `token_ids`.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`).
+
+    Example:
+    >>> import numpy as np
+    >>> ids = np.array([[0, 0, 5, 7], [5, 7, 0, 0]])
+    >>> relaid = LeadingPadding()(ids)
+    >>> keras.ops.convert_to_numpy(relaid).tolist()
+    [[5, 7, 0, 0], [5, 7, 0, 0]]
+    >>> back = LeadingPadding(restore=True)(relaid[..., None] * 1.0, ids)
+    >>> keras.ops.convert_to_numpy(back)[..., 0].tolist()
+    [[0.0, 0.0, 5.0, 7.0], [5.0, 7.0, 0.0, 0.0]]
+    """
+
+    def __init__(self, restore=False, **kwargs):
+        super().__init__(**kwargs)
+        self.restore = restore
+
+    def call(self, inputs, token_ids=None):
+        token_ids = inputs if token_ids is None else token_ids
+        length = ops.shape(token_ids)[1]
+        # The first real position (0 for a row of padding only: nothing moves).
+        shift = ops.argmax(ops.cast(ops.not_equal(token_ids, 0), "int32"), axis=1)
+        shift = ops.cast(shift, "int32")
+        if self.restore:
+            shift = length - shift
+        positions = ops.expand_dims(ops.arange(length, dtype="int32"), 0)
+        indices = ops.mod(positions + ops.expand_dims(shift, 1), length)
+        if len(inputs.shape) == 3:
+            indices = ops.broadcast_to(ops.expand_dims(indices, -1), ops.shape(inputs))
+        return ops.take_along_axis(inputs, indices, axis=1)
+
+    def compute_output_spec(self, inputs, token_ids=None):
+        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "restore": self.restore}
+
+
+@keras.saving.register_keras_serializable(package="keras_nextword")
 class NextWordLSTMBackbone(keras_hub.models.Backbone):
     """Embedding -> dropout -> LSTM: the hidden state of every position.
 
     Token ids `(batch, length)` give hidden states `(batch, length,
-    lstm_units)`, each from the words up to its position. Rows are
-    post-padded with id 0 and the LSTM runs without a mask (Keras uses cuDNN
-    only without one): padding after a row's last word changes none of its
-    outputs, so there is no padding-mask input. Any head can sit on it;
+    lstm_units)`, each from the words up to its position. Id 0 is padding,
+    before a row's words, after them or both: padding never changes a word's
+    hidden state. The LSTM runs without a mask (Keras uses cuDNN only without
+    one), so padding after the words changes nothing, and `LeadingPadding`
+    moves a row's leading padding to its end before the LSTM and the hidden
+    states back after it (a pre-padded row, as `NGramVectorizer` and
+    `keras.utils.pad_sequences` give, reads as the post-padded one; a
+    post-padded or unpadded row is left as it is). There is no padding-mask
+    input. Any head can sit on it;
     `NextWordLSTM` puts the next-word output layer there, reading
     `token_embedding` when tied. It saves and loads as every keras-hub
     backbone (`save_to_preset`, `keras_hub.models.Backbone.from_preset`).
@@ -66,6 +123,9 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
     >>> backbone = NextWordLSTMBackbone(vocabulary_size=50, embedding_dim=8, lstm_units=16)
     >>> tuple(backbone(np.array([[5, 7, 9, 0]])).shape)
     (1, 4, 16)
+    >>> post, pre = backbone(np.array([[5, 7, 9, 0, 0], [0, 0, 5, 7, 9]]))
+    >>> np.allclose(post[:3], pre[2:], atol=1e-6)
+    True
     """
 
     def __init__(
@@ -106,7 +166,11 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
         )
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        hidden = self.lstm(self.embedding_dropout(self.token_embedding(token_ids)))
+        relaid = LeadingPadding(name="padding_to_end")(token_ids)
+        hidden = self.lstm(self.embedding_dropout(self.token_embedding(relaid)))
+        hidden = LeadingPadding(restore=True, dtype=dtype, name="padding_restored")(
+            hidden, token_ids
+        )
         super().__init__(inputs=token_ids, outputs=hidden, dtype=dtype, **kwargs)
         # === Config ===
         self.vocabulary_size = vocabulary_size

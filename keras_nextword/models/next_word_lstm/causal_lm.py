@@ -34,10 +34,13 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
     dense output layer gives float32 next-word logits at every position,
     `(batch, length, vocabulary_size)`, as a keras-hub causal LM does (the
     softmax is in the loss, the metrics and `predict` on strings). Id 0 is
-    padding, and rows are post-padded: the LSTM runs without a mask (Keras
-    uses cuDNN only without one), each position sees only the words before
-    it, and padding after a row's last word changes none of its outputs.
-    Pre-padded rows do not work: padding would run through the LSTM first.
+    padding; each position sees only the words before it, and padding never
+    changes a prediction: unpadded, post-padded and pre-padded rows (as
+    `NGramVectorizer` and `keras.utils.pad_sequences` give) of the same words
+    give the same logits at their last word, and a model fitted on pre-padded
+    n-grams learns what it learns from the post-padded ones. The LSTM runs
+    without a mask (Keras uses cuDNN only without one); the backbone moves
+    leading padding to the row's end instead (`LeadingPadding`).
     `model.backbone`, a `NextWordLSTMBackbone` (embedding + LSTM, hidden
     states of every position), is a keras-hub `Backbone` to reuse under other
     heads, `model.output_logits` its output layer. Defaults are the
