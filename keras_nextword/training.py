@@ -194,7 +194,7 @@ def from_text(
 
     # Lines set apart to stop on, unless every epoch trains (or there are too few).
     stopping = epochs and early_stopping_patience != 0
-    parts = recipe.split(path, validation_split, stopping, encoding_errors)
+    parts = recipe.split(path, validation_split, stopping, encoding_errors, say)  # [issue 29]
     # At most 5,000 and 10,000 lines (`recipe`): kept in memory, laid out once to be scored.
     dev, validation_lines = data.listed(parts.dev), data.listed(parts.held_out)
     train_lines = parts.train
@@ -205,11 +205,12 @@ def from_text(
         + (f", {dev_count:,} more to stop on" if dev_count else "")
     )
 
+    max_tokens, cap = recipe.cap_vocabulary(parts.word_counts, max_tokens)  # [issue 29]
     preprocessor = NGramVectorizer(
         max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
     )
-    try:
-        preprocessor.adapt(train_lines)
+    try:  # [issue 29] the vocabulary from the first pass's counts
+        preprocessor.adapt_counts(parts.word_counts, parts.line_lengths)
     except ValueError as error:
         raise ValueError(f"{_names(path)}: {error}") from None
     check_identical(preprocessor.get_vocabulary())  # across processes
@@ -230,7 +231,7 @@ def from_text(
         reasons.append(
             f"{train_count:,} training lines: too few to set any apart, every epoch trains"
         )
-    for reason in reasons:
+    for reason in [cap] + reasons if cap else reasons:  # [issue 29] the vocabulary cap's reason
         say(reason)
     if distribution is not None and batch_size is None:  # chosen: split it evenly
         settings["batch_size"] = even_batch_size(distribution, settings["batch_size"])

@@ -13,7 +13,16 @@ PACKAGE = REPO / "keras_nextword"
 LAYERS = [
     {"environment", "backend", "distribution", "datasets", "losses", "plotting", "initializers"},
     {"tokenizer", "backbone", "sampled_softmax", "optimizers"},
-    {"preprocessing", "data", "recipe", "pipeline", "prompts", "preprocessor", "samplers"},
+    {
+        "preprocessing",
+        "data",
+        "first_pass",
+        "recipe",
+        "pipeline",
+        "prompts",
+        "preprocessor",
+        "samplers",
+    },
     {"generation", "decoding", "suggest", "metrics", "callbacks", "raw_text", "export"},
     {"model", "presets", "saving"},
     {"training"},
