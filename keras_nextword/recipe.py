@@ -137,8 +137,9 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
     if say is not None:
         size, seconds = sum(map(os.path.getsize, paths)) / 1e6, time.monotonic() - start
         say(
-            f"{size:,.1f} MB read twice in {seconds:.1f} s ({2 * size / seconds:,.1f} MB/s): "
-            "lines counted, then every training line's words (no sample)"
+            f"First pass: {size:,.1f} MB in {seconds:.1f} s ({size / seconds:,.1f} MB/s), "
+            "read twice: lines checked and counted, then every training line's words "
+            "(no sample)"
         )
     return Split(train, dev, held_out_part, count, train_count, dev_count, held_out, words, lengths)
 

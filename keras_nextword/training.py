@@ -104,7 +104,8 @@ def from_text(
             (the word stream in rows of `window_length`) or `"prefix"` (the
             tutorial's prefix n-grams); see `pipeline.text_dataset`.
         window_length: positions per row in `"window"` mode.
-        max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
+        max_tokens: vocabulary cap (padding and `[UNK]` included) or None: at
+            most `recipe.MAX_VOCABULARY` (50,000), the most frequent words.
         sequence_length: row length in `"line"` and `"prefix"` modes (longer
             lines go on in the next row); None for the longest line minus one
             (at most 64).
