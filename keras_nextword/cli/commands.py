@@ -111,6 +111,41 @@ def read_corpus(sources, errors="strict"):
     return lines
 
 
+def corpus_paths(sources, folder):
+    """The text files of every CORPUS argument, in order, for `from_text` to stream:
+    standard input (`-`) is copied to a file in `folder` in blocks, never held in memory.
+
+    Args:
+        sources: list of str, as `read_corpus`'s.
+        folder: str, a temporary directory for standard input's copy.
+
+    Returns:
+        A list of str paths.
+
+    Example:
+    >>> corpus_paths(["final-problem"], "/tmp")  # doctest: +ELLIPSIS
+    ['.../the_final_problem.txt']
+    """
+    import shutil
+
+    if sources.count("-") > 1:
+        raise UsageError("standard input ('-') can be read only once")
+    paths = [path for source in sources for path in _corpus_paths(source)]
+    if "-" in paths:
+        with open(_spooled(folder), "wb") as f:
+            shutil.copyfileobj(sys.stdin.buffer, f, 1 << 20)
+    return [_spooled(folder) if path == "-" else path for path in paths]
+
+
+def _spooled(folder):
+    return os.path.join(folder, "stdin.txt")
+
+
+def _show_warning(message, category, *args, **kwargs):
+    """Warnings while training on one line of standard error, as `read_corpus` prints them."""
+    print(f"keras-nextword: warning: {message}", file=sys.stderr, flush=True)
+
+
 def load_model(path):
     """The model saved at `path`, which must read text (have a preprocessor).
 
@@ -185,9 +220,7 @@ def _train(args):
         distribution, batch_size = _data_parallel(args)
     import keras
 
-    from keras_nextword import NextWordLSTM
     from keras_nextword.runtime.distribution import process_count, process_index
-    from keras_nextword.text import data
 
     print(f"Backend: {keras.config.backend()} ({_device()})", flush=True)
     if distribution is not None:
@@ -202,39 +235,56 @@ def _train(args):
             f"{rows} rows each per step",
             flush=True,
         )
-    lines = read_corpus(args.corpus, args.encoding_errors)
-    train_lines, _ = data.split_lines(lines, args.validation_split)
-    data.check_next_words(train_lines, " ".join(args.corpus))
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus = os.path.join(tmp, "corpus.txt")
-        with open(corpus, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines))
-        model = NextWordLSTM.from_text(
-            corpus,
-            epochs=args.epochs,
-            validation_split=args.validation_split,
-            **({"batch_size": batch_size} if batch_size else {}),
-            max_tokens=args.max_tokens,
-            mode=args.mode,
-            window_length=args.window_length,
-            num_sampled=args.num_sampled,
-            checkpoint_dir=args.checkpoint_dir,
-            seed=args.seed,
-            learning_rate=args.learning_rate,
-            early_stopping_patience=args.patience,
-            max_minutes=args.max_minutes or None,
-            dropout=args.dropout,
-            ema_momentum="auto" if args.ema_momentum is None else args.ema_momentum or None,
-            embedding_dim=args.embedding_dim,
-            lstm_units=args.lstm_units,
-            tie_weights=args.tie_weights,
-            distribution=distribution,
-            dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
-        )
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        paths = corpus_paths(args.corpus, tmp)
+        try:
+            model = _fit(args, paths[0] if len(paths) == 1 else paths, batch_size, distribution)
+        except BAD_INPUT as error:
+            if _spooled(tmp) not in str(error):
+                raise
+            # Named as standard input, not as its copy.
+            raise UsageError(str(error).replace(_spooled(tmp), "<stdin>")) from None
     if process_index() != 0:
         print(f"Process {process_index()} done: process 0 saves {args.out}")
         return
     _save(model, args.out)
+
+
+def _fit(args, path, batch_size, distribution):
+    """`from_text` on the corpus, or `fit_text` of the model `--from` names."""
+    from keras_nextword import NextWordLSTM
+
+    shared = dict(
+        epochs=args.epochs,
+        validation_split=args.validation_split,
+        mode=args.mode,
+        window_length=args.window_length,
+        checkpoint_dir=args.checkpoint_dir,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+        early_stopping_patience=args.patience,
+        max_minutes=args.max_minutes or None,
+        encoding_errors=args.encoding_errors,
+    )
+    if args.from_model is not None:
+        if distribution is not None:
+            raise UsageError("--from trains on one process: drop --data-parallel")
+        return load_model(args.from_model).fit_text(path, **shared)
+    return NextWordLSTM.from_text(
+        path,
+        **shared,
+        **({"batch_size": batch_size} if batch_size else {}),
+        max_tokens=args.max_tokens,
+        num_sampled=args.num_sampled,
+        dropout=args.dropout,
+        ema_momentum="auto" if args.ema_momentum is None else args.ema_momentum or None,
+        embedding_dim=args.embedding_dim,
+        lstm_units=args.lstm_units,
+        tie_weights=args.tie_weights,
+        distribution=distribution,
+        dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
+    )
 
 
 def _save(model, path):

@@ -79,6 +79,13 @@ def build_parser():
     _add_corpus_arguments(train)
     train.add_argument("--out", default="model.keras", help="model path (default: %(default)s)")
     train.add_argument(
+        "--from",
+        dest="from_model",
+        metavar="MODEL",
+        help="train this .keras model further on the corpus, on its own vocabulary and sizes "
+        "(Python: model.fit_text)",
+    )
+    train.add_argument(
         "--epochs",
         type=_integer(0),
         default=100,

@@ -256,14 +256,53 @@ def stream_lines(paths, errors="strict"):
     >>> count
     655
     """
-    paths = [os.fspath(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
+    paths = as_paths(paths)
     for path in paths:
         check_text_file(path, errors)
+    lines = line_dataset(paths, errors)
+    return lines, int(lines.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def as_paths(paths):
+    """A path or a list of paths as a list of str.
+
+    Example:
+    >>> as_paths("a.txt"), as_paths(["a.txt", "b.txt"])
+    (['a.txt'], ['a.txt', 'b.txt'])
+    """
+    return [os.fspath(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
+
+
+def line_dataset(paths, errors="strict"):
+    """The non-blank lines of checked text files, read by `tf.data.TextLineDataset`
+    on every pass (LF or CRLF line ends), so memory does not grow with their size.
+
+    Args:
+        paths: a list of paths of UTF-8 text files, read in order.
+        errors: `"strict"` or `"replace"`, as in `read_lines`.
+
+    Returns:
+        A `tf.data.Dataset` of scalar strings.
+
+    Example:
+    >>> from keras_nextword import datasets
+    >>> next(iter(line_dataset([datasets.load_final_problem()]))).numpy().strip()
+    b'THE FINAL PROBLEM'
+    """
     lines = tf.data.TextLineDataset(paths)
     if errors == "replace":
         lines = lines.map(lambda line: tf.strings.unicode_transcode(line, "UTF-8", "UTF-8"))
-    lines = lines.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
-    return lines, int(lines.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+    return lines.filter(lambda line: tf.strings.length(tf.strings.strip(line)) > 0)
+
+
+def in_memory(lines):
+    """A `tf.data.Dataset` of a list of str (empty or not).
+
+    Example:
+    >>> listed(in_memory(["a heavy heart"])), listed(in_memory([]))
+    (['a heavy heart'], [])
+    """
+    return tf.data.Dataset.from_tensor_slices(tf.constant(lines, tf.string, shape=[len(lines)]))
 
 
 def split_dataset(lines, count, validation_split):

@@ -119,10 +119,31 @@ class NGramVectorizer(keras.layers.Layer):
             batch_size: lines per step when `data` is not already batched.
         """
         self.tokenizer.adapt(data, batch_size)
+        self._adapted()
+
+    def adapt_counts(self, word_counts, line_lengths):
+        """`adapt` from the counts of `keras_nextword.text.first_pass.count_words`.
+
+        Args:
+            word_counts: a mapping of word to its occurrences.
+            line_lengths: a mapping of line length in words to lines.
+
+        Example:
+        >>> vectorizer = NGramVectorizer()
+        >>> vectorizer.adapt_counts({"heavy": 2, "heart": 1}, {2: 1, 1: 1})
+        >>> vectorizer.get_vocabulary(), vectorizer.sequence_length
+        (['', '[UNK]', 'heavy', 'heart'], 1)
+        """
+        self.tokenizer.adapt_counts(word_counts, line_lengths)
+        self._adapted()
+
+    def _adapted(self):
         self._reset_lookup_cache()
         self.word_counts = self.tokenizer.word_counts
         if self.tokenizer.longest_line < 2:
-            raise ValueError("no line has two or more words, so there is no next word to learn.")
+            raise ValueError(
+                "no line to learn from has two or more words, so there is no next word to learn."
+            )
         if self.sequence_length is None:
             self.sequence_length = min(self.tokenizer.longest_line - 1, MAX_SEQUENCE_LENGTH)
 

@@ -119,18 +119,37 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
                 of strings (batched or not). Each string is one line.
             batch_size: lines per step when `data` is not already batched.
         """
-        self.vectorizer.reset_state()
         lengths, counts = collections.Counter(), collections.Counter()
         for lines in _as_line_batches(data, batch_size):
-            self.vectorizer.update_state(lines)
             words = split_words(lines)
             lengths.update(words.row_lengths().numpy().tolist())
             unique, _, n = tf.unique_with_counts(words.flat_values)
             counts.update(dict(zip(unique.numpy().tolist(), n.numpy().tolist())))
-        self.vectorizer.finalize_state()
-        self._index = None
-        self.word_counts = [counts.get(w.encode("utf-8"), 0) for w in self.get_vocabulary()]
-        self.line_lengths = dict(sorted(lengths.items()))
+        self.adapt_counts({w.decode("utf-8"): n for w, n in counts.items()}, lengths)
+
+    def adapt_counts(self, word_counts, line_lengths):
+        """`adapt` from counts made elsewhere (`keras_nextword.text.first_pass`): the
+        vocabulary is ordered as `TextVectorization.adapt` orders it (most
+        frequent first, ties in reverse word order), cut at `max_tokens`.
+
+        Args:
+            word_counts: a mapping of word (str, as `split_words` gives it) to
+                its occurrences.
+            line_lengths: a mapping of line length in words to lines.
+
+        Example:
+        >>> tokenizer = WordTokenizer(max_tokens=4)
+        >>> tokenizer.adapt_counts({"holmes": 3, "the": 5, "watson": 3}, {1: 2, 4: 2})
+        >>> tokenizer.get_vocabulary(), tokenizer.word_counts, tokenizer.longest_line
+        (['', '[UNK]', 'the', 'watson'], [0, 0, 5, 3], 4)
+        """
+        words = sorted(word_counts, key=lambda w: (word_counts[w], w), reverse=True)
+        if self.max_tokens is not None:
+            words = words[: self.max_tokens - 2]
+        self.vectorizer.reset_state()
+        self.set_vocabulary([self.pad_token, self.oov_token, *words])
+        self.word_counts = [0, 0, *(word_counts[w] for w in words)]
+        self.line_lengths = dict(sorted(line_lengths.items()))
 
     @property
     def longest_line(self):

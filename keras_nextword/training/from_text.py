@@ -93,7 +93,8 @@ def from_text(
             (the word stream in rows of `window_length`) or `"prefix"` (the
             tutorial's prefix n-grams); see `pipeline.text_dataset`.
         window_length: positions per row in `"window"` mode.
-        max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
+        max_tokens: vocabulary cap (padding and `[UNK]` included) or None: at
+            most `recipe.MAX_VOCABULARY` (50,000), the most frequent words.
         sequence_length: row length in `"line"` and `"prefix"` modes (longer
             lines go on in the next row); None for the longest line minus one
             (at most 64).
@@ -161,10 +162,12 @@ def from_text(
 
     # Lines set apart to stop on, unless every epoch trains.
     parts = recipe.split(
-        path, validation_split, epochs and early_stopping_patience != 0, encoding_errors
+        path, validation_split, epochs and early_stopping_patience != 0, encoding_errors, say
     )
     _say_split(say, path, parts)
-    preprocessor = phases.adapt(parts, max_tokens, sequence_length, word_dropout, _names(path))
+    preprocessor = phases.adapt(
+        parts, max_tokens, sequence_length, word_dropout, _names(path), verbose
+    )
     settings, reasons = phases.choose(
         parts,
         preprocessor,
@@ -256,7 +259,7 @@ def fit_text(
         raise ValueError("`fit_text` needs a model with a `preprocessor` (its vocabulary).")
     say = phases.printer(verbose)
     parts = recipe.split(
-        path, validation_split, epochs and early_stopping_patience != 0, encoding_errors
+        path, validation_split, epochs and early_stopping_patience != 0, encoding_errors, say
     )
     _say_split(say, path, parts)
     lengths, words, unknown = phases.count_words(model.preprocessor, parts.train)

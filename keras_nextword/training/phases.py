@@ -48,16 +48,22 @@ def printer(verbose):
     return functools.partial(print, flush=True) if verbose else (lambda *args: None)
 
 
-def adapt(parts, max_tokens=None, sequence_length=None, word_dropout=True, name="corpus"):
-    """Phase 2 of `from_text`: the vocabulary of the training lines.
+def adapt(
+    parts, max_tokens=None, sequence_length=None, word_dropout=True, name="corpus", verbose=1
+):
+    """Phase 2 of `from_text`: the vocabulary of the training lines, from the
+    words the first pass counted (`recipe.split`), capped by
+    `recipe.cap_vocabulary` (its reason printed) when `max_tokens` is None.
 
     Args:
         parts: a `recipe.Split` (phase 1, `recipe.split`).
-        max_tokens: vocabulary cap (padding and `[UNK]` included) or None.
+        max_tokens: vocabulary cap (padding and `[UNK]` included) or None
+            for `recipe.cap_vocabulary`'s.
         sequence_length: row length, or None for the longest line minus one
             (at most 64).
         word_dropout: bool, as `NGramVectorizer`'s.
         name: str, the corpus's name in errors.
+        verbose: 0 silences the cap's line.
 
     Returns:
         An adapted `NGramVectorizer`, checked identical across a group of processes.
@@ -71,11 +77,14 @@ def adapt(parts, max_tokens=None, sequence_length=None, word_dropout=True, name=
     >>> adapt(recipe.split(datasets.load_final_problem())).vocabulary_size()
     1544
     """
+    max_tokens, cap = recipe.cap_vocabulary(parts.word_counts, max_tokens)
+    if cap:
+        printer(verbose)(cap)
     preprocessor = NGramVectorizer(
         max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
     )
     try:
-        preprocessor.adapt(parts.train)
+        preprocessor.adapt_counts(parts.word_counts, parts.line_lengths)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
     check_identical(preprocessor.get_vocabulary())  # across processes

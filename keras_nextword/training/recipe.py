@@ -9,8 +9,10 @@ kept; each chosen one comes with its reason.
 """
 
 import dataclasses
+import os
+import time
 
-from keras_nextword.text import data
+from keras_nextword.text import data, first_pass
 
 # From this many training lines, a corpus's epochs are long and its validation
 # curve smooth: it stops after fewer epochs without improvement.
@@ -18,6 +20,8 @@ LONG_CORPUS_LINES = 20_000
 DEV_LINES = 5_000  # at most, the training lines set apart to stop on
 MAX_HELD_OUT_LINES = 10_000  # at most, the lines held out and scored every epoch
 SAMPLED_VOCABULARY = 8_192  # from this vocabulary size on, a sampled softmax
+# The most words (padding and `[UNK]` included) a vocabulary keeps unless `max_tokens` says.
+MAX_VOCABULARY = 50_000
 NUM_SAMPLED = 1_024
 
 
@@ -71,6 +75,8 @@ class Split:
             no line is set apart.
         lines: int, the non-blank lines in all.
         train_lines, dev_lines, held_out_lines: int, the lines in each part.
+        word_counts: a `collections.Counter` of the training lines' words.
+        line_lengths: dict `{words: training lines}`.
     """
 
     train: object
@@ -80,19 +86,27 @@ class Split:
     train_lines: int
     dev_lines: int
     held_out_lines: int
+    word_counts: object = None
+    line_lengths: object = None
 
 
-def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict"):
+def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", say=None):
     """`from_text`'s split of text files, in file order: the last
     `validation_split` of the non-blank lines held out (`held_out_lines`),
     and, with `set_apart`, the last 10% of the lines before them set apart to
     stop on (`dev_lines`); the rest trains. Benchmarks score on the same split.
+
+    The files are read twice at disk speed (`keras_nextword.text.first_pass`): once
+    to check them and count their lines, once to count every training line's
+    words and length and keep the lines after them in memory; the training
+    lines stream (`data.line_dataset`).
 
     Args:
         path: a path, or a list of paths, of UTF-8 text files.
         validation_split: float in [0, 1).
         set_apart: bool, set training lines apart to stop on.
         encoding_errors: as `data.stream_lines`' `errors`.
+        say: a `print`-like function for progress lines and the pass's speed, or None.
 
     Returns:
         A `Split`.
@@ -102,8 +116,12 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict"):
     >>> parts = split(datasets.load_final_problem())
     >>> parts.train_lines, parts.dev_lines, parts.held_out_lines
     (530, 59, 66)
+    >>> sum(parts.word_counts.values()), len(parts.word_counts)
+    (5860, 1542)
     """
-    lines, count = data.stream_lines(path, encoding_errors)
+    start, paths = time.monotonic(), data.as_paths(path)
+    count = first_pass.count_lines(paths, encoding_errors, say)
+    lines = data.line_dataset(paths, encoding_errors)
     held_out = held_out_lines(count, validation_split)
     train, held_out_part, (train_count, _) = data.split_dataset(lines, count, held_out / count)
     dev, dev_count = None, (dev_lines(train_count) if set_apart else 0)
@@ -111,7 +129,57 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict"):
         train, dev, (train_count, _) = data.split_dataset(
             train, train_count, dev_count / train_count
         )
-    return Split(train, dev, held_out_part, count, train_count, dev_count, held_out)
+    # The lines after the training lines (at most 15,000 for a large corpus) come from the
+    # pass, in memory: streaming skips to them one line at a time (minutes for 100 MB).
+    words, lengths, rest = first_pass.count_words(paths, train_count, encoding_errors, say)
+    held_out_part = data.in_memory(rest[dev_count:])
+    dev = data.in_memory(rest[:dev_count]) if dev_count else None
+    if say is not None:
+        size, seconds = sum(map(os.path.getsize, paths)) / 1e6, time.monotonic() - start
+        say(
+            f"First pass: {size:,.1f} MB in {seconds:.1f} s ({size / seconds:,.1f} MB/s), "
+            "read twice: lines checked and counted, then every training line's words "
+            "(no sample)"
+        )
+    return Split(train, dev, held_out_part, count, train_count, dev_count, held_out, words, lengths)
+
+
+def cap_vocabulary(word_counts, max_tokens=None):
+    """The vocabulary size `from_text` keeps: `max_tokens` when given, else
+    every word up to `MAX_VOCABULARY` (padding and `[UNK]` included), the most
+    frequent first. The cap bounds the output layer (its weights, gradients
+    and exact held-out scoring grow with it: a 1.1-million-word softmax took
+    14 GiB); it leaves The Final Problem (1,544) and the canon (18,262, or
+    20,125 repeated 10 times) whole.
+
+    Args:
+        word_counts: a mapping of word to occurrences in the training lines.
+        max_tokens: int or None, the user's cap.
+
+    Returns:
+        `(max_tokens, reason)`: the cap to build the vocabulary with (None
+        keeps every word), and a line saying what it keeps, or None when
+        nothing is cut or the user chose.
+
+    Example:
+    >>> counts = {f"w{i}": 100_000 // i for i in range(1, 60_001)}
+    >>> cap, reason = cap_vocabulary(counts)
+    >>> cap
+    50000
+    >>> reason
+    '60,000 word types: the 49,998 most frequent, each seen 2 times or more, 99.1% of the words; the rest are [UNK]'
+    >>> cap_vocabulary(counts, max_tokens=1_000)
+    (1000, None)
+    """
+    if max_tokens is not None or len(word_counts) + 2 <= MAX_VOCABULARY:
+        return max_tokens, None
+    counts = sorted(word_counts.values(), reverse=True)
+    kept = counts[: MAX_VOCABULARY - 2]
+    share = sum(kept) / sum(counts)
+    return MAX_VOCABULARY, (
+        f"{len(counts):,} word types: the {len(kept):,} most frequent, each seen "
+        f"{kept[-1]:,} times or more, {share:.1%} of the words; the rest are [UNK]"
+    )
 
 
 def choose(

@@ -421,3 +421,16 @@ def test_train_without_matplotlib_saves_all_but_the_plot(corpus, tmp_path, monke
         f"Saved {model_path} and {tmp_path / 'fp.history.json'}; the training curve needs "
         'matplotlib: pip install "keras-nextword[plot]"'
     )
+
+
+def test_train_from_a_model_continues_it_on_its_vocabulary(trained, corpus, tmp_path):
+    model_path, _ = trained
+    out = tmp_path / "more.keras"
+    result = succeeded(
+        keras_nextword("train", corpus, "--from", model_path, "--out", out, *TINY[:2], "--seed", 0)
+    )
+    assert "training words, 0.0% of them [UNK] to the model's" in result.stdout
+    before, after = keras.saving.load_model(model_path), keras.saving.load_model(out)
+    assert after.preprocessor.get_vocabulary() == before.preprocessor.get_vocabulary()
+    assert after.backbone.get_config() == before.backbone.get_config()
+    assert any(not np.allclose(a, b) for a, b in zip(after.get_weights(), before.get_weights()))

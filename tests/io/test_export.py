@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 import pytest
-from keras_nextword.generation.suggest import suggest
 
+from keras_nextword.generation.suggest import suggest
 from keras_nextword.io.export import export
 from keras_nextword.text import datasets
 from keras_nextword.text.data import read_lines, split_lines

@@ -105,3 +105,36 @@ def test_held_out_lines_are_bounded(count, split, held_out):
 def test_lines_set_apart_to_stop_on_are_bounded():
     assert recipe.dev_lines(1_000) == 100 and recipe.dev_lines(500_000) == recipe.DEV_LINES
     assert recipe.dev_lines(4) == 0  # too few: every epoch trains
+
+
+def zipf_lines(types=400, lines=300, seed=0):
+    """Lines of words drawn with probability proportional to 1 / rank."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, types + 1)
+    ranks = rng.choice(types, size=(lines, 8), p=p / p.sum())
+    return [" ".join(f"w{r}" for r in row) for row in ranks]
+
+
+def test_a_large_vocabulary_is_capped_and_the_cap_printed(tmp_path, monkeypatch, capsys):
+    from keras_nextword import NextWordLSTM
+
+    path = tmp_path / "zipf.txt"
+    path.write_text("\n".join(zipf_lines()), encoding="utf-8")
+    monkeypatch.setattr(recipe, "MAX_VOCABULARY", 50)
+    model = NextWordLSTM.from_text(path, epochs=0, embedding_dim=4, lstm_units=4)
+    kept = model.preprocessor.word_counts[2:]
+    assert model.vocabulary_size == 50 and len(kept) == 48
+    words = recipe.split(path, set_apart=False).word_counts  # epochs=0: none set apart
+    share = sum(kept) / sum(words.values())
+    assert min(kept) >= max(
+        n for w, n in words.items() if w not in model.preprocessor.get_vocabulary()
+    )
+    expected = (
+        f"{len(words):,} word types: the 48 most frequent, each seen {min(kept)} times or more, "
+        f"{share:.1%} of the words; the rest are [UNK]"
+    )
+    assert expected in capsys.readouterr().out.splitlines()
+    model = NextWordLSTM.from_text(path, epochs=0, max_tokens=60, embedding_dim=4, lstm_units=4)
+    assert model.vocabulary_size == 60 and "word types" not in capsys.readouterr().out
