@@ -331,6 +331,29 @@ def count_batches(dataset):
     return int(dataset.reduce(tf.constant(0, tf.int64), _plain(lambda count, _: count + 1)))
 
 
+def padded_share(dataset):
+    """The share of positions of weight 0 in a pass over `dataset`'s batches of
+    `(inputs, targets, sample_weight)`: padding and rows filling a batch, work
+    that trains nothing.
+
+    Example:
+    >>> from keras_nextword import NGramVectorizer
+    >>> vectorizer = NGramVectorizer(vocabulary=["", "[UNK]", "a", "b"], sequence_length=4)
+    >>> padded_share(text_dataset(["a b a b", "a b"], vectorizer, batch_size=2))
+    0.5
+    """
+    total, real = dataset.reduce(
+        (tf.constant(0.0), tf.constant(0.0)),
+        _plain(
+            lambda sums, batch: (
+                sums[0] + tf.cast(tf.size(batch[2]), tf.float32),
+                sums[1] + tf.reduce_sum(batch[2]),
+            )
+        ),
+    )
+    return 1.0 - float(real) / float(total) if float(total) else 0.0
+
+
 def repeated(dataset):
     """`dataset` repeated without end, and its number of batches per pass.
 
