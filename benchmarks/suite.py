@@ -53,7 +53,7 @@ SENTENCES = (
 # `canon.RUN` with `text_dataset` wrapped: the training pipeline `fit` builds is kept, and
 # its padded share measured after the run (after peak RSS is read).
 KEEP = """
-from keras_nextword import pipeline
+from keras_nextword import buckets, pipeline
 _made = []
 _text_dataset = pipeline.text_dataset
 def _keep(*args, **kwargs):
@@ -65,7 +65,7 @@ pipeline.text_dataset = _keep
 ANCHOR = "settings = json.loads"
 MEASURE = """
 args, kwargs = _made[0]
-report["padded_share"] = pipeline.padded_share(_text_dataset(*args, **dict(kwargs, shuffle=False)))
+report["padded_share"] = buckets.padded_share(_text_dataset(*args, **dict(kwargs, shuffle=False)))
 report["layout"] = {k: v for k, v in kwargs.items() if k in ("mode", "bucket", "window_length")}
 print(json.dumps(report))
 """

@@ -300,10 +300,14 @@ def from_text(
         ]
     watch += [TimeLimit(deadline, say), Progress(start, deadline, say)]
     # Counted from the lines' lengths, not by a pass over them (window rows: by the pass).
-    steps_per_epoch = None
+    steps_per_epoch, bucket = None, "auto" if distribution is None else False  # few padded rows
     if mode != "window":
         steps_per_epoch = pipeline.batches_per_pass(
-            preprocessor.tokenizer.line_lengths, batch_size, mode, preprocessor.sequence_length
+            preprocessor.tokenizer.line_lengths,
+            batch_size,
+            mode,
+            preprocessor.sequence_length,
+            bucket,
         )
     with scope():
         history = model.fit(
@@ -315,6 +319,7 @@ def from_text(
             steps_per_epoch=steps_per_epoch,
             mode=mode,
             window_length=window_length,
+            bucket=bucket,
             num_sampled=settings["num_sampled"],
             verbose=verbose,
             seed=seed,

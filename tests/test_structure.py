@@ -12,7 +12,7 @@ PACKAGE = REPO / "keras_nextword"
 # Lowest first: a module imports modules of its own layer or lower only.
 LAYERS = [
     {"environment", "backend", "distribution", "datasets", "losses", "plotting", "initializers"},
-    {"tokenizer", "backbone", "sampled_softmax", "optimizers"},
+    {"tokenizer", "backbone", "sampled_softmax", "optimizers", "buckets"},
     {"preprocessing", "data", "recipe", "pipeline", "prompts", "preprocessor", "samplers"},
     {"generation", "decoding", "suggest", "metrics", "callbacks", "raw_text", "export"},
     {"model", "presets", "saving"},
