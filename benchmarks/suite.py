@@ -12,7 +12,8 @@ peer on the same split for as long (`--peer-minutes`, default the same limit), t
 `baselines.py`'s interpolated Kneser-Ney 4-gram. All are scored the same way: each word after
 the first of its held-out line, from the words before it in that line, over all targets and
 over known ones. Recorded: wall time of the whole `from_text` call, training words/s (the
-median epoch after the first), the share of padded positions in the training rows that
+median epoch after the first, an epoch cut short by the limit counted for the words its steps
+trained; the first, compilation included, when it is the only one), the share of padded positions in the training rows that
 `from_text`'s `fit` laid out (measured on that very pipeline, one pass, after the run), peak
 RSS, the held-out curve against wall time of ours and the peer, and the seconds each needs
 to reach the peer's best. `--slice MB` keeps the first MB megabytes of the corpus (at a line
@@ -146,7 +147,9 @@ def compare(ours, peer_result, kneser_ney):
     import peer
 
     best = peer_result["best"]["val_perplexity"]
-    speeds = [ours["training_words"] / s for s in ours["epoch_training_seconds"][1:]]
+    # An epoch the limit cut short trained its steps' share of the words; the first compiles.
+    steps, seconds = ours["epoch_steps"], ours["epoch_training_seconds"]
+    speeds = [ours["training_words"] * n / steps[0] / t for n, t in zip(steps, seconds)]
     return {
         "ours_perplexity_all": ours["perplexity_all"],
         "ours_perplexity_known": ours["perplexity_known"],
@@ -157,8 +160,10 @@ def compare(ours, peer_result, kneser_ney):
         "ours_vs_kneser_ney": ours["perplexity_all"] / kneser_ney["perplexity_all"],
         "ours_seconds": ours["seconds"],
         "peer_seconds": peer_result["seconds"],
-        "ours_words_per_second": statistics.median(speeds) if speeds else None,
-        "peer_words_per_second": peer_result["tokens_per_second"],
+        "ours_words_per_second": statistics.median(speeds[1:] or speeds),
+        # A peer epoch cut short by the limit still counts when no epoch ended.
+        "peer_words_per_second": peer_result["tokens_per_second"]
+        or statistics.median(p["tokens_per_second"] for p in peer_result["curve"]),
         "ours_padded_share": ours["padded_share"],
         "ours_peak_rss_mib": ours["peak_rss_mib"],
         "ours_seconds_to_peer_best": peer.time_to_reach(curve_of_ours(ours), best),
@@ -232,7 +237,10 @@ COLUMNS = (
 
 def row(results):
     """One markdown table row of a corpus's results."""
-    s, corpus = results["summary"], results["corpus"]
+    corpus = results["corpus"]
+    s = compare(
+        results["ours"], results["peer"], results["baselines"]["models"]["Kneser-Ney 4-gram"]
+    )
     reached = s["ours_seconds_to_peer_best"]
     values = (
         (corpus["name"],),
@@ -272,7 +280,7 @@ def main():
     parser.add_argument("--peer-minutes", type=float, help="default: ours' limit")
     parser.add_argument("--threads", type=int, default=1, help="the peer's torch threads")
     parser.add_argument("--table", action="store_true", help="print the table of the JSON")
-    parser.add_argument("--out", default=RESULTS)
+    parser.add_argument("--out", default=RESULTS, help="the JSON's folder (--table reads it)")
     args = parser.parse_args()
     if args.table:
         print(table(args.out))
