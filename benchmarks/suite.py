@@ -130,6 +130,7 @@ def run_ours(path, settings):
         stdout=subprocess.PIPE,
         text=True,
         check=True,
+        cwd=HERE.parent,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -272,6 +273,8 @@ def table(folder=RESULTS):
 
 
 def main():
+    # This checkout's package, not an installed one (a script's path comes first).
+    sys.path.insert(0, str(HERE.parent))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", nargs="+", choices=CORPORA, default=["the_final_problem"])
     parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
