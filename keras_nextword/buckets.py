@@ -90,8 +90,10 @@ def plan(line_lengths, batch_size, length, most=MOST_WIDTHS, target=TARGET_SHARE
         two or more words.
 
     Example:
-    >>> plan({2: 300, 9: 300}, batch_size=32, length=8)
-    [(1, 147), (8, 18)]
+    >>> plan({2: 3000, 9: 3000}, batch_size=32, length=8)
+    [(1, 144), (8, 18)]
+    >>> plan({2: 300, 9: 300}, batch_size=32, length=8)  # 19 steps an epoch: one width
+    [(8, 32)]
     """
     rows = row_lengths(line_lengths, length)
     if not rows:
