@@ -11,6 +11,7 @@ gives the same batches, in one process or another.
 """
 
 from keras_nextword.runtime.environment import tf
+from keras_nextword.text import buckets
 from keras_nextword.text.ngram_vectorizer import OOV_ID, PAD_ID
 
 MODES = ("window", "line", "prefix")
@@ -195,10 +196,15 @@ def text_dataset(
         batch_size: rows per batch.
         mode: `"line"`, `"window"` or `"prefix"`.
         window_length: positions per row in `"window"` mode.
-        bucket: bool, in `"line"` mode batch rows of similar length together,
-            each batch cut to its longest row: less padding and faster steps,
-            but a short line's words then weigh more in the mean loss of their
-            batch, which measured worse on held-out lines.
+        bucket: in `"line"` mode, `"auto"` batches rows by length in the
+            widths `buckets.plan` chooses from the lines' lengths that the
+            preprocessor's `adapt` counted, each width with the rows per batch
+            that hold as many real positions as `batch_size` rows do on
+            average: few padded positions, and each word weighs alike in the
+            mean loss. True batches `batch_size` rows of similar length, each
+            batch cut to its longest row: a short line's words then weigh more
+            in the mean loss of their batch, which measured worse on held-out
+            lines. False: `batch_size` rows as they come.
         shuffle: bool, shuffle lines and rows (reshuffled every pass).
         training: bool, apply word dropout; None for `shuffle`'s value.
         seed: int or None: the shuffles and the word dropout draws.
@@ -246,19 +252,26 @@ def text_dataset(
         return layout(preprocessor, batch, mode, window_length, training, batch_seed)
 
     dataset = dataset.map(_plain(lay_out), num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-    return _batched(dataset, batch_size, mode, bucket, shuffle, seed, cache, count=in_memory)
+    return _batched(
+        dataset, preprocessor, batch_size, mode, bucket, shuffle, seed, cache, count=in_memory
+    )
 
 
-def _batched(line_rows, batch_size, mode, bucket, shuffle, seed, cache, count):
+def _batched(line_rows, preprocessor, batch_size, mode, bucket, shuffle, seed, cache, count):
     """Rows to batches (shuffled, bucketed, cached as `text_dataset` says); with
     `count` and no shuffle, the number of batches is counted (if unknown) and set."""
     dataset = line_rows
     if shuffle:
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
-    if mode == "line" and bucket:
-        dataset = _by_length(dataset, batch_size)
+    chosen = bucket == "auto" and mode == "line" and _plan(preprocessor, batch_size)
+    if chosen:
+        dataset = buckets.by_plan(dataset, chosen)
+    elif mode == "line" and bucket is True:
+        dataset = buckets.by_length(dataset, batch_size)
     else:
-        dataset = dataset.batch(batch_size).map(_plain(lambda *batch: _fill(batch, batch_size)))
+        dataset = dataset.batch(batch_size).map(
+            _plain(lambda *batch: buckets.fill(batch, batch_size))
+        )
     if cache:
         dataset = dataset.cache()
     if count and not shuffle and dataset.cardinality() < 0:
@@ -273,6 +286,12 @@ def _batched(line_rows, batch_size, mode, bucket, shuffle, seed, cache, count):
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
+def _plan(preprocessor, batch_size):
+    """`buckets.plan` for the lines the preprocessor was adapted on, or None."""
+    lengths = getattr(preprocessor.tokenizer, "line_lengths", None)
+    return lengths and buckets.plan(lengths, batch_size, preprocessor.sequence_length)
+
+
 def _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle, seed):
     """`text_dataset` of lines in memory, without training: the rows laid out
     eagerly in the pipeline's batches of lines (window rows span 4,096 lines)."""
@@ -284,12 +303,15 @@ def _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle,
     line_rows = tf.data.Dataset.from_tensor_slices(
         tuple(tf.concat(column, axis=0) for column in zip(*parts))
     )
-    return _batched(line_rows, batch_size, mode, bucket, shuffle, seed, cache=True, count=True)
+    return _batched(
+        line_rows, preprocessor, batch_size, mode, bucket, shuffle, seed, cache=True, count=True
+    )
 
 
-def batches_per_pass(line_lengths, batch_size, mode="line", length=None):
+def batches_per_pass(line_lengths, batch_size, mode="line", length=None, bucket=False):
     """The number of batches `text_dataset` makes of lines in one pass (not
-    bucketed), from the number of lines of each length, without that pass.
+    bucketed, or `"auto"`), from the number of lines of each length, without
+    that pass.
 
     Args:
         line_lengths: dict, `{words: lines}`, as a tokenizer's `adapt` counts
@@ -299,6 +321,8 @@ def batches_per_pass(line_lengths, batch_size, mode="line", length=None):
             lines: `count_batches` counts them).
         length: int, the positions per row in `"line"` mode (the
             preprocessor's `sequence_length`); a longer line takes several rows.
+        bucket: False, or `"auto"`: batched as `text_dataset` batches them
+            then (in `"line"` mode).
 
     Returns:
         int.
@@ -313,6 +337,9 @@ def batches_per_pass(line_lengths, batch_size, mode="line", length=None):
         raise ValueError(f"`mode` must be 'line' or 'prefix'. Received: mode={mode!r}")
     if mode == "line" and not length:
         raise ValueError(f"`length` must be a positive integer in 'line' mode. Received: {length}")
+    if mode == "line" and bucket == "auto":
+        chosen = buckets.plan(line_lengths, batch_size, length)
+        return buckets.batches(chosen, line_lengths, length)
     predictions = {words - 1: lines for words, lines in line_lengths.items() if words > 1}
     if mode == "line":
         rows = sum(lines * -(-count // length) for count, lines in predictions.items())
@@ -352,29 +379,3 @@ def repeated(dataset):
     (3, [0, 4, 8, 0])
     """
     return dataset.repeat(), count_batches(dataset)
-
-
-def _fill(batch, batch_size):
-    """Pads a short batch (an epoch's last) to `batch_size` rows of weight 0."""
-    padding = [[0, batch_size - tf.shape(batch[0])[0]], [0, 0]]
-    return tuple(tf.ensure_shape(tf.pad(t, padding), [batch_size, t.shape[1]]) for t in batch)
-
-
-def _by_length(line_rows, batch_size, step=4):
-    """Batches line rows of similar length, cut to the longest one's length
-    rounded up to `step`; a bucket's last, short batch is filled with rows of
-    weight 0, so shapes stay few (one compiled step each)."""
-
-    def length(x, y, w):
-        return tf.cast(tf.reduce_sum(w), tf.int32)
-
-    width = line_rows.element_spec[0].shape[0]
-    boundaries = list(range(step + 1, width + 1, step))
-
-    def cut(x, y, w):
-        keep = -(-tf.cast(tf.reduce_max(tf.reduce_sum(w, axis=1)), tf.int32) // step) * step
-        return _fill([t[:, :keep] for t in (x, y, w)], batch_size)
-
-    return line_rows.bucket_by_sequence_length(
-        length, boundaries, [batch_size] * (len(boundaries) + 1)
-    ).map(_plain(cut), num_parallel_calls=tf.data.AUTOTUNE)

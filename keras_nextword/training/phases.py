@@ -348,6 +348,9 @@ def train(
     dev = data.listed(parts.dev) if parts.dev_lines else None  # at most 5,000 lines
     if dev is not None:
         say(f"Training up to {epochs} epochs, stopping on the {parts.dev_lines:,} lines set apart")
+    # Rows grouped by length (few padded positions), except across devices: rows per
+    # width are not rounded to split evenly.
+    bucket = "auto" if distribution is None else False
     steps_per_epoch = None  # counted from the lines' lengths (window rows: by the pass)
     if mode != "window":
         steps_per_epoch = pipeline.batches_per_pass(
@@ -355,6 +358,7 @@ def train(
             settings["batch_size"],
             mode,
             model.preprocessor.sequence_length,
+            bucket,
         )
     scope = contextlib.nullcontext if distribution is None else distribution.scope
     with scope():
@@ -369,6 +373,7 @@ def train(
             steps_per_epoch=steps_per_epoch,
             mode=mode,
             window_length=window_length,
+            bucket=bucket,
             num_sampled=settings["num_sampled"],
             verbose=1 if verbose == 1 else 0,  # else `Progress`'s line alone
             seed=seed,

@@ -1,0 +1,304 @@
+"""A corpus suite: `from_text(path)` with no other argument on corpora of different shapes,
+beside interpolated Kneser-Ney 4-gram and the PyTorch peer, in the same run.
+
+    KERAS_BACKEND=jax python benchmarks/suite.py --corpus the_final_problem
+    nohup python benchmarks/suite.py --corpus tiny_shakespeare --max-minutes 3 > suite.log &
+    python benchmarks/suite.py --corpus wikitext2_valid_test --slice 0.5
+    python benchmarks/suite.py --table
+
+For each corpus: `NextWordLSTM.from_text(path, seed=0)` in a fresh process (`canon.run`: its
+peak RSS is its own; `--max-minutes` overrides the limit, recorded), then `peer.py`'s PyTorch
+peer on the same split for as long (`--peer-minutes`, default the same limit), then
+`baselines.py`'s interpolated Kneser-Ney 4-gram. All are scored the same way: each word after
+the first of its held-out line, from the words before it in that line, over all targets and
+over known ones. Recorded: wall time of the whole `from_text` call, training words/s (the
+median epoch after the first, an epoch cut short by the limit counted for the words its steps
+trained; the first, compilation included, when it is the only one), the share of padded positions in the training rows that
+`from_text`'s `fit` laid out (measured on that very pipeline, one pass, after the run), peak
+RSS, the held-out curve against wall time of ours and the peer, and the seconds each needs
+to reach the peer's best. `--slice MB` keeps the first MB megabytes of the corpus (at a line
+end): the corpus is then named `<corpus>_slice<MB>MB` everywhere. Writes
+`results/suite/<corpus>.json`; `--table` prints the markdown table of every JSON there.
+
+Corpora (`--data`, default ../shared/data; see its README): the files named in `CORPORA`,
+`canon_x10` (the canon repeated 10 times, in a temporary folder) and `wikitext2_sentences`
+(`SENTENCES`: WikiText-2's paragraphs cut into sentences, one a line).
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "suite"
+CORPORA = {
+    "the_final_problem": "the_final_problem.txt",
+    "tiny_shakespeare": "tiny_shakespeare.txt",
+    "wikitext2_valid_test": "wikitext2_valid_test.txt",
+    "complete_sherlock_holmes": "complete_sherlock_holmes.txt",
+    "canon_x10": "complete_sherlock_holmes.txt",
+    "wikitext2_sentences": "wikitext2_valid_test.txt",
+}
+SENTENCES = (
+    "wikitext2_valid_test.txt without its section titles (lines ` = ... = `), each paragraph "
+    "cut after every ` . ` token (the corpus is pre-tokenized): one sentence a line"
+)
+# `canon.RUN` with `text_dataset` wrapped: the training pipeline `fit` builds is kept, and
+# its padded share measured after the run (after peak RSS is read).
+KEEP = """
+from keras_nextword.text import buckets
+from keras_nextword.text import pipeline
+_made = []
+_text_dataset = pipeline.text_dataset
+def _keep(*args, **kwargs):
+    if kwargs.get("training"):
+        _made.append((args, kwargs))
+    return _text_dataset(*args, **kwargs)
+pipeline.text_dataset = _keep
+"""
+ANCHOR = "settings = json.loads"
+MEASURE = """
+args, kwargs = _made[0]
+report["padded_share"] = buckets.padded_share(_text_dataset(*args, **dict(kwargs, shuffle=False)))
+report["layout"] = {k: v for k, v in kwargs.items() if k in ("mode", "bucket", "window_length")}
+print(json.dumps(report))
+"""
+
+
+def sentences(lines):
+    """WikiText paragraphs as sentences (see `SENTENCES`)."""
+    for line in lines:
+        words = line.split()
+        if not words or (words[0] == "=" and words[-1] == "="):
+            continue
+        sentence = []
+        for word in words:
+            sentence.append(word)
+            if word == ".":
+                yield " ".join(sentence)
+                sentence = []
+        if sentence:
+            yield " ".join(sentence)
+
+
+def prepare(corpus, data, folder, slice_mb=None):
+    """Writes `corpus` (sliced) into `folder`; returns its path and how it was made."""
+    source = Path(data) / CORPORA[corpus]
+    text = source.read_text(encoding="utf-8")
+    made = {"source": source.name}
+    if corpus == "canon_x10":
+        text, made["made"] = text * 10, "the file repeated 10 times"
+    elif corpus == "wikitext2_sentences":
+        text = "\n".join(sentences(text.splitlines())) + "\n"
+        made["made"] = SENTENCES
+    name = corpus
+    if slice_mb:
+        cut = text.encode("utf-8")[: int(slice_mb * 2**20)]
+        text = cut[: cut.rfind(b"\n") + 1].decode("utf-8")
+        name = f"{corpus}_slice{slice_mb:g}MB"
+        made["slice"] = f"the first {slice_mb:g} MB (cut at a line end)"
+    lines = [line for line in text.splitlines() if line.strip()]
+    words = [len(line.split()) for line in lines]
+    made.update(
+        name=name,
+        bytes=len(text.encode("utf-8")),
+        lines=len(lines),
+        words_per_line_mean=statistics.mean(words),
+        words_per_line_max=max(words),
+    )
+    path = Path(folder) / f"{name}.txt"
+    path.write_text(text, encoding="utf-8")
+    return path, made
+
+
+def run_ours(path, settings):
+    """`from_text(path, seed=0)` in a fresh process: `canon.run`'s report, with the padded
+    share of its training rows and its layout."""
+    import canon
+
+    assert ANCHOR in canon.RUN
+    code = canon.RUN.replace(ANCHOR, KEEP + ANCHOR) + MEASURE
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path), json.dumps(settings), str(HERE)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        cwd=HERE.parent,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def curve_of_ours(report):
+    """Ours' held-out perplexity at each epoch's end, against seconds since the call."""
+    return [
+        {"epoch": i + 1, "seconds": t, "val_perplexity": p}
+        for i, (t, p) in enumerate(zip(report["epoch_end_seconds"], report["val_perplexity"]))
+    ]
+
+
+def compare(ours, peer_result, kneser_ney):
+    """Headline figures of the three, side by side."""
+    import peer
+
+    best = peer_result["best"]["val_perplexity"]
+    # An epoch the limit cut short trained its steps' share of the words; the first compiles.
+    steps, seconds = ours["epoch_steps"], ours["epoch_training_seconds"]
+    speeds = [ours["training_words"] * n / steps[0] / t for n, t in zip(steps, seconds)]
+    return {
+        "ours_perplexity_all": ours["perplexity_all"],
+        "ours_perplexity_known": ours["perplexity_known"],
+        "peer_best_perplexity_all": best,
+        "peer_perplexity_known": peer_result["best"]["val_perplexity_known"],
+        "kneser_ney_perplexity_all": kneser_ney["perplexity_all"],
+        "kneser_ney_perplexity_known": kneser_ney["perplexity_known"],
+        "ours_vs_kneser_ney": ours["perplexity_all"] / kneser_ney["perplexity_all"],
+        "ours_seconds": ours["seconds"],
+        "peer_seconds": peer_result["seconds"],
+        "ours_words_per_second": statistics.median(speeds[1:] or speeds),
+        # A peer epoch cut short by the limit still counts when no epoch ended.
+        "peer_words_per_second": peer_result["tokens_per_second"]
+        or statistics.median(p["tokens_per_second"] for p in peer_result["curve"]),
+        "ours_padded_share": ours["padded_share"],
+        "ours_peak_rss_mib": ours["peak_rss_mib"],
+        "ours_seconds_to_peer_best": peer.time_to_reach(curve_of_ours(ours), best),
+        "peer_seconds_to_its_best": peer_result["best"]["seconds"],
+    }
+
+
+def machine():
+    import keras
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "keras_backend": keras.config.backend(),
+        "versions": {"python": platform.python_version(), "keras": keras.__version__},
+    }
+
+
+def run(corpus, args):
+    """The suite's run on one corpus; returns its JSON-ready results."""
+    import baselines
+    import peer
+    import torch
+
+    torch.set_num_threads(args.threads)
+    limit = args.max_minutes
+    settings = {} if limit is None else {"max_minutes": limit}
+    peer_minutes = args.peer_minutes or limit or 15  # from_text's limit by default
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+    results = {"machine": machine(), "commit": commit, "load_average_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as folder:
+        path, results["corpus"] = prepare(corpus, args.data, folder, args.slice)
+        results["from_text_arguments"] = {"seed": 0, **settings}
+        ours = run_ours(path, settings)
+        ours["curve"] = curve_of_ours(ours)
+        results["ours"] = ours
+        results["load_average_after_ours"] = os.getloadavg()
+        print(f"ours: {ours['perplexity_all']:.1f} ({ours['seconds']:.0f} s)", flush=True)
+        peer_result = peer.run_peer(path, epochs=100, max_minutes=peer_minutes, seed=0)
+        peer_result.pop("model")
+        peer_result["threads"] = args.threads
+        results["peer"] = peer_result
+        results["load_average_after_peer"] = os.getloadavg()
+        counts = baselines.evaluate(path)
+        results["baselines"] = counts
+    results["summary"] = compare(ours, peer_result, counts["models"]["Kneser-Ney 4-gram"])
+    results["load_average_after"] = os.getloadavg()
+    return results
+
+
+COLUMNS = (
+    ("corpus", "{}"),
+    ("lines", "{:,}"),
+    ("words/line", "{:.1f}"),
+    ("ours all / known", "{:.1f} / {:.1f}"),
+    ("Kneser-Ney 4-gram", "{:.1f} / {:.1f}"),
+    ("ours / KN", "{:.2f}x"),
+    ("peer best / known", "{:.1f} / {:.1f}"),
+    ("ours s (limit)", "{:.0f} ({})"),
+    ("words/s ours / peer", "{:,.0f} / {:,.0f}"),
+    ("padded", "{:.0%}"),
+    ("peak RSS MiB", "{:,.0f}"),
+    ("s to peer's best: ours / peer", "{} / {:.0f}"),
+    ("load", "{:.1f}"),
+)
+
+
+def row(results):
+    """One markdown table row of a corpus's results."""
+    corpus = results["corpus"]
+    s = compare(
+        results["ours"], results["peer"], results["baselines"]["models"]["Kneser-Ney 4-gram"]
+    )
+    reached = s["ours_seconds_to_peer_best"]
+    values = (
+        (corpus["name"],),
+        (corpus["lines"],),
+        (corpus["words_per_line_mean"],),
+        (s["ours_perplexity_all"], s["ours_perplexity_known"]),
+        (s["kneser_ney_perplexity_all"], s["kneser_ney_perplexity_known"]),
+        (s["ours_vs_kneser_ney"],),
+        (s["peer_best_perplexity_all"], s["peer_perplexity_known"]),
+        (s["ours_seconds"], results["from_text_arguments"].get("max_minutes", 15)),
+        (s["ours_words_per_second"] or math.nan, s["peer_words_per_second"] or math.nan),
+        (s["ours_padded_share"],),
+        (s["ours_peak_rss_mib"],),
+        ("not reached" if reached is None else f"{reached:.0f}", s["peer_seconds_to_its_best"]),
+        (statistics.mean([results["load_average_before"][0], results["load_average_after"][0]]),),
+    )
+    return "| " + " | ".join(f.format(*v) for (_, f), v in zip(COLUMNS, values)) + " |"
+
+
+def table(folder=RESULTS):
+    """The markdown table of every corpus's JSON in `folder`."""
+    lines = [
+        "| " + " | ".join(name for name, _ in COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for file in sorted(Path(folder).glob("*.json")):
+        lines.append(row(json.loads(file.read_text())))
+    return "\n".join(lines)
+
+
+def main():
+    # This checkout's package, not an installed one (a script's path comes first).
+    sys.path.insert(0, str(HERE.parent))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", nargs="+", choices=CORPORA, default=["the_final_problem"])
+    parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
+    parser.add_argument("--slice", type=float, metavar="MB", help="keep the first MB megabytes")
+    parser.add_argument("--max-minutes", type=float, help="from_text's limit (default its own)")
+    parser.add_argument("--peer-minutes", type=float, help="default: ours' limit")
+    parser.add_argument("--threads", type=int, default=1, help="the peer's torch threads")
+    parser.add_argument("--table", action="store_true", help="print the table of the JSON")
+    parser.add_argument("--out", default=RESULTS, help="the JSON's folder (--table reads it)")
+    args = parser.parse_args()
+    if args.table:
+        print(table(args.out))
+        return
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for corpus in args.corpus:
+        began = time.perf_counter()
+        results = run(corpus, args)
+        results["suite_seconds"] = time.perf_counter() - began
+        target = out / f"{results['corpus']['name']}.json"
+        target.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print(row(results), f"\nwrote {target}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
