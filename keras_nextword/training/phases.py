@@ -251,11 +251,9 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
     """
     if distribution is not None:
         check_batch_size(distribution, settings["batch_size"])
-    adam, reason = optimizer(settings, steps)
-    if reason:
-        printer(verbose)(reason)
     scope = contextlib.nullcontext if distribution is None else distribution.scope
-    with scope():  # variables get their layouts when created
+    with scope():  # variables get their layouts when created: the optimizer's too
+        adam, reason = optimizer(settings, steps)
         model = cls(
             preprocessor.vocabulary_size(),
             preprocessor=preprocessor,
@@ -263,6 +261,8 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
             **config,
         )
         model.compile(optimizer=adam)
+    if reason:
+        printer(verbose)(reason)
     model.training_settings = dict(settings)
     return model
 

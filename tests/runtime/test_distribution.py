@@ -378,12 +378,13 @@ def test_killed_process_stops_the_group_which_resumes(corpus, tmp_path):
     ]
     processes = start_group(args, tmp_path)
     try:
-        # Both in epoch 3: epochs 1 and 2 saved, and process 0 inside a step's
-        # collective, which fails at once when its peer's connection closes. (Killed
-        # while process 0 still saves, JAX's coordination service would end it after
-        # the heartbeat timeout instead: an abort, with JAX's message; see `train`.)
+        # Both in epoch 3: epochs 1 and 2 saved (the epoch's line prints after its
+        # backup), and process 0 inside a step's collective, which fails at once when
+        # its peer's connection closes. (Killed while process 0 still saves, JAX's
+        # coordination service would end it after the heartbeat timeout instead: an
+        # abort, with JAX's message; see `train`.)
         deadline = time.monotonic() + 180
-        while not all("Epoch 3/4" in output(tmp_path, "out", index) for index in range(2)):
+        while not all("epoch 2/4 took" in output(tmp_path, "out", index) for index in range(2)):
             assert time.monotonic() < deadline and all(p.poll() is None for p in processes)
             time.sleep(0.2)
         processes[1].send_signal(signal.SIGKILL)
@@ -404,7 +405,7 @@ def test_killed_process_stops_the_group_which_resumes(corpus, tmp_path):
     processes = start_group(args, tmp_path)
     assert finish(processes) == [0, 0], output(tmp_path, "err", 0)[-3000:]
     for index in range(2):
-        epochs = re.findall(r"Epoch (\d)/4", output(tmp_path, "out", index))
+        epochs = re.findall(r"epoch (\d)/4 took", output(tmp_path, "out", index))
         assert epochs == ["3", "4"], epochs
     assert (tmp_path / "model.keras").exists()
 
