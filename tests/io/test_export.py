@@ -160,7 +160,7 @@ def test_bad_arguments_raise(small_model, tmp_path):
 def test_cli_export_writes_the_artifact(small_model, tmp_path, capsys):
     import onnxruntime
 
-    from keras_nextword.cli.main import main as cli
+    from keras_nextword.cli import main as cli
 
     model_path = tmp_path / "model.keras"
     small_model.save(model_path)
