@@ -137,7 +137,8 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
     if say is not None:
         size, seconds = sum(map(os.path.getsize, paths)) / 1e6, time.monotonic() - start
         say(
-            f"First pass: {size:,.1f} MB in {seconds:.1f} s ({size / seconds:,.1f} MB/s), "
+            f"First pass: {size:,.{1 if size >= 1 else 2}f} MB in {seconds:.1f} s "
+            f"({size / seconds:,.1f} MB/s), "
             "read twice: lines checked and counted, then every training line's words "
             "(no sample)"
         )
