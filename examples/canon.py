@@ -1,7 +1,7 @@
 """Trains on the complete Sherlock Holmes canon (3.9 MB, about 660,000 words) with
 `from_text`'s defaults: no setting is given.
 
-The canon is downloaded once by `keras_nextword.text.datasets.load_sherlock_canon()`
+The canon is downloaded once by `keras_nextword.datasets.load_sherlock_canon()`
 and cached under `~/.keras/datasets/` (or pass `--corpus PATH` to a local
 copy). The file streams from disk through `tf.data` on every pass, and
 `from_text` chooses its settings from what it counts: for the canon a batch of
