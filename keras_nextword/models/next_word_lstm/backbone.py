@@ -59,7 +59,8 @@ class LeadingPadding(keras.layers.Layer):
     >>> relaid = LeadingPadding()(ids)
     >>> keras.ops.convert_to_numpy(relaid).tolist()
     [[5, 7, 0, 0], [5, 7, 0, 0]]
-    >>> back = LeadingPadding(restore=True)(relaid[..., None] * 1.0, ids)
+    >>> values = keras.ops.cast(relaid[..., None], "float32")
+    >>> back = LeadingPadding(restore=True)(values, ids)
     >>> keras.ops.convert_to_numpy(back)[..., 0].tolist()
     [[0.0, 0.0, 5.0, 7.0], [5.0, 7.0, 0.0, 0.0]]
     """
