@@ -205,6 +205,7 @@ def main():
     results["load_average"] = load
     print(json.dumps(results, indent=1))
     out = Path(args.out) / "serve.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"Wrote {out}")
 
