@@ -262,7 +262,10 @@ def fit_text(
         path, validation_split, epochs and early_stopping_patience != 0, encoding_errors, say
     )
     _say_split(say, path, parts)
-    lengths, words, unknown = phases.count_words(model.preprocessor, parts.train)
+    # The first pass counted the new lines' words: [UNK] are those outside the vocabulary.
+    known = set(model.preprocessor.get_vocabulary())
+    words = sum(parts.word_counts.values())
+    unknown = sum(n for word, n in parts.word_counts.items() if word not in known)
     say(
         f"{words:,} training words, {unknown / max(words, 1):.1%} of them [UNK] to the "
         f"model's {model.vocabulary_size:,}-word vocabulary"
@@ -289,7 +292,7 @@ def fit_text(
             verbose,
             seed,
             start=start,
-            line_lengths=lengths,
+            line_lengths=parts.line_lengths,
         )
     return model
 

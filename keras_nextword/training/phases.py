@@ -12,7 +12,6 @@ of repeating them):
 They take the model's class as an argument and never import the model.
 """
 
-import collections
 import contextlib
 import functools
 import math
@@ -30,10 +29,8 @@ from keras_nextword.layers.callbacks import (
 )
 from keras_nextword.layers.optimizers import WarmAveragedAdam
 from keras_nextword.runtime.distribution import check_batch_size, check_identical, even_batch_size
-from keras_nextword.runtime.environment import tf
 from keras_nextword.text import data, pipeline
 from keras_nextword.text.ngram_vectorizer import NGramVectorizer
-from keras_nextword.text.tokenizer import OOV_ID
 from keras_nextword.training import recipe
 
 
@@ -89,37 +86,6 @@ def adapt(
         raise ValueError(f"{name}: {error}") from None
     check_identical(preprocessor.get_vocabulary())  # across processes
     return preprocessor
-
-
-def count_words(preprocessor, lines, batch_size=1024):
-    """The lines of each length, the words, and the words `[UNK]` to
-    `preprocessor`'s vocabulary, in lines of text (to train an adapted model
-    on more text: `fit_text`).
-
-    Args:
-        preprocessor: an adapted `NGramVectorizer`.
-        lines: a `tf.data.Dataset` of lines (one string each), or a list of strings.
-        batch_size: lines per step.
-
-    Returns:
-        `(line_lengths, words, unknown)`: `{words: lines}`, and two ints.
-
-    Example:
-    >>> vectorizer = NGramVectorizer()
-    >>> vectorizer.adapt(["a heavy heart", "a heart"])
-    >>> count_words(vectorizer, ["a light heart", "heart"])
-    ({1: 1, 3: 1}, 4, 1)
-    """
-    if not isinstance(lines, tf.data.Dataset):
-        lines = tf.data.Dataset.from_tensor_slices(tf.constant(list(lines), tf.string))
-    lengths, words, unknown = collections.Counter(), 0, 0
-    for batch in lines.batch(batch_size):
-        ids = preprocessor.tokenizer.tokenize(batch)
-        row_lengths = ids.row_lengths().numpy()
-        lengths.update(row_lengths.tolist())
-        words += int(row_lengths.sum())
-        unknown += int(tf.reduce_sum(tf.cast(ids.flat_values == OOV_ID, "int32")))
-    return dict(sorted(lengths.items())), words, unknown
 
 
 def choose(
@@ -267,10 +233,15 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
     return model
 
 
+def _guessing_limit(model):
+    """A loss above this is worse than guessing uniformly: training has diverged."""
+    return 2 * math.log(model.vocabulary_size)
+
+
 def _callbacks(model, dev, settings, checkpoint_dir, callbacks, start, deadline, say):
     """`fit`'s callbacks: guards (divergence, the average, backups), then the
     user's between stopping on the lines set apart and the time limit."""
-    limit = 2 * math.log(model.vocabulary_size)  # worse than guessing uniformly
+    limit = _guessing_limit(model)
 
     def stop_if_diverged(epoch, logs):
         model.stop_training = model.stop_training or not logs["loss"] <= limit
@@ -323,7 +294,7 @@ def train(
             seed, distribution: as `from_text`'s.
         start: `time.monotonic()` when the time limit began, or None for now.
         line_lengths: `{words: lines}` of the training lines, or None for
-            those the preprocessor adapted on (`count_words` counts others).
+            those the preprocessor adapted on (`recipe.split` counts others).
 
     Returns:
         The `History` of `fit`, also kept in `model.history`.
@@ -378,7 +349,7 @@ def train(
             verbose=1 if verbose == 1 else 0,  # else `Progress`'s line alone
             seed=seed,
         )
-    loss, limit = history.history["loss"][-1], 2 * math.log(model.vocabulary_size)
+    loss, limit = history.history["loss"][-1], _guessing_limit(model)
     if not loss <= limit:
         raise FloatingPointError(
             f"Training diverged: the loss became {loss:.4g} in epoch "
