@@ -146,6 +146,16 @@ def _show_warning(message, category, *args, **kwargs):
     print(f"keras-nextword: warning: {message}", file=sys.stderr, flush=True)
 
 
+def history_file(model_path, extension=".json"):
+    """Where `train` writes a model's history: beside it, named after it.
+
+    Example:
+    >>> history_file("runs/fp.keras"), history_file("runs/fp.keras", ".png")
+    ('runs/fp.history.json', 'runs/fp.history.png')
+    """
+    return f"{os.path.splitext(model_path)[0]}.history{extension}"
+
+
 def load_model(path):
     """The model saved at `path`, which must read text (have a preprocessor).
 
@@ -299,8 +309,7 @@ def _save(model, path):
         print(f"Saved {path}, untrained")
         return
     history = {name: [float(v) for v in values] for name, values in model.history.history.items()}
-    stem = os.path.splitext(path)[0]  # runs/fp.keras -> runs/fp.history.json
-    history_path = f"{stem}.history.json"
+    history_path = history_file(path)
     with files.atomic_write(history_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         json.dump(history, f, indent=1)
     missing = missing_extra("matplotlib", "the training curve")
@@ -309,7 +318,7 @@ def _save(model, path):
         return
     from keras_nextword.cli.plotting import plot_history
 
-    plot_path = f"{stem}.history.png"
+    plot_path = history_file(path, ".png")
     with files.atomic_write(plot_path) as tmp:
         plot_history(history, tmp, title=path)
     print(f"Saved {path}, {history_path} and {plot_path}")

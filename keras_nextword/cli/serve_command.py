@@ -3,7 +3,7 @@
 import json
 import os
 
-from keras_nextword.cli.commands import UsageError, load_model
+from keras_nextword.cli.commands import UsageError, history_file, load_model
 
 EXTRA = 'the serve command needs Starlette and uvicorn: pip install "keras-nextword[serve]"'
 
@@ -22,7 +22,7 @@ def last_epoch(model_path):
     >>> last_epoch("no/such/model.keras") is None
     True
     """
-    path = f"{os.path.splitext(os.path.abspath(model_path))[0]}.history.json"
+    path = history_file(os.path.abspath(model_path))
     try:
         with open(path, encoding="utf-8") as f:
             history = json.load(f)
