@@ -30,6 +30,7 @@ _EXPORTS = {
     "generate": "keras_nextword.generation.generate",
     "get_sampler": "keras_nextword.generation.samplers",
     "load_model": "keras_nextword.io.saving",
+    "stream": "keras_nextword.generation.streaming",
 }
 _MODULES = {"datasets"}  # public names that are modules
 __all__ = sorted(_EXPORTS)

@@ -88,9 +88,19 @@ def lstm_step(project, recurrent_kernel, token_ids, state):
     return h, c
 
 
-def _prefill(project, recurrent_kernel, prompt, start):
+def prefill(project, recurrent_kernel, prompt, start):
     """The `(h, c)` state after each row's prompt words but the last (the first
-    generation step feeds that one), padding leaving the state untouched."""
+    generation step feeds that one), padding leaving the state untouched.
+
+    Args:
+        project: `input_projection(weights, rows)`.
+        recurrent_kernel: the LSTM's recurrent kernel.
+        prompt: int tensor `(batch, length)`, each row's words ending at `start`.
+        start: int, the first position to generate (>= 1).
+
+    Returns:
+        `(h, c)`, each `(batch, units)`.
+    """
     batch = ops.shape(prompt)[0]
     zeros = ops.zeros((batch, ops.shape(recurrent_kernel)[0]), dtype=recurrent_kernel.dtype)
 
@@ -177,7 +187,7 @@ def sample_ids(sampler, weights, prompt, start, mask, stop_token_ids=None):
     batch, length = ops.shape(prompt)
     project = input_projection(weights, batch * length)
     output = output_layer(weights)
-    state = _prefill(project, recurrent_kernel, prompt, start)
+    state = prefill(project, recurrent_kernel, prompt, start)
 
     def next(prompt, cache, index):
         token_ids = ops.take(prompt, index - 1, axis=1)
@@ -223,7 +233,7 @@ def _greedy_fn(stop_token_ids):
         recurrent_kernel = weights["recurrent_kernel"]
         batch, length = ops.shape(prompt)
         project = input_projection(weights, batch * length)
-        h, c = _prefill(project, recurrent_kernel, prompt, start)
+        h, c = prefill(project, recurrent_kernel, prompt, start)
         vocabulary = ops.shape(weights["embeddings"])[0]
         index = ops.arange(vocabulary, dtype="int32")
         # Vocabulary on axis 0 for large batches (see the docstring), else on

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from keras_nextword.generation.generate import generate as generate_words
+from keras_nextword.generation.streaming import stream
 from keras_nextword.serve.fields import (
     GENERATE_FIELDS,
     MAX_BODY_BYTES,
@@ -182,29 +183,27 @@ def create_app(model, figures=None, stateful=True):
 
 
 def _generate_endpoint(model, batcher):
-    """`POST /v1/generate`: `generate` on the checked request, in the worker thread."""
+    """`POST /v1/generate`: `generate` on the checked request, in the worker
+    thread; streamed, one compiled step per word (`stream`), each word sent
+    as soon as it is drawn."""
 
     async def generate(request):
         values = parse(await _body(request), GENERATE_FIELDS)
         options = _sampler_options(values, model.vocabulary_size)
+        run = stream if values["stream"] else generate_words
+        arguments = (model, values["prompt"], values["max_length"], values["sampler"])
         try:
-            text = await batcher.run(
-                lambda: generate_words(
-                    model,
-                    values["prompt"],
-                    max_length=values["max_length"],
-                    sampler=values["sampler"],
-                    seed=values["seed"],
-                    **options,
-                )
-            )
+            result = await batcher.run(lambda: run(*arguments, seed=values["seed"], **options))
         except ValueError as error:  # what the checks above let through, if anything
             raise BadRequest("prompt", str(error)) from None
-        new = text[len(values["prompt"]) :].split()
         if not values["stream"]:
-            return JSONResponse({"text": text, "words": new})
-        lines = (json.dumps({"word": word}) + "\n" for word in new)
-        return StreamingResponse(lines, media_type="application/x-ndjson")
+            return JSONResponse({"text": result, "words": result[len(values["prompt"]) :].split()})
+
+        async def lines():
+            while (word := await batcher.run(next, result, None)) is not None:
+                yield json.dumps({"word": word}) + "\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     return generate
 
