@@ -63,7 +63,7 @@ report = {
     "epoch_end_seconds": EpochTimes.ends,
     "epoch_steps": EpochTimes.steps,
     "training_words": sum(model.preprocessor.word_counts),
-    "vocabulary": model.vocabulary_size,
+    "vocabulary": model.backbone.vocabulary_size,
     "settings": model.training_settings,
     "val_perplexity": history.get("val_perplexity", []),
     "dev_perplexity": history.get("dev_perplexity", []),

@@ -91,8 +91,12 @@ def matmul_limit_gflops(batch, units, vocabulary):
 def step_flops(model, batch):
     """FLOPs of one generated word for `batch` rows: LSTM input + recurrent matmuls, output
     (when tied: the projection, if any, then the embeddings)."""
-    e, u, v = model.embedding_dim, model.lstm_units, model.vocabulary_size
-    output = (u * e if u != e else 0) + e * v if model.tie_weights else u * v
+    e, u, v = (
+        model.backbone.embedding_dim,
+        model.backbone.lstm_units,
+        model.backbone.vocabulary_size,
+    )
+    output = (u * e if u != e else 0) + e * v if model.backbone.tie_weights else u * v
     return 2 * batch * (e * 4 * u + u * 4 * u + output)
 
 
@@ -149,16 +153,16 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "versions": {"keras": keras.__version__},
         "model": {
-            "vocabulary": model.vocabulary_size,
-            "embedding": model.embedding_dim,
-            "lstm_units": model.lstm_units,
-            "tie_weights": model.tie_weights,
+            "vocabulary": model.backbone.vocabulary_size,
+            "embedding": model.backbone.embedding_dim,
+            "lstm_units": model.backbone.lstm_units,
+            "tie_weights": model.backbone.tie_weights,
         },
         # Other work on the machine slows both sides; the load says how busy it was.
         "load_average_before": os.getloadavg(),
     }
 
-    shapes = (256, model.lstm_units, model.vocabulary_size)
+    shapes = (256, model.backbone.lstm_units, model.backbone.vocabulary_size)
     limits = [matmul_limit_gflops(*shapes)]
     for name, batch, words, repeats in [("1x10", 1, 10, 50), ("256x50", 256, 50, 15)]:
         results[name] = measure(model, word_index, prompts[:batch], words, repeats)

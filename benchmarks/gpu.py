@@ -212,7 +212,7 @@ def benchmark_size(name, size, policies, args, torch_device):
     def ours(policy, distribution=None):
         keras.utils.set_random_seed(0)
         with distribution.scope() if distribution else contextlib.nullcontext():
-            model = NextWordLSTM(*shape, dtype=policy)
+            model = NextWordLSTM.from_sizes(*shape, dtype=policy)
             return keras_samples_per_second(model, batches, args.batch_size, args.steps)
 
     def reference(policy):
@@ -236,7 +236,7 @@ def benchmark_size(name, size, policies, args, torch_device):
         rows["torch_over_ours"] = ratio(rows["torch"], rows["ours"], "samples_per_second")
         result["training"][policy] = rows
 
-    model = NextWordLSTM(*shape, preprocessor=preprocessor)
+    model = NextWordLSTM.from_sizes(*shape, preprocessor=preprocessor)
     rng = np.random.default_rng(1)
     prompt_ids = rng.integers(2, size["vocabulary"], size=(args.prompts, 5)).astype("int32")
     prompts = [" ".join(words) for words in preprocessor.detokenize(prompt_ids)]

@@ -90,7 +90,7 @@ model = NextWordLSTM.from_text(sys.argv[1], callbacks=[FirstStep()], **json.load
 history = model.history.history if model.history else {}
 print(json.dumps({
     "call_seconds": time.perf_counter() - start, "first_step_seconds": FirstStep.seconds,
-    "vocabulary": model.vocabulary_size, "epochs": len(history.get("loss", [])),
+    "vocabulary": model.backbone.vocabulary_size, "epochs": len(history.get("loss", [])),
     "steps": int(model.optimizer.iterations),
     "val_perplexity": history.get("val_perplexity", [None])[-1],
 }))

@@ -183,9 +183,9 @@ def main():
         results["model"] = {
             "path": str(args.model or "from_text, The Final Problem"),
             "epochs": None if args.model else args.epochs,
-            "vocabulary_size": int(model.vocabulary_size),
-            "embedding_dim": int(model.embedding_dim),
-            "lstm_units": int(model.lstm_units),
+            "vocabulary_size": int(model.backbone.vocabulary_size),
+            "embedding_dim": int(model.backbone.embedding_dim),
+            "lstm_units": int(model.backbone.lstm_units),
         }
         text = keystrokes(words[1000:1300])
         for name, stateful in (("reencoding", False), ("stateful", True)):

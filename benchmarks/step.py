@@ -51,7 +51,7 @@ from keras_nextword.text import datasets, pipeline
 def ours(chosen, batch, length, rng):
     """Our parts, each a function of no argument; `chosen`: `from_text`'s compiled model."""
     vocabulary_size = chosen.vocabulary_size
-    model = NextWordLSTM(vocabulary_size, dropout=chosen.dropout, tie_weights=True)
+    model = NextWordLSTM.from_sizes(vocabulary_size, dropout=chosen.dropout, tie_weights=True)
     ids = rng.integers(2, vocabulary_size, (batch, length)).astype("int32")
     targets = jnp.asarray(rng.integers(2, vocabulary_size, (batch, length)).astype("int32"))
     model(ids)

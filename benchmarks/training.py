@@ -145,7 +145,7 @@ def run_ours(vectorizer, train, heldout, epochs, mode, bucket, tied, batch_size,
     averaged = optimizer.use_ema
     with PeakRSS() as rss:
         keras.utils.set_random_seed(0)
-        model = NextWordLSTM(
+        model = NextWordLSTM.from_sizes(
             vectorizer.vocabulary_size(),
             preprocessor=vectorizer,
             dropout=settings["dropout"],

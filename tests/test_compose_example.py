@@ -25,5 +25,5 @@ def test_composite_shares_the_language_model_and_round_trips(tmp_path, tying):
     preprocessor.adapt(LINES)
     keras.utils.set_random_seed(0)
     sizes = {"embedding_dim": 8, "lstm_units": 8, **tying}
-    lm = NextWordLSTM(preprocessor.vocabulary_size(), preprocessor=preprocessor, **sizes)
+    lm = NextWordLSTM.from_sizes(preprocessor.vocabulary_size(), preprocessor=preprocessor, **sizes)
     compose.run(lm, LINES, LINES[:2], probe_epochs=1, folder=tmp_path)

@@ -96,7 +96,7 @@ def test_ours_is_scored_as_evaluate_scores_it():
     lines = ["it is with a heavy heart", "that i take up my pen", "a heavy pen"]
     vectorizer = NGramVectorizer()
     vectorizer.adapt(lines)
-    model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     rows = peer.heldout_rows(vectorizer, tf.data.Dataset.from_tensor_slices(lines))
     ours, _ = peer.score_ours(model, rows)
     expected = model.evaluate(lines, verbose=0, return_dict=True)["perplexity"]

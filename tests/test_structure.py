@@ -100,3 +100,41 @@ def test_no_import_cycle():
 def test_modules_stay_under_400_lines():
     lengths = {path.name: len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
     assert {name: n for name, n in lengths.items() if n > 400} == {}
+
+
+def code_lines(node, source):
+    """Lines of `node` that are code: no docstring, comment or blank line."""
+    docs = set()
+    for inner in ast.walk(node):
+        body = getattr(inner, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docs |= set(range(body[0].lineno, body[0].end_lineno + 1))
+    lines = source.splitlines()
+    return sum(
+        1
+        for number in range(node.lineno, node.end_lineno + 1)
+        if number not in docs and lines[number - 1].strip()[:1] not in ("", "#")
+    )
+
+
+def test_classes_stay_under_250_lines_of_code():
+    lengths = {}
+    for path in PACKAGE.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ClassDef):
+                lengths[f"{path.name}:{node.name}"] = code_lines(node, source)
+    assert lengths["causal_lm.py:NextWordLSTM"] > 50  # counted
+    assert {name: n for name, n in lengths.items() if n > 250} == {}
+
+
+def test_model_family_functions_stay_under_60_lines_of_code():
+    lengths = {}
+    for path in (PACKAGE / "models").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lengths[f"{path.name}:{node.name}"] = code_lines(node, source)
+    assert {name: n for name, n in lengths.items() if n > 60} == {}

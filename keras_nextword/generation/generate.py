@@ -48,10 +48,10 @@ def generation_weights(model):
         when tied: the embeddings serve), `projection_kernel` and
         `projection_bias` (None without a projection).
     """
-    cell, head, tied = model.lstm.cell, model.head, model.tie_weights
+    cell, head, tied = model.backbone.lstm.cell, model.head, model.backbone.tie_weights
     projection = head if tied else None
     weights = {
-        "embeddings": model.embedding.embeddings,
+        "embeddings": model.backbone.token_embedding.embeddings,
         "kernel": cell.kernel,
         "recurrent_kernel": cell.recurrent_kernel,
         "bias": cell.bias,

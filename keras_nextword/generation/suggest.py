@@ -50,7 +50,7 @@ def next_word_logits(model, token_ids, lengths):
     >>> from keras_nextword import NextWordLSTM, NGramVectorizer
     >>> vectorizer = NGramVectorizer()
     >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     >>> ids = np.array([[2, 3, 0], [2, 0, 0]], "int32")  # "heart a", "heart"
     >>> logits = next_word_logits(model, ids, np.array([2, 1], "int32"))
     >>> tuple(logits.shape)
@@ -224,7 +224,7 @@ def suggest(model, texts, k=5):
     >>> from keras_nextword import NextWordLSTM, NGramVectorizer
     >>> vectorizer = NGramVectorizer()
     >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     >>> sorted(word for word, _ in suggest(model, "a he", k=3))  # two words start with he
     ['heart', 'heavy']
     >>> [len(words) for words in suggest(model, ["a light ", "a light", "heart"], k=3)]
@@ -275,7 +275,7 @@ def next_word_log_probabilities(model, contexts, batch_size=256):
     >>> from keras_nextword import NextWordLSTM, NGramVectorizer
     >>> vectorizer = NGramVectorizer()
     >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     >>> scores = next_word_log_probabilities(model, [[2, 3], [2]])
     >>> scores.shape, bool(np.allclose(np.exp(scores).sum(axis=1), 1, atol=1e-5))
     ((2, 6), True)

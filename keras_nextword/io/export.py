@@ -63,7 +63,7 @@ def export(model, path, format="tf_saved_model", quantize=False, k=5, batch_size
     >>> from keras_nextword import NextWordLSTM, NGramVectorizer
     >>> vectorizer = NGramVectorizer()
     >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     >>> folder = tempfile.mkdtemp()
     >>> path = export(model, folder, format="onnx")
     >>> sorted(os.listdir(folder))

@@ -230,7 +230,7 @@ def evaluate_keyboard(model, lines, k=3, top=(1, 3), batch_size=1024):
     >>> from keras_nextword import NextWordLSTM, NGramVectorizer
     >>> vectorizer = NGramVectorizer()
     >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     >>> results = evaluate_keyboard(model, ["a heavy heart"])
     >>> results["predictions"], results["characters"]
     (2, 10)

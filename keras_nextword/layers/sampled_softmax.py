@@ -22,9 +22,9 @@ def output_weights(model):
     """A `NextWordLSTM`'s output layer as `(projection, kernel, bias)`: the
     logits of hidden states `h` are `projection(h) @ kernel + bias`, where
     `projection` is a layer or None and `bias` None when tied."""
-    if not model.tie_weights:
+    if not model.backbone.tie_weights:
         return None, model.head.kernel, model.head.bias
-    return model.head, ops.transpose(model.embedding.embeddings), None
+    return model.head, ops.transpose(model.backbone.token_embedding.embeddings), None
 
 
 class LossTrainer(keras.Model):
@@ -83,9 +83,9 @@ class SampledSoftmaxTrainer(LossTrainer):
     """
 
     def __init__(self, model, num_sampled, seed=None, **kwargs):
-        if not 0 < num_sampled < model.vocabulary_size:
+        if not 0 < num_sampled < model.backbone.vocabulary_size:
             raise ValueError(
-                f"`num_sampled` must be in (0, vocabulary_size={model.vocabulary_size}). "
+                f"`num_sampled` must be in (0, vocabulary_size={model.backbone.vocabulary_size}). "
                 f"Received: num_sampled={num_sampled!r}"
             )
         super().__init__(model, **kwargs)
@@ -100,7 +100,7 @@ class SampledSoftmaxTrainer(LossTrainer):
         projection, kernel, bias = output_weights(self.model)
         if projection is not None:
             y_pred = projection(y_pred)
-        vocabulary = self.model.vocabulary_size
+        vocabulary = self.model.backbone.vocabulary_size
         y = ops.cast(y, "int32")
         frequent = self.num_sampled // 2
         drawn = self.num_sampled - frequent

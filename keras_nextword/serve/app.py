@@ -131,7 +131,7 @@ def create_app(model, figures=None, stateful=True):
     >>> from keras_nextword import NGramVectorizer
     >>> vectorizer = NGramVectorizer()
     >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     >>> client = TestClient(create_app(model))  # `with` would compile every shape first
     >>> answer = client.post("/v1/suggest", json={"text": "a light he", "k": 3}).json()
     >>> sorted(s["word"] for s in answer["suggestions"]), answer["replace"]
@@ -189,7 +189,7 @@ def _generate_endpoint(model, batcher):
 
     async def generate(request):
         values = parse(await _body(request), GENERATE_FIELDS)
-        options = _sampler_options(values, model.vocabulary_size)
+        options = _sampler_options(values, model.backbone.vocabulary_size)
         run = stream if values["stream"] else generate_words
         arguments = (model, values["prompt"], values["max_length"], values["sampler"])
         try:
@@ -221,10 +221,10 @@ def _model_info(model, figures):
     """`GET /v1/model`: the sizes, the training settings and figures."""
     settings = getattr(model, "training_settings", None)
     return {
-        "vocabulary_size": int(model.vocabulary_size),
-        "embedding_dim": int(model.embedding_dim),
-        "lstm_units": int(model.lstm_units),
-        "tie_weights": bool(model.tie_weights),
+        "vocabulary_size": int(model.backbone.vocabulary_size),
+        "embedding_dim": int(model.backbone.embedding_dim),
+        "lstm_units": int(model.backbone.lstm_units),
+        "tie_weights": bool(model.backbone.tie_weights),
         "sequence_length": model.preprocessor.sequence_length,
         "max_k": MAX_K,
         "training_settings": json.loads(json.dumps(settings, default=str)),

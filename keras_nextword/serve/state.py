@@ -108,7 +108,7 @@ class Suggester:
     >>> from keras_nextword import NextWordLSTM, NGramVectorizer
     >>> vectorizer = NGramVectorizer()
     >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-    >>> model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    >>> model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     >>> suggester = Suggester(model)
     >>> first = suggester.suggest([("a light he", 3)])[0]
     >>> sorted(w for w, _ in first["suggestions"]), first["reused"]
@@ -123,7 +123,7 @@ class Suggester:
         self.cache = StateCache() if cache is None else cache
         self.index = prefix_index(model.preprocessor)
         self.weights = generation.generation_weights(model)
-        self.units = model.lstm_units
+        self.units = model.backbone.lstm_units
         self._step = backend.jit_with_variables(_step, [])
         self._advance = backend.jit_with_variables(_advance, [])
 

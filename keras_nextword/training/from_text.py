@@ -268,7 +268,7 @@ def fit_text(
     unknown = sum(n for word, n in parts.word_counts.items() if word not in known)
     say(
         f"{words:,} training words, {unknown / max(words, 1):.1%} of them [UNK] to the "
-        f"model's {model.vocabulary_size:,}-word vocabulary"
+        f"model's {model.backbone.vocabulary_size:,}-word vocabulary"
     )
     settings = _continued_settings(model, parts, words, learning_rate, early_stopping_patience)
     steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
@@ -299,7 +299,7 @@ def fit_text(
 
 def _continued_settings(model, parts, words, learning_rate, early_stopping_patience):
     """The model's own settings, or those `recipe.choose` picks for the new text."""
-    counts = recipe.CorpusCounts(parts.train_lines, words, model.vocabulary_size)
+    counts = recipe.CorpusCounts(parts.train_lines, words, model.backbone.vocabulary_size)
     chosen, _ = recipe.choose(counts, dropout=model.backbone.dropout)
     settings = {**chosen, **(getattr(model, "training_settings", None) or {})}
     if isinstance(settings["learning_rate"], dict):  # a schedule, saved as JSON

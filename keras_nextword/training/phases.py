@@ -220,7 +220,7 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
     scope = contextlib.nullcontext if distribution is None else distribution.scope
     with scope():  # variables get their layouts when created: the optimizer's too
         adam, reason = optimizer(settings, steps)
-        model = cls(
+        model = cls.from_sizes(
             preprocessor.vocabulary_size(),
             preprocessor=preprocessor,
             dropout=settings["dropout"],
@@ -235,7 +235,7 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
 
 def _guessing_limit(model):
     """A loss above this is worse than guessing uniformly: training has diverged."""
-    return 2 * math.log(model.vocabulary_size)
+    return 2 * math.log(model.backbone.vocabulary_size)
 
 
 def _callbacks(model, dev, settings, checkpoint_dir, callbacks, start, deadline, say):

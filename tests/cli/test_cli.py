@@ -205,7 +205,7 @@ def bad_models(trained, tmp_path_factory):
     models["random.keras"] = r"not a \.keras model: not a zip archive .*"
     keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]).save(folder / "sequential.keras")
     models["sequential.keras"] = "holds a Sequential, not a keras_nextword NextWordLSTM"
-    NextWordLSTM(10, embedding_dim=4, lstm_units=4).save(folder / "no_vocabulary.keras")
+    NextWordLSTM.from_sizes(10, embedding_dim=4, lstm_units=4).save(folder / "no_vocabulary.keras")
     models["no_vocabulary.keras"] = "the model has no preprocessor, so it cannot read text"
     return folder, models
 

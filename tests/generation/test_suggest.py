@@ -56,7 +56,7 @@ def biased_model():
     vectorizer = NGramVectorizer()
     vectorizer.adapt(LINES)
     size = vectorizer.vocabulary_size()
-    model = NextWordLSTM(size, embedding_dim=8, lstm_units=8, preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(size, embedding_dim=8, lstm_units=8, preprocessor=vectorizer)
     bias = np.random.default_rng(0).permutation(size) * 0.5
     bias[:2] = bias.max() + 3.0  # padding and [UNK]: the likeliest, never suggested
     model.head.bias.assign(bias.astype("float32"))
@@ -119,7 +119,7 @@ def test_trained_model_suggestions_equal_hand_computation(small_model):
 def test_padding_and_unk_never_suggested(biased):
     everything = suggest(biased, "it is ", k=10_000)
     words = [w for w, _ in everything]
-    assert len(words) == biased.vocabulary_size - 2
+    assert len(words) == biased.backbone.vocabulary_size - 2
     assert "" not in words and "[UNK]" not in words
     # The probabilities are the model's, over the whole vocabulary: padding and
     # [UNK] keep their (large) share.
@@ -239,7 +239,7 @@ def test_suggestion_accuracy_equals_keyboard_metrics(small_model, heldout):
 def test_evaluate_reports_suggestion_accuracy():
     vectorizer = NGramVectorizer()
     vectorizer.adapt(LINES)
-    model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     model.compile(weighted_metrics=[SuggestionAccuracy(1), SuggestionAccuracy(3)])
     results = model.evaluate(LINES, verbose=0, return_dict=True)
     metrics = evaluate_keyboard(model, LINES)

@@ -28,7 +28,7 @@ def named(path, problem):
 def model():
     vectorizer = NGramVectorizer()
     vectorizer.adapt(LINES)
-    return NextWordLSTM(
+    return NextWordLSTM.from_sizes(
         vectorizer.vocabulary_size(), embedding_dim=4, lstm_units=4, preprocessor=vectorizer
     )
 

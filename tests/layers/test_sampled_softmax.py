@@ -19,7 +19,9 @@ def tiny_model(**kwargs):
     preprocessor.adapt(LINES)
     keras.utils.set_random_seed(0)
     kwargs = {"embedding_dim": 8, "lstm_units": 8, **kwargs}
-    return NextWordLSTM(preprocessor.vocabulary_size(), preprocessor=preprocessor, **kwargs)
+    return NextWordLSTM.from_sizes(
+        preprocessor.vocabulary_size(), preprocessor=preprocessor, **kwargs
+    )
 
 
 @pytest.mark.parametrize("tying", [{}, {"tie_weights": True, "embedding_dim": 6}])
@@ -37,7 +39,7 @@ def test_loss_is_the_softmax_over_target_frequent_and_weighed_drawn_words(monkey
     # The full model's logits (log-probabilities up to a constant per position,
     # which a softmax over any subset of words ignores).
     logits = keras.ops.convert_to_numpy(model(x))
-    vocabulary = model.vocabulary_size
+    vocabulary = model.backbone.vocabulary_size
     negatives = np.array([0, 1, 9, 17])
     weights = np.log([1, 1, (vocabulary - 2) / 2, (vocabulary - 2) / 2])
     target = np.take_along_axis(logits, y[..., None], -1)
@@ -57,7 +59,7 @@ def test_sampled_sum_estimates_the_full_softmax_sum_without_bias():
     x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(model.preprocessor, LINES))
     w = np.zeros_like(w)
     w[0, 0] = 1.0
-    y[0, 0] = model.vocabulary_size - 1  # a rare word, only ever drawn
+    y[0, 0] = model.backbone.vocabulary_size - 1  # a rare word, only ever drawn
     trainer = SampledSoftmaxTrainer(model, num_sampled=8, seed=0)
     hidden = trainer(x)
     estimates = [np.exp(float(trainer.compute_loss(x, y, hidden, w))) for _ in range(1_000)]

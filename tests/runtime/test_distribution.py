@@ -93,7 +93,7 @@ distribution = data_parallel()
 shardings = []
 parallel, parallel_losses = train_arrays(distribution)
 sharding = shardings[0]
-kernel = parallel.lstm.cell.kernel.value.sharding
+kernel = parallel.backbone.lstm.cell.kernel.value.sharding
 
 kwargs = dict(epochs=2, batch_size=32, embedding_dim=8, lstm_units=8, seed=0, verbose=0,
               dropout=0.0, early_stopping_patience=0)
@@ -165,7 +165,7 @@ def test_cli_data_parallel_with_mixed_precision(corpus, tmp_path):
     assert "Process 0 of 1, 2 devices in all" in result.stdout
     assert "Data parallel on 2 devices (cpu:0, cpu:1), the batch split evenly," in result.stdout
     model = keras.saving.load_model(model_path)
-    assert model.dtype_policy.name == model.lstm.dtype_policy.name == "mixed_bfloat16"
+    assert model.dtype_policy.name == model.backbone.lstm.dtype_policy.name == "mixed_bfloat16"
     assert model.training_settings["batch_size"] % 2 == 0
 
 
@@ -223,7 +223,7 @@ def test_mixed_bfloat16_trains_saves_and_generates(corpus, tmp_path):
         early_stopping_patience=0,
         dtype_policy="mixed_bfloat16",
     )
-    for layer in (model.embedding, model.lstm, model.head):
+    for layer in (model.backbone.token_embedding, model.backbone.lstm, model.head):
         assert layer.dtype_policy.name == "mixed_bfloat16"
         assert layer.compute_dtype == "bfloat16" and layer.variable_dtype == "float32"
     assert np.isfinite(model.history.history["loss"]).all()
@@ -233,7 +233,9 @@ def test_mixed_bfloat16_trains_saves_and_generates(corpus, tmp_path):
     path = tmp_path / "bf16.keras"
     model.save(path)
     restored = keras.saving.load_model(path)
-    assert restored.dtype_policy.name == restored.lstm.dtype_policy.name == "mixed_bfloat16"
+    assert (
+        restored.dtype_policy.name == restored.backbone.lstm.dtype_policy.name == "mixed_bfloat16"
+    )
     np.testing.assert_allclose(restored.predict([prompt], verbose=0), probabilities, atol=1e-6)
     text = restored.generate(prompt, max_length=4)
     assert text == model.generate(prompt, max_length=4)
@@ -241,7 +243,7 @@ def test_mixed_bfloat16_trains_saves_and_generates(corpus, tmp_path):
 
 
 def test_mixed_float16_scales_the_loss():
-    model = NextWordLSTM(10, embedding_dim=4, lstm_units=4, dtype="mixed_float16")
+    model = NextWordLSTM.from_sizes(10, embedding_dim=4, lstm_units=4, dtype="mixed_float16")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     assert NextWordLSTM.from_config(model.get_config()).dtype_policy.name == "mixed_float16"
 

@@ -143,7 +143,7 @@ def test_generate_as_generate_and_streamed_word_by_word(server, small_model):
 
 def test_model_info_and_openapi_document_the_routes(server, small_model):
     info = server.get("/v1/model").json()
-    assert info["vocabulary_size"] == small_model.vocabulary_size
+    assert info["vocabulary_size"] == small_model.backbone.vocabulary_size
     assert info["training_settings"]["epochs"] == 2
     document = server.get("/openapi.json").json()
     assert set(document["paths"]) == {"/", "/v1/suggest", "/v1/generate", "/v1/model"}

@@ -100,7 +100,7 @@ def test_batches_per_pass_counts_from_line_lengths(mode, sequence_length):
 def test_fit_on_text_with_steps_per_epoch_goes_on_past_a_pass():
     # Epochs of 3 steps over 2 batches of lines: the pipeline is repeated, one iterator.
     vectorizer = adapted()
-    model = NextWordLSTM(vectorizer.vocabulary_size(), preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), preprocessor=vectorizer)
     history = model.fit(LINES * 4, batch_size=2, steps_per_epoch=3, epochs=3, verbose=0)
     assert len(history.history["loss"]) == 3
 
@@ -160,7 +160,7 @@ def test_windows_cover_the_word_stream():
 def test_line_and_prefix_modes_give_the_same_loss():
     vectorizer = adapted()
     keras.utils.set_random_seed(0)
-    model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
     results = []
     for mode in ("line", "prefix"):
         x, y, w = as_arrays(text_dataset(LINES, vectorizer, 8, mode))
@@ -227,7 +227,7 @@ def test_fit_without_shuffling_keeps_word_dropout(monkeypatch):
 
     monkeypatch.setattr(pipeline, "text_dataset", spy)
     vectorizer = dropout_vectorizer()
-    model = NextWordLSTM(vectorizer.vocabulary_size(), 4, 4, preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 4, 4, preprocessor=vectorizer)
     model.fit(LINES, epochs=1, shuffle=False, verbose=0)
     assert calls[0]["shuffle"] is False and calls[0]["training"] is True
 

@@ -46,7 +46,7 @@ def test_auto_layout_batches_are_counted_from_line_lengths(adapted):
 
 def test_auto_layout_keeps_each_prediction_and_the_loss(adapted):
     lines, vectorizer = adapted
-    model = NextWordLSTM(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 8, 8, preprocessor=vectorizer)
 
     def scored(dataset):
         """Every weighted position's (input row prefix, target, loss), sorted."""

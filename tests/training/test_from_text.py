@@ -21,8 +21,8 @@ from keras_nextword.training import recipe
 def test_tutorial_sizes_and_defaults(final_problem_path):
     model = NextWordLSTM.from_text(final_problem_path, epochs=0, validation_split=0.0)
     assert model.history is None
-    assert model.embedding.output_dim == 100 and model.lstm_units == 150
-    assert model.vocabulary_size == 1772 and model.preprocessor.sequence_length == 16
+    assert model.backbone.token_embedding.output_dim == 100 and model.backbone.lstm_units == 150
+    assert model.backbone.vocabulary_size == 1772 and model.preprocessor.sequence_length == 16
     lstm = 4 * 150 * (100 + 150 + 1)
     # Tied by default: the output reuses the embeddings after a 150 -> 100 projection.
     assert model.count_params() == 1772 * 100 + lstm + 151 * 100
@@ -33,7 +33,7 @@ def test_tutorial_sizes_and_defaults(final_problem_path):
         final_problem_path, epochs=0, validation_split=0.0, **TUTORIAL_RECIPE
     )
     assert tutorial.count_params() == 1772 * 100 + lstm + 151 * 1772  # its Dense(softmax)
-    assert not tutorial.optimizer.use_ema and tutorial.dropout == 0
+    assert not tutorial.optimizer.use_ema and tutorial.backbone.dropout == 0
 
 
 def test_from_text_holds_out_last_lines(tmp_path):

@@ -125,7 +125,7 @@ def test_a_large_vocabulary_is_capped_and_the_cap_printed(tmp_path, monkeypatch,
     monkeypatch.setattr(recipe, "MAX_VOCABULARY", 50)
     model = NextWordLSTM.from_text(path, epochs=0, embedding_dim=4, lstm_units=4)
     kept = model.preprocessor.word_counts[2:]
-    assert model.vocabulary_size == 50 and len(kept) == 48
+    assert model.backbone.vocabulary_size == 50 and len(kept) == 48
     words = recipe.split(path, set_apart=False).word_counts  # epochs=0: none set apart
     share = sum(kept) / sum(words.values())
     assert min(kept) >= max(
@@ -137,4 +137,4 @@ def test_a_large_vocabulary_is_capped_and_the_cap_printed(tmp_path, monkeypatch,
     )
     assert expected in capsys.readouterr().out.splitlines()
     model = NextWordLSTM.from_text(path, epochs=0, max_tokens=60, embedding_dim=4, lstm_units=4)
-    assert model.vocabulary_size == 60 and "word types" not in capsys.readouterr().out
+    assert model.backbone.vocabulary_size == 60 and "word types" not in capsys.readouterr().out

@@ -9,15 +9,15 @@ from keras_nextword.generation import suggest as suggestions
 from keras_nextword.layers.initializers import NumPyInitializer
 from keras_nextword.layers.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.layers.metrics import PositionAccuracy, SuggestionAccuracy
-from keras_nextword.models.next_word_lstm import presets
+from keras_nextword.models.next_word_lstm import decoding, presets, raw_text
 from keras_nextword.models.next_word_lstm.backbone import Dropout, NextWordLSTMBackbone
 from keras_nextword.models.next_word_lstm.causal_lm_preprocessor import (
     NextWordLSTMCausalLMPreprocessor,
 )
-from keras_nextword.models.next_word_lstm.decoding import LSTMDecoding
-from keras_nextword.models.next_word_lstm.raw_text import RawTextTask
 from keras_nextword.runtime.environment import keras_hub
 from keras_nextword.runtime.files import save_atomic
+
+_SIZES = ("vocabulary_size", "embedding_dim", "lstm_units", "dropout", "tie_weights")
 
 
 def _output_logits(embedding, head, tie_weights, hidden_states):
@@ -26,7 +26,7 @@ def _output_logits(embedding, head, tie_weights, hidden_states):
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
-class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
+class NextWordLSTM(keras_hub.models.CausalLM):
     """Word-level next-word LSTM language model, a keras-hub `CausalLM`.
 
     `token_ids` of shape `(batch, length)` go through
@@ -49,35 +49,20 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
 
     With a `preprocessor` (an adapted `NGramVectorizer`, or a
     `NextWordLSTMCausalLMPreprocessor`), `fit`, `evaluate` and `predict` also
-    accept raw strings, and `generate` continues text. As every keras-hub
-    `CausalLM`, it has `call_with_cache` over the LSTM's `(h, c)` state,
-    `generate_step`, `compile(sampler=...)`, `save_to_preset` and
-    `from_preset` (`keras_hub.models.CausalLM.from_preset(dir)` loads it too).
+    accept raw strings (`raw_text`), and `generate` continues text. As every
+    keras-hub `CausalLM`, it has `call_with_cache` over the LSTM's `(h, c)`
+    state, `generate_step` (`decoding`), `compile(sampler=...)`,
+    `save_to_preset` and `from_preset` (`keras_hub.models.CausalLM.from_preset(dir)`
+    loads it too). `from_sizes` builds the backbone from sizes.
 
     Args:
-        vocabulary_size: int, the number of token ids (padding and `[UNK]`
-            included); or a `NextWordLSTMBackbone`, as `backbone`.
-        embedding_dim: int, the embedding width.
-        lstm_units: int, the LSTM width.
-        dropout: float in [0, 1), dropout rate after the embedding and after
-            the LSTM while training (0, the tutorial's, turns it off).
+        backbone: a `NextWordLSTMBackbone`; its sizes, `dropout`,
+            `tie_weights` and dtype policy are the model's. With
+            `tie_weights`, the output layer reuses the embedding matrix
+            (after a `Dense(embedding_dim)` projection when `lstm_units`
+            differs); else it is a `Dense(vocabulary_size)`, the tutorial's.
         preprocessor: an `NGramVectorizer`, a `NextWordLSTMCausalLMPreprocessor`
             or None.
-        dtype: a dtype policy or its name (e.g. `"mixed_bfloat16"`,
-            `"mixed_float16"`) for every layer; the logits are cast to
-            float32; None for `keras.config.dtype_policy()`. Mixed
-            policies keep the weights in float32 and compute in 16 bits;
-            `"mixed_float16"` scales the loss (`keras.optimizers.LossScaleOptimizer`).
-        tie_weights: bool. The output layer reuses the embedding matrix
-            (`keras.layers.ReversibleEmbedding`, no output bias), after a
-            `Dense(embedding_dim)` projection when `lstm_units` differs: fewer
-            weights, and lower held-out perplexity on The Final Problem
-            (86-90 against 94-99 untied over seeds 0-2, `benchmarks/heldout.py`),
-            so `from_text` ties by default. False here, the tutorial's layer.
-        backbone: a `NextWordLSTMBackbone` to build on (keras-hub's way), or
-            None to build one from the arguments above. With a backbone, the
-            sizes, `dropout`, `tie_weights` and the dtype policy are the
-            backbone's, and `vocabulary_size` and `dtype` must be None.
         **kwargs: `keras_hub.models.Task` arguments (`name`, `compile`).
 
     Examples:
@@ -87,44 +72,17 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
     'What happens we do this and i have'
     >>> model.predict(["it is with a heavy"], verbose=0).shape
     (1, 1544)
-    >>> twin = NextWordLSTM(backbone=model.backbone, preprocessor=model.preprocessor)
+    >>> twin = NextWordLSTM(model.backbone, preprocessor=model.preprocessor)
     """
 
     backbone_cls = NextWordLSTMBackbone
     preprocessor_cls = NextWordLSTMCausalLMPreprocessor
 
-    def __init__(
-        self,
-        vocabulary_size=None,
-        embedding_dim=100,
-        lstm_units=150,
-        dropout=0.0,
-        preprocessor=None,
-        dtype=None,
-        tie_weights=False,
-        backbone=None,
-        **kwargs,
-    ):
-        if isinstance(vocabulary_size, NextWordLSTMBackbone):  # NextWordLSTM(backbone)
-            vocabulary_size, backbone = None, vocabulary_size
-        if backbone is None:
-            if vocabulary_size is None:
-                raise ValueError("`NextWordLSTM` needs a `vocabulary_size` or a `backbone`.")
-            # Embedding and LSTM (no mask: rows are post-padded, and Keras runs
-            # the LSTM on cuDNN only without one), checking the sizes.
-            backbone = NextWordLSTMBackbone(
-                vocabulary_size,
-                embedding_dim,
-                lstm_units,
-                dropout=dropout,
-                tie_weights=tie_weights,
-                dtype=dtype,
-                name="backbone",
-            )
-        elif vocabulary_size is not None or dtype is not None:
-            raise ValueError(
-                "With a `backbone`, `vocabulary_size` and `dtype` are the backbone's: "
-                f"pass None. Received: vocabulary_size={vocabulary_size!r}, dtype={dtype!r}"
+    def __init__(self, backbone, preprocessor=None, **kwargs):
+        if not isinstance(backbone, NextWordLSTMBackbone):
+            raise TypeError(
+                "`NextWordLSTM` takes a `NextWordLSTMBackbone`; build one from sizes with "
+                f"`NextWordLSTM.from_sizes(vocabulary_size, ...)`. Received: {backbone!r}"
             )
         # === Layers === (set before the functional init, as keras-hub's tasks)
         self.backbone = backbone
@@ -156,14 +114,50 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
         super().__init__(inputs=token_ids, outputs=logits, **kwargs)
         self.head = head
 
-    # The backbone's layers and sizes, read where the model's were.
-    embedding = property(lambda self: self.backbone.token_embedding)
-    lstm = property(lambda self: self.backbone.lstm)
-    vocabulary_size = property(lambda self: self.backbone.vocabulary_size)
-    embedding_dim = property(lambda self: self.backbone.embedding_dim)
-    lstm_units = property(lambda self: self.backbone.lstm_units)
-    dropout = property(lambda self: self.backbone.dropout)
-    tie_weights = property(lambda self: self.backbone.tie_weights)
+    @classmethod
+    def from_sizes(
+        cls,
+        vocabulary_size,
+        embedding_dim=100,
+        lstm_units=150,
+        dropout=0.0,
+        tie_weights=False,
+        dtype=None,
+        preprocessor=None,
+        **kwargs,
+    ):
+        """A model on a new `NextWordLSTMBackbone` of these sizes (its arguments).
+
+        Args:
+            vocabulary_size, embedding_dim, lstm_units, dropout, tie_weights:
+                the backbone's (defaults: the tutorial's 100 and 150, no
+                dropout, untied). `from_text` ties: lower held-out perplexity
+                on The Final Problem (86-90 against 94-99 untied over seeds
+                0-2, `benchmarks/heldout.py`).
+            dtype: a dtype policy or its name (e.g. `"mixed_bfloat16"`) for
+                every layer, or None for `keras.config.dtype_policy()`; the
+                logits are float32, `"mixed_float16"` scales the loss.
+            preprocessor: as the constructor's.
+            **kwargs: the constructor's other arguments (`name`, `compile`).
+
+        Returns:
+            A `NextWordLSTM`.
+
+        Example:
+        >>> model = NextWordLSTM.from_sizes(10, embedding_dim=4, lstm_units=6)
+        >>> model.backbone.vocabulary_size, model.backbone.lstm_units
+        (10, 6)
+        """
+        backbone = NextWordLSTMBackbone(
+            vocabulary_size,
+            embedding_dim,
+            lstm_units,
+            dropout=dropout,
+            tie_weights=tie_weights,
+            dtype=dtype,
+            name="backbone",
+        )
+        return cls(backbone, preprocessor=preprocessor, **kwargs)
 
     def compile(
         self, optimizer="auto", loss="auto", weighted_metrics="auto", sampler="greedy", **kwargs
@@ -188,7 +182,7 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
             **kwargs: other `keras.Model.compile` arguments.
 
         Example:
-        >>> model = NextWordLSTM(10, embedding_dim=4, lstm_units=6)
+        >>> model = NextWordLSTM.from_sizes(10, embedding_dim=4, lstm_units=6)
         >>> model.compile(sampler="top_k")
         >>> type(model.sampler).__name__
         'TopKSampler'
@@ -214,18 +208,11 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
 
     @classmethod
     def from_text(cls, path, *args, **kwargs):
-        """Trains a model on a text file, with settings chosen from the
-        corpus: `keras_nextword.training.from_text.from_text`, whose arguments it takes.
-
-        Args:
-            path: str or `os.PathLike`, the text file.
-            *args, **kwargs: `keras_nextword.training.from_text.from_text` arguments.
+        """Trains a model on a text file (`training.from_text.from_text`, whose
+        arguments it takes; the class docstring's example runs it).
 
         Returns:
             The trained `NextWordLSTM`.
-
-        Example (the class docstring's runs):
-        >>> model = NextWordLSTM.from_text("final_problem.txt")  # doctest: +SKIP
         """
         # Imported here: the training recipe is the layer above the model
         # (it builds models), so the model module never imports it at load.
@@ -234,19 +221,11 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
         return training.from_text(cls, path, *args, **kwargs)
 
     def fit_text(self, path, **kwargs):
-        """Trains this model further on more text, as `from_text` trains:
-        `keras_nextword.training.from_text.fit_text`, whose arguments it takes.
-
-        Args:
-            path: a path, or a list of paths, of UTF-8 text files.
-            **kwargs: `keras_nextword.training.from_text.fit_text` arguments
-                (`epochs`, `max_minutes`, `learning_rate`, ...).
+        """Trains this model further on more text, as `from_text` trains
+        (`training.from_text.fit_text`, whose arguments and example these are).
 
         Returns:
             The model, trained.
-
-        Example (`fit_text`'s docstring runs one):
-        >>> model.fit_text("more_text.txt", max_minutes=5)  # doctest: +SKIP
         """
         from keras_nextword.training import from_text as training  # the layer above
 
@@ -267,16 +246,20 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
             The logits, `(batch, length, vocabulary_size)`.
 
         Example:
-        >>> model = NextWordLSTM(10, embedding_dim=4, lstm_units=6, tie_weights=True)
+        >>> model = NextWordLSTM.from_sizes(10, embedding_dim=4, lstm_units=6, tie_weights=True)
         >>> logits = model.output_logits(model.backbone(np.array([[2, 3]])))
         >>> tuple(logits.shape)
         (1, 2, 10)
         """
-        return _output_logits(self.embedding, self.head, self.tie_weights, hidden_states)
+        backbone = self.backbone
+        return _output_logits(
+            backbone.token_embedding, self.head, backbone.tie_weights, hidden_states
+        )
 
-    suggest = (
-        suggestions.suggest
-    )  # model.suggest(texts, k=5): see keras_nextword.generation.suggest
+    def suggest(self, texts, k=5):
+        """The `k` most likely words to type next: `generation.suggest.suggest`,
+        whose arguments (`texts`, `k`), return value and example these are."""
+        return suggestions.suggest(self, texts, k)
 
     def generate(
         self, prompts, max_length=10, sampler=None, seed=None, stop=None, **sampler_kwargs
@@ -303,7 +286,7 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
         Example:
         >>> vectorizer = NGramVectorizer()
         >>> vectorizer.adapt(["a heavy heart", "a light heart"])
-        >>> model = NextWordLSTM(vectorizer.vocabulary_size(), preprocessor=vectorizer)
+        >>> model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), preprocessor=vectorizer)
         >>> len(model.generate("a heavy", max_length=3).split())  # 2 + 3 words
         5
         """
@@ -311,6 +294,45 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
         return generation.generate(
             self, prompts, max_length, sampler or "greedy", seed, stop, **sampler_kwargs
         )
+
+    # keras-hub's generation contract (`decoding` holds the bodies and their examples).
+    def call_with_cache(self, token_ids, cache, cache_update_index=None):
+        """`decoding.call_with_cache`: logits, hidden states and the `(h, c)`
+        cache after `token_ids`; the LSTM's state has no positions, so
+        keras-hub's `cache_update_index` is unused."""
+        return decoding.call_with_cache(self, token_ids, cache)
+
+    def _build_cache(self, token_ids):
+        """`decoding.build_cache`: hidden states and `(h, c)` from a zero state."""
+        return decoding.build_cache(self, token_ids)
+
+    def generate_step(self, inputs, stop_token_ids=None):
+        """`decoding.generate_step`: one batch of keras-hub's generation."""
+        return decoding.generate_step(self, inputs, stop_token_ids)
+
+    # Keras' `fit`, `evaluate` and `predict`, also on raw strings: here only
+    # (`raw_text` holds the bodies, their arguments and examples).
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        # keras-hub's Task maps its preprocessor over samples in its own
+        # `fit`; `raw_text` reads raw strings itself and calls `keras.Model`'s
+        # methods, so batches that reach here are token ids.
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    def scoring_dataset(self, x, batch_size=None):
+        """`raw_text.scoring_dataset`: raw lines laid out to be scored line by line."""
+        return raw_text.scoring_dataset(self, x, batch_size)
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        """`raw_text.fit`: `keras.Model.fit` that also takes raw lines of text."""
+        return raw_text.fit(self, x, y, batch_size, validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """`raw_text.evaluate`: `keras.Model.evaluate`, raw lines scored line by line."""
+        return raw_text.evaluate(self, x, y, batch_size, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """`raw_text.predict`: `keras.Model.predict`, or next-word probabilities of strings."""
+        return raw_text.predict(self, x, batch_size, **kwargs)
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -331,39 +353,33 @@ class NextWordLSTM(RawTextTask, LSTMDecoding, keras_hub.models.CausalLM):
 
     @classmethod
     def from_config(cls, config):
-        # Also reads the configs of keras_nextword 0.1, whose keys were the
-        # constructor's sizes (`vocabulary_size`...) rather than a backbone.
         config = dict(config)
         training_settings = config.pop("training_settings", None)
+        if "backbone" not in config:
+            # The one compatibility path: keras_nextword 0.1's configs hold the
+            # sizes (`vocabulary_size`...) and dtype where keras-hub's hold a backbone.
+            sizes = {key: config.pop(key) for key in _SIZES if key in config}
+            dtype = config.pop("dtype", None)
+            config["backbone"] = NextWordLSTMBackbone(**sizes, dtype=dtype, name="backbone")
         model = super().from_config(config)
         model.training_settings = training_settings
         return model
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
-        """keras-hub's `Task.from_preset`, naming a local directory that holds no preset.
-
-        `model.save_to_preset(dir)` (keras-hub's) writes the backbone, the task
-        and the preprocessor; this, `keras_hub.models.CausalLM.from_preset(dir)`
-        and `keras_nextword.load_model(dir)` load the whole model, and
-        `keras_hub.models.Backbone.from_preset(dir)` the backbone. As
-        keras-hub's loader does, a float policy saved (`mixed_bfloat16`
-        included) loads as `keras.config.dtype_policy()` unless `dtype` says.
+        """keras-hub's `Task.from_preset` (see `presets`), naming a local
+        directory that holds no preset (`FileNotFoundError`).
 
         Args:
-            preset: a local preset directory, or a keras-hub preset handle
-                (`kaggle://...`, `hf://...`).
+            preset: a local preset directory, or a keras-hub preset handle.
             load_weights: bool, load the saved weights.
-            **kwargs: keras-hub's (`dtype`).
+            **kwargs: keras-hub's (`dtype`: a float policy saved loads as
+                `keras.config.dtype_policy()` unless it says).
 
         Returns:
             The `NextWordLSTM`, with its preprocessor.
 
-        Raises:
-            FileNotFoundError: a local directory that holds no preset.
-
         Example:
-        >>> model.save_to_preset("final_problem_lstm")  # doctest: +SKIP
         >>> NextWordLSTM.from_preset("final_problem_lstm")  # doctest: +SKIP
         """
         presets.check_preset(preset)

@@ -52,7 +52,7 @@ def test_padding_never_changes_a_prediction(tie_weights):
     same logits at their last word (pre-padded rows gave others: padding ran
     through the LSTM first), and post-padded rows the LSTM's own outputs."""
     keras.utils.set_random_seed(0)
-    model = NextWordLSTM(50, embedding_dim=8, lstm_units=16, tie_weights=tie_weights)
+    model = NextWordLSTM.from_sizes(50, embedding_dim=8, lstm_units=16, tie_weights=tie_weights)
     words = np.array([[5, 7, 9, 11]], "int32")
     last = keras.ops.convert_to_numpy(model(words))[:, -1]
     pre = np.array([[0, 0, 5, 7, 9, 11], [0, 0, 0, 0, 0, 5], [4, 3, 2, 6, 8, 10]], "int32")
@@ -83,7 +83,7 @@ def tutorial_fit(vectorizer, x, y, rows_at):
     """A tutorial model (`TUTORIAL_RECIPE`'s sizes) fitted on `x` for one
     epoch, each row's target `y` at position `rows_at` (weight 1, 0 elsewhere)."""
     keras.utils.set_random_seed(0)
-    model = NextWordLSTM(
+    model = NextWordLSTM.from_sizes(
         vectorizer.vocabulary_size(), embedding_dim=8, lstm_units=8, dropout=0.0, tie_weights=False
     )
     model.compile(optimizer=keras.optimizers.Adam(TUTORIAL_RECIPE["learning_rate"]))

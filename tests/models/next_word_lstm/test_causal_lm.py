@@ -17,7 +17,9 @@ def tiny_model(lines=LINES, **kwargs):
     preprocessor = NGramVectorizer()
     preprocessor.adapt(lines)
     kwargs = {"embedding_dim": 8, "lstm_units": 8, **kwargs}
-    return NextWordLSTM(preprocessor.vocabulary_size(), preprocessor=preprocessor, **kwargs)
+    return NextWordLSTM.from_sizes(
+        preprocessor.vocabulary_size(), preprocessor=preprocessor, **kwargs
+    )
 
 
 def test_fit_on_raw_strings_learns_and_reports_perplexity():
@@ -39,7 +41,7 @@ def test_evaluate_perplexity_is_exp_loss():
     results = model.evaluate(LINES, verbose=0, return_dict=True)
     assert results["perplexity"] == pytest.approx(math.exp(loss), rel=1e-4)
     # An untrained model is close to uniform over the vocabulary.
-    assert results["perplexity"] == pytest.approx(model.vocabulary_size, rel=0.1)
+    assert results["perplexity"] == pytest.approx(model.backbone.vocabulary_size, rel=0.1)
 
 
 @pytest.mark.parametrize("width, bucketed", [(17, False), (40, True)])
@@ -50,7 +52,7 @@ def test_scoring_shares_one_layout_bucketed_only_on_wide_rows(width, bucketed):
     lines = [" ".join(["holmes"] * n) for n in range(2, 42)]
     preprocessor = NGramVectorizer(sequence_length=width)
     preprocessor.adapt(lines)
-    model = NextWordLSTM(preprocessor.vocabulary_size(), 8, 8, preprocessor=preprocessor)
+    model = NextWordLSTM.from_sizes(preprocessor.vocabulary_size(), 8, 8, preprocessor=preprocessor)
     shapes = {tuple(x.shape) for x, _, _ in model.scoring_dataset(lines, 8)}
     # Narrow rows: 8 rows a step times 8; wide ones: bucketed at the batch size.
     assert {rows for rows, _ in shapes} == ({8} if bucketed else {64})
@@ -100,7 +102,7 @@ def test_predict_on_strings_uses_last_words():
     by_text = model.predict(["a heavy heart that", "heart"], verbose=0)
     by_ids = softmax(model.predict(ids_of(model, "a heavy heart that"), verbose=0)[:, -1])
     np.testing.assert_allclose(by_text[:1], by_ids, atol=1e-6)
-    assert by_text.shape == (2, model.vocabulary_size)
+    assert by_text.shape == (2, model.backbone.vocabulary_size)
     np.testing.assert_allclose(by_text.sum(-1), 1.0, rtol=1e-5)
 
 
@@ -113,18 +115,18 @@ def test_post_padding_does_not_change_predictions(tying):
     ids = ids_of(model, "a heavy heart")
     padded = np.pad(ids, [(0, 0), (0, 5)])
     logits = model.predict(ids, verbose=0)
-    assert logits.dtype == np.float32 and logits.shape == (1, 3, model.vocabulary_size)
+    assert logits.dtype == np.float32 and logits.shape == (1, 3, model.backbone.vocabulary_size)
     np.testing.assert_allclose(model.predict(padded, verbose=0)[:, :3], logits, atol=1e-6)
 
 
 def masked_twin(model):
     """The same weights in the masked graph (`Embedding(mask_zero=True)`)."""
     token_ids = keras.Input(shape=(None,), dtype="int32")
-    x = keras.layers.Embedding(model.vocabulary_size, model.embedding_dim, mask_zero=True)(
-        token_ids
-    )
-    x = keras.layers.LSTM(model.lstm_units, return_sequences=True)(x)
-    twin = keras.Model(token_ids, keras.layers.Dense(model.vocabulary_size)(x))
+    x = keras.layers.Embedding(
+        model.backbone.vocabulary_size, model.backbone.embedding_dim, mask_zero=True
+    )(token_ids)
+    x = keras.layers.LSTM(model.backbone.lstm_units, return_sequences=True)(x)
+    twin = keras.Model(token_ids, keras.layers.Dense(model.backbone.vocabulary_size)(x))
     twin.set_weights(model.get_weights())
     return twin
 
@@ -172,12 +174,12 @@ def test_keras_round_trip(tmp_path, tying):
 
 def test_tied_weights_share_the_embedding_matrix():
     model = tiny_model(tie_weights=True, embedding_dim=6)  # lstm_units 8: a projection
-    vocabulary = model.vocabulary_size
+    vocabulary = model.backbone.vocabulary_size
     lstm = 4 * 8 * (6 + 8 + 1)
     assert model.count_params() == vocabulary * 6 + lstm + (8 * 6 + 6)
     x = keras.ops.convert_to_numpy(pipeline.layout(model.preprocessor, LINES)[0])
     hidden = keras.ops.convert_to_numpy(model.backbone(x))
-    embeddings = keras.ops.convert_to_numpy(model.embedding.embeddings)
+    embeddings = keras.ops.convert_to_numpy(model.backbone.token_embedding.embeddings)
     expected = (
         hidden @ keras.ops.convert_to_numpy(model.head.kernel) + model.head.bias
     ) @ embeddings.T

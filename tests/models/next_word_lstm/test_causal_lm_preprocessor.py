@@ -44,7 +44,7 @@ def test_config_round_trip_and_a_model_that_holds_it(tmp_path):
     restored = NextWordLSTMCausalLMPreprocessor.from_config(layer.get_config())
     assert restored.get_vocabulary() == layer.get_vocabulary()
     assert restored.sequence_length == 6
-    model = NextWordLSTM(layer.vocabulary_size(), 4, 6, preprocessor=layer)
+    model = NextWordLSTM.from_sizes(layer.vocabulary_size(), 4, 6, preprocessor=layer)
     history = model.fit(LINES, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
     assert len(model.generate("a heavy", max_length=3).split()) == 5

@@ -9,22 +9,25 @@ from keras_nextword.text.ngram_vectorizer import OOV_ID
 PROMPTS = ["it is with a heavy heart", "holmes", "the professor was"]
 
 
-def test_is_a_keras_hub_causal_lm_built_the_old_way_or_on_a_backbone():
-    model = NextWordLSTM(12, embedding_dim=4, lstm_units=6)
+def test_is_a_keras_hub_causal_lm_of_a_backbone_and_a_preprocessor():
+    model = NextWordLSTM.from_sizes(12, embedding_dim=4, lstm_units=6)
     assert isinstance(model, keras_hub.models.CausalLM)
+    assert NextWordLSTM.__bases__ == (keras_hub.models.CausalLM,)  # no mixin
     assert NextWordLSTM.backbone_cls is type(model.backbone)
-    twin = NextWordLSTM(backbone=model.backbone)
-    assert twin.backbone is model.backbone and NextWordLSTM(model.backbone).vocabulary_size == 12
-    with pytest.raises(ValueError, match="vocabulary_size"):
-        NextWordLSTM()
-    with pytest.raises(ValueError, match="backbone's"):
-        NextWordLSTM(12, backbone=model.backbone)
+    assert (model.backbone.vocabulary_size, model.backbone.lstm_units) == (12, 6)
+    twin = NextWordLSTM(model.backbone)
+    assert twin.backbone is model.backbone and twin.preprocessor is None
+    # The sizes and layers are the backbone's, read there: the task forwards none.
+    forwarded = ("embedding", "lstm", "vocabulary_size", "embedding_dim", "lstm_units")
+    assert not [name for name in (*forwarded, "dropout", "tie_weights") if hasattr(model, name)]
+    with pytest.raises(TypeError, match="from_sizes"):
+        NextWordLSTM(12)  # sizes go through `from_sizes`
 
 
 @pytest.mark.parametrize("tying", [{}, {"tie_weights": True}])
 def test_call_with_cache_gives_the_model_logits_step_by_step(tying):
     keras.utils.set_random_seed(0)
-    model = NextWordLSTM(20, embedding_dim=4, lstm_units=6, **tying)
+    model = NextWordLSTM.from_sizes(20, embedding_dim=4, lstm_units=6, **tying)
     ids = np.array([[2, 3, 4, 5], [6, 7, 0, 0]], "int32")
     expected = keras.ops.convert_to_numpy(model(ids))
     hidden, cache = model._build_cache(ids[:, :1])
@@ -72,7 +75,7 @@ def test_generate_step_equals_generate_for_each_prompt(small_model):
 def test_compile_sampler_is_the_generate_default():
     vectorizer = NGramVectorizer()
     vectorizer.adapt(["a heavy heart", "a light heart", "a heavy pen"])
-    model = NextWordLSTM(vectorizer.vocabulary_size(), 4, 6, preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 4, 6, preprocessor=vectorizer)
     greedy = model.generate("a", max_length=6)
     model.compile(sampler=keras_hub.samplers.RandomSampler(temperature=50.0, seed=1))
     sampled = [model.generate("a", max_length=6, seed=s) for s in range(4)]
@@ -85,7 +88,7 @@ def test_max_length_counts_new_words_not_the_prompt():
     counts new words only, whatever the prompt's length."""
     vectorizer = NGramVectorizer()
     vectorizer.adapt(["a heavy heart", "a light heart"])
-    model = NextWordLSTM(vectorizer.vocabulary_size(), 4, 6, preprocessor=vectorizer)
+    model = NextWordLSTM.from_sizes(vectorizer.vocabulary_size(), 4, 6, preprocessor=vectorizer)
     for prompt in ("a", "a heavy heart a light heart a heavy"):
         for max_length in (1, 3):
             text = model.generate(prompt, max_length=max_length)

@@ -17,7 +17,9 @@ def test_preset_round_trip(tmp_path, tying):
     preprocessor.adapt(LINES)
     keras.utils.set_random_seed(0)
     sizes = {"embedding_dim": 8, "lstm_units": 8, **tying}
-    model = NextWordLSTM(preprocessor.vocabulary_size(), preprocessor=preprocessor, **sizes)
+    model = NextWordLSTM.from_sizes(
+        preprocessor.vocabulary_size(), preprocessor=preprocessor, **sizes
+    )
     model.fit(LINES, epochs=1, verbose=0)
     model.save_to_preset(tmp_path / "preset")
     x = np.array([[2, 3, 4, 0]], "int32")
@@ -46,7 +48,7 @@ def test_a_preset_of_keras_nextword_0_1_loads(tmp_path):
     config = old.get_config()
     config.pop("backbone")
     sizes = ("vocabulary_size", "embedding_dim", "lstm_units", "dropout", "tie_weights")
-    config.update({k: getattr(old, k) for k in sizes})
+    config.update({k: getattr(old.backbone, k) for k in sizes})
     saved = {
         "module": "keras_nextword.models.next_word_lstm.causal_lm",
         "class_name": "NextWordLSTM",
