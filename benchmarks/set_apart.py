@@ -1,0 +1,137 @@
+"""What setting training lines apart costs a corpus, and what a refit on all of them regains.
+
+    KERAS_BACKEND=jax python benchmarks/set_apart.py --corpus the_final_problem --seeds 0 1 2
+    KERAS_BACKEND=jax python benchmarks/set_apart.py --corpus wikitext2_sentences --slice 0.33
+
+`from_text` sets the last 10% of the training lines apart to stop on (`recipe.dev_lines`): they
+are never trained on and their words are not in the vocabulary. For each corpus (prepared as
+`suite.py` prepares it, `--slice` included), in fresh processes, on the same held-out lines:
+
+- `from_text(path, seed=0)`, the default run (`default`);
+- `from_text(path, seed=0, epochs=E, early_stopping_patience=0)`, E the epoch with the best
+  set-apart perplexity in the default run: every training line trained on and in the
+  vocabulary, as long as the stopping rule found (`refit`);
+- interpolated Kneser-Ney 4-gram on all the training lines (`baselines.py`).
+
+Held-out perplexity is exact and scored as `suite.py` scores it, over all targets, over the
+targets each model knows, and over the targets both models know (the refit's vocabulary is
+larger: its own known targets include rarer words, so only the shared ones compare).
+Writes `results/set_apart/<corpus>.json`.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import suite
+
+from keras_nextword import NextWordLSTM
+from keras_nextword.text import data, pipeline
+from keras_nextword.text.ngram_vectorizer import OOV_ID
+from keras_nextword.training import recipe
+
+HERE = Path(__file__).resolve().parent
+
+
+def target_losses(model, lines, rows=64):
+    """Exact negative log-likelihood of every held-out prediction, and its target word."""
+    x, y, w = (np.asarray(t) for t in pipeline.layout(model.preprocessor, lines))
+    vocabulary = np.asarray(model.preprocessor.get_vocabulary(), dtype=object)
+    nll, words = [], []
+    for start in range(0, len(x), rows):
+        logits = keras.ops.convert_to_numpy(model(x[start : start + rows])).astype("float64")
+        real = w[start : start + rows] > 0
+        logits, target = logits[real], y[start : start + rows][real]
+        top = logits.max(-1, keepdims=True)
+        log_z = np.log(np.exp(logits - top).sum(-1)) + top[:, 0]
+        nll.append(log_z - logits[np.arange(len(target)), target])
+        words.append(np.where(target == OOV_ID, None, vocabulary[target]))
+    return np.concatenate(nll), np.concatenate(words)
+
+
+def scores(nll, words, shared):
+    """Perplexity over all targets, known ones, and those every compared model knows."""
+    known = words != None  # noqa: E711 (an object array)
+    both = np.array([w in shared for w in words])
+    return {
+        "perplexity_all": float(np.exp(nll.mean())),
+        "perplexity_known": float(np.exp(nll[known].mean())),
+        "perplexity_known_to_both": float(np.exp(nll[both].mean())),
+        "known_to_both": int(both.sum()),
+    }
+
+
+def train(path, seed, **arguments):
+    start = time.perf_counter()
+    model = NextWordLSTM.from_text(path, seed=seed, verbose=0, **arguments)
+    history = model.history.history
+    return model, {
+        "seconds": time.perf_counter() - start,
+        "vocabulary": model.backbone.vocabulary_size,
+        "training_words": sum(model.preprocessor.word_counts),
+        "epochs": len(history["loss"]),
+        "dev_perplexity": history.get("dev_perplexity"),
+    }
+
+
+def compare(path, held_out, seed, limit):
+    """The default run and the refit with one seed, scored on the held-out lines."""
+    results = {"seed": seed}
+    default, results["default"] = train(path, seed, **limit)
+    dev = results["default"]["dev_perplexity"]
+    epochs = results["best_epoch"] = dev.index(min(dev)) + 1
+    refit, results["refit"] = train(path, seed, epochs=epochs, early_stopping_patience=0, **limit)
+    shared = set(default.preprocessor.get_vocabulary()[OOV_ID + 1 :])
+    shared &= set(refit.preprocessor.get_vocabulary()[OOV_ID + 1 :])
+    for name, model in (("default", default), ("refit", refit)):
+        results[name].update(scores(*target_losses(model, held_out), shared))
+    results["refit_over_default_known_to_both"] = (
+        results["refit"]["perplexity_known_to_both"]
+        / results["default"]["perplexity_known_to_both"]
+    )
+    print(json.dumps({k: v for k, v in results.items() if k != "default"}), flush=True)
+    return results
+
+
+def run(corpus, data_folder, slice_mb, max_minutes, seeds):
+    import baselines
+
+    limit = {} if max_minutes is None else {"max_minutes": max_minutes}
+    results = {"machine": suite.machine(), "load_average_before": os.getloadavg()}
+    with tempfile.TemporaryDirectory() as folder:
+        path, results["corpus"] = suite.prepare(corpus, data_folder, folder, slice_mb)
+        held_out = data.listed(recipe.split(path).held_out)
+        results["runs"] = [compare(path, held_out, seed, limit) for seed in seeds]
+        kneser_ney = baselines.evaluate(path)["models"]["Kneser-Ney 4-gram"]
+    results["kneser_ney"] = {k: kneser_ney[k] for k in ("perplexity_all", "perplexity_known")}
+    ratios = [r["refit_over_default_known_to_both"] for r in results["runs"]]
+    results["refit_over_default_known_to_both_mean"] = float(np.mean(ratios))
+    results["load_average_after"] = os.getloadavg()
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=suite.CORPORA, default="the_final_problem")
+    parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
+    parser.add_argument("--slice", type=float, metavar="MB", help="keep the first MB megabytes")
+    parser.add_argument("--max-minutes", type=float, help="from_text's limit (default its own)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    args = parser.parse_args()
+    results = run(args.corpus, args.data, args.slice, args.max_minutes, args.seeds)
+    folder = HERE / "results" / "set_apart"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{results['corpus']['name']}.json"
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(
+        json.dumps({k: results[k] for k in ("kneser_ney", "refit_over_default_known_to_both_mean")})
+    )
+
+
+if __name__ == "__main__":
+    main()
