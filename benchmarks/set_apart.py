@@ -11,10 +11,12 @@ are never trained on and their words are not in the vocabulary. For each corpus 
 - `from_text(path, seed=0, epochs=E, early_stopping_patience=0)`, E the epoch with the best
   set-apart perplexity in the default run: every training line trained on and in the
   vocabulary, as long as the stopping rule found (`refit`);
+- the same with the default run's vocabulary size (`max_tokens`): the most frequent words of
+  all the lines, so nearly the same words (`refit_same_size`);
 - interpolated Kneser-Ney 4-gram on all the training lines (`baselines.py`).
 
 Held-out perplexity is exact and scored as `suite.py` scores it, over all targets, over the
-targets each model knows, and over the targets both models know (the refit's vocabulary is
+targets each model knows, and over the targets every model knows (the refit's vocabulary is
 larger: its own known targets include rarer words, so only the shared ones compare).
 Writes `results/set_apart/<corpus>.json`.
 """
@@ -57,12 +59,14 @@ def target_losses(model, lines, rows=64):
 def scores(nll, words, shared):
     """Perplexity over all targets, known ones, and those every compared model knows."""
     known = words != None  # noqa: E711 (an object array)
+    counts = {"known": int(known.sum())}
     both = np.array([w in shared for w in words])
     return {
         "perplexity_all": float(np.exp(nll.mean())),
         "perplexity_known": float(np.exp(nll[known].mean())),
         "perplexity_known_to_both": float(np.exp(nll[both].mean())),
         "known_to_both": int(both.sum()),
+        **counts,
     }
 
 
@@ -85,15 +89,22 @@ def compare(path, held_out, seed, limit):
     default, results["default"] = train(path, seed, **limit)
     dev = results["default"]["dev_perplexity"]
     epochs = results["best_epoch"] = dev.index(min(dev)) + 1
-    refit, results["refit"] = train(path, seed, epochs=epochs, early_stopping_patience=0, **limit)
-    shared = set(default.preprocessor.get_vocabulary()[OOV_ID + 1 :])
-    shared &= set(refit.preprocessor.get_vocabulary()[OOV_ID + 1 :])
-    for name, model in (("default", default), ("refit", refit)):
-        results[name].update(scores(*target_losses(model, held_out), shared))
-    results["refit_over_default_known_to_both"] = (
-        results["refit"]["perplexity_known_to_both"]
-        / results["default"]["perplexity_known_to_both"]
+    again = dict(epochs=epochs, early_stopping_patience=0, **limit)
+    models = {"default": default}
+    models["refit"], results["refit"] = train(path, seed, **again)
+    size = default.backbone.vocabulary_size
+    models["refit_same_size"], results["refit_same_size"] = train(
+        path, seed, max_tokens=size, **again
     )
+    shared = set.intersection(
+        *(set(m.preprocessor.get_vocabulary()[OOV_ID + 1 :]) for m in models.values())
+    )
+    default_figure = None
+    for name, model in models.items():
+        results[name].update(scores(*target_losses(model, held_out), shared))
+        figure = results[name]["perplexity_known_to_both"]
+        default_figure = default_figure or figure
+        results[f"{name}_over_default_known_to_both"] = figure / default_figure
     print(json.dumps({k: v for k, v in results.items() if k != "default"}), flush=True)
     return results
 
@@ -109,8 +120,9 @@ def run(corpus, data_folder, slice_mb, max_minutes, seeds):
         results["runs"] = [compare(path, held_out, seed, limit) for seed in seeds]
         kneser_ney = baselines.evaluate(path)["models"]["Kneser-Ney 4-gram"]
     results["kneser_ney"] = {k: kneser_ney[k] for k in ("perplexity_all", "perplexity_known")}
-    ratios = [r["refit_over_default_known_to_both"] for r in results["runs"]]
-    results["refit_over_default_known_to_both_mean"] = float(np.mean(ratios))
+    for name in ("refit", "refit_same_size"):
+        key = f"{name}_over_default_known_to_both"
+        results[f"{key}_mean"] = float(np.mean([r[key] for r in results["runs"]]))
     results["load_average_after"] = os.getloadavg()
     return results
 
