@@ -294,6 +294,7 @@ def _fit(args, path, batch_size, distribution):
         tie_weights=args.tie_weights,
         distribution=distribution,
         dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
+        refit="auto" if args.refit else False,
     )
 
 

@@ -145,6 +145,12 @@ def build_parser():
         "corpus size)",
     )
     train.add_argument(
+        "--refit",
+        action="store_true",
+        help="once the stopping rule has found the epoch count, train again on every training "
+        "line (those set apart included) for that many epochs, if the time left allows",
+    )
+    train.add_argument(
         "--max-minutes",
         type=_nonnegative,
         default=15.0,

@@ -358,12 +358,14 @@ def test_keras_first_then_the_package_registers_its_classes(trained):
                 "max_minutes": 15.0,
                 "num_sampled": None,
                 "learning_rate": None,
+                "refit": False,
             },
         ),
         (
             ["--patience", "0", "--max-minutes", "0", "--num-sampled", "0", "--dropout", "0.1"]
-            + ["--learning-rate", "0.005"],
+            + ["--learning-rate", "0.005", "--refit"],
             {
+                "refit": "auto",
                 "early_stopping_patience": 0,
                 "max_minutes": None,
                 "num_sampled": 0,
