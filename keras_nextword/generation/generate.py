@@ -21,7 +21,7 @@ from keras_nextword.generation.samplers import GreedySampler, get_sampler
 from keras_nextword.runtime import backend
 from keras_nextword.runtime.environment import keras_hub
 from keras_nextword.text import prompts as prompt_words
-from keras_nextword.text.ngram_vectorizer import OOV_ID, PAD_ID, NGramVectorizer
+from keras_nextword.text.ngram_vectorizer import OOV_ID, PAD_ID
 from keras_nextword.text.prompts import encode
 
 __all__ = [
@@ -391,9 +391,6 @@ def generate(
         # Each row ends at its first stop word, kept.
         stopped = np.isin(new_ids, stop_token_ids)
         lengths = np.where(stopped.any(axis=1), stopped.argmax(axis=1) + 1, lengths)
-    if isinstance(preprocessor, NGramVectorizer):
-        words = preprocessor.detokenize(new_ids)  # its word table, kept between calls
-    else:
-        words = np.asarray(preprocessor.get_vocabulary(), dtype=object)[new_ids].tolist()
+    words = preprocessor.tokenizer.words_of(new_ids)  # its word table, kept between calls
     outputs = [" ".join([text, *row[:n]]) for text, row, n in zip(prompts, words, lengths)]
     return outputs[0] if single else outputs

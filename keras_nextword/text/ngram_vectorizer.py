@@ -7,13 +7,13 @@ compiled JAX or torch graph.
 """
 
 import keras
-import numpy as np
 
 from keras_nextword.runtime.environment import tf
 
 # The words are the tokenizer's; these names are read from here too.
 from keras_nextword.text.tokenizer import (  # noqa: F401
     FILTERS,
+    MAX_SEQUENCE_LENGTH,
     OOV_ID,
     PAD_ID,
     WordTokenizer,
@@ -22,15 +22,15 @@ from keras_nextword.text.tokenizer import (  # noqa: F401
     split_words,
 )
 
-MAX_SEQUENCE_LENGTH = 64
-
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class NGramVectorizer(keras.layers.Layer):
     """Turns lines of text into prefix n-grams and next-word targets.
 
-    Built on a `WordTokenizer` (`keras.layers.TextVectorization` inside), its
-    `tokenizer`, whose words are exactly the Keras-2 `Tokenizer`'s of the
+    The tutorial-compatible n-gram layer (`from_text` gives a model a
+    `NextWordLSTMCausalLMPreprocessor` over the same tokenizer; a model also
+    takes this layer as its preprocessor). Built on a `WordTokenizer`
+    (`keras.layers.TextVectorization` inside), its `tokenizer`, whose words are exactly the Keras-2 `Tokenizer`'s of the
     tutorial: lowercase, the characters
     ``!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~`` plus tab and newline become spaces,
     apostrophes stay inside words. Index 0 is padding and index 1 the
@@ -140,16 +140,9 @@ class NGramVectorizer(keras.layers.Layer):
     def _adapted(self):
         self._reset_lookup_cache()
         self.word_counts = self.tokenizer.word_counts
-        if self.tokenizer.longest_line < 2:
-            raise ValueError(
-                "no line to learn from has two or more words, so there is no next word to learn."
-            )
-        if self.sequence_length is None:
-            self.sequence_length = min(self.tokenizer.longest_line - 1, MAX_SEQUENCE_LENGTH)
+        self.sequence_length = self.tokenizer.context_length(self.sequence_length)
 
     def _reset_lookup_cache(self):
-        # `finalize_state()` builds a new lookup table, so drop what holds the old one.
-        self._words = None
         # Traced once per vocabulary: keeps TextVectorization's output a tf.Tensor
         # on every backend and saves TensorFlow's eager per-op overhead.
         self._tokenize = tf.function(
@@ -186,11 +179,9 @@ class NGramVectorizer(keras.layers.Layer):
         return tf.RaggedTensor.from_tensor(ids, padding=PAD_ID, row_splits_dtype="int32")
 
     def detokenize(self, ids):
-        """Maps ids back to words: an int returns a word, an array a nested list."""
-        if self._words is None:
-            self._words = np.asarray(self.get_vocabulary(), dtype=object)
-        words = self._words[np.asarray(ids)]
-        return words.tolist() if isinstance(words, np.ndarray) else words
+        """Maps ids back to words: an int returns a word, an array a nested list
+        (the tokenizer's `words_of`)."""
+        return self.tokenizer.words_of(ids)
 
     def contexts(self, text):
         """Each line's last `sequence_length` word ids, pre-padded: the model input

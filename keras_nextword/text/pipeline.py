@@ -34,7 +34,8 @@ def word_ids(preprocessor, text, training=False, seed=None):
     draws a fresh one).
 
     Args:
-        preprocessor: an adapted `NGramVectorizer`.
+        preprocessor: a model's preprocessor (a `NextWordLSTMCausalLMPreprocessor`,
+            or an `NGramVectorizer`).
         text: a string or a 1-D batch of strings.
         training: bool, apply word dropout.
         seed: None or a `[2]` int32/int64 tensor.
@@ -133,7 +134,8 @@ def layout(preprocessor, text, mode="line", window_length=20, training=False, se
     """One batch of lines in a training layout; see `text_dataset`.
 
     Args:
-        preprocessor: an adapted `NGramVectorizer`.
+        preprocessor: a model's preprocessor (a `NextWordLSTMCausalLMPreprocessor`,
+            or an `NGramVectorizer`).
         text: a 1-D batch of strings (lines).
         mode: `"line"`, `"window"` or `"prefix"`.
         window_length: positions per row in `"window"` mode.
@@ -192,7 +194,8 @@ def text_dataset(
 
     Args:
         lines: str, list of str, or a `tf.data.Dataset` of str (one line each).
-        preprocessor: an adapted `NGramVectorizer`.
+        preprocessor: a model's preprocessor (a `NextWordLSTMCausalLMPreprocessor`,
+            or an `NGramVectorizer`).
         batch_size: rows per batch.
         mode: `"line"`, `"window"` or `"prefix"`.
         window_length: positions per row in `"window"` mode.
@@ -288,7 +291,7 @@ def _batched(line_rows, preprocessor, batch_size, mode, bucket, shuffle, seed, c
 
 def _plan(preprocessor, batch_size):
     """`buckets.plan` for the lines the preprocessor was adapted on, or None."""
-    lengths = getattr(preprocessor.tokenizer, "line_lengths", None)
+    lengths = preprocessor.tokenizer.line_lengths
     return lengths and buckets.plan(lengths, batch_size, preprocessor.sequence_length)
 
 

@@ -22,6 +22,9 @@ _FILTER_PATTERN = "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILT
 _FILTER_TABLE = str.maketrans(FILTERS, " " * len(FILTERS))
 PAD_ID = 0
 OOV_ID = 1
+# The longest training context (rows of `sequence_length` words): a text
+# without line breaks is one line, and longer lines continue in the next row.
+MAX_SEQUENCE_LENGTH = 64
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
@@ -102,7 +105,7 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
         self.file_assets = [VOCABULARY_FILE]
         self.pad_token, self.pad_token_id = "", PAD_ID
         self.oov_token, self.oov_token_id = "[UNK]", OOV_ID
-        self._index = None
+        self._index, self._words = None, None  # word -> id and id -> word, made on first use
         self.word_counts, self.line_lengths = None, None  # set by `adapt`
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
@@ -172,7 +175,7 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
             )
         # TextVectorization adds padding and [UNK] itself.
         self.vectorizer.set_vocabulary(vocabulary[2:])
-        self._index = None
+        self._index, self._words = None, None
 
     def get_vocabulary(self):
         """Returns the vocabulary as a list of strings, in id order."""
@@ -188,6 +191,57 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
         if not 0 <= id < len(vocabulary):
             raise ValueError(f"`id` must be in [0, {len(vocabulary)}). Received: id={id}")
         return vocabulary[id]
+
+    def words_of(self, ids):
+        """Maps ids to words, one word per id (the word table kept between calls).
+
+        Args:
+            ids: an int, or an array or nested list of ints.
+
+        Returns:
+            A word for an int, else a nested list of words of the same shape.
+
+        Example:
+        >>> WordTokenizer(vocabulary=["", "[UNK]", "a", "heart"]).words_of([[2, 3], [3, 0]])
+        [['a', 'heart'], ['heart', '']]
+        """
+        if self._words is None:
+            self._words = np.asarray(self.get_vocabulary(), dtype=object)
+        words = self._words[np.asarray(ids)]
+        return words.tolist() if isinstance(words, np.ndarray) else words
+
+    def context_length(self, sequence_length=None):
+        """The rows' length in words for a model of the adapted lines:
+        `sequence_length`, or the longest line minus one when None, at most
+        `MAX_SEQUENCE_LENGTH` (the tutorial's choice, capped). Both
+        `NGramVectorizer` and `NextWordLSTMCausalLMPreprocessor` rows take it.
+
+        Args:
+            sequence_length: int > 0 or None.
+
+        Returns:
+            int.
+
+        Raises:
+            ValueError: `sequence_length` is not positive, or no adapted line
+                has two words (nothing to predict).
+
+        Example:
+        >>> tokenizer = WordTokenizer()
+        >>> tokenizer.adapt(["it is with a heavy heart", "a heavy pen"])
+        >>> tokenizer.context_length(), tokenizer.context_length(3)
+        (5, 3)
+        """
+        if sequence_length is not None and sequence_length < 1:
+            raise ValueError(
+                f"`sequence_length` must be a positive integer. "
+                f"Received: sequence_length={sequence_length}"
+            )
+        if (self.longest_line or 0) < 2:
+            raise ValueError(
+                "no line to learn from has two or more words, so there is no next word to learn."
+            )
+        return sequence_length or min(self.longest_line - 1, MAX_SEQUENCE_LENGTH)
 
     def token_to_id(self, token):
         """Returns the id of one (standardized) word, 1 (`[UNK]`) if unknown."""

@@ -3,13 +3,14 @@ of repeating them):
 
 1. `recipe.split`: the files checked and streamed, the last lines held out,
    the last training lines set apart to stop on;
-2. `adapt`: the vocabulary of the training lines, an `NGramVectorizer`;
+2. `adapt`: the vocabulary of the training lines, a `NextWordLSTMCausalLMPreprocessor`;
 3. `choose`: the settings left to choose, from what was counted;
 4. `build`: the model, compiled with its optimizer (`optimizer`);
 5. `train`: `fit` with early stopping on the lines set apart, the best
    weights, the time limit and the progress line.
 
-They take the model's class as an argument and never import the model.
+They take the model's class as an argument and never import the model (the
+preprocessor `adapt` builds is the family's, the one `build` gives the model).
 """
 
 import contextlib
@@ -28,9 +29,11 @@ from keras_nextword.layers.callbacks import (
     TimeLimit,
 )
 from keras_nextword.layers.optimizers import WarmAveragedAdam
+from keras_nextword.models.next_word_lstm.causal_lm_preprocessor import (
+    NextWordLSTMCausalLMPreprocessor,
+)
 from keras_nextword.runtime.distribution import check_batch_size, check_identical, even_batch_size
 from keras_nextword.text import data, pipeline
-from keras_nextword.text.ngram_vectorizer import NGramVectorizer
 from keras_nextword.training import recipe
 
 
@@ -58,12 +61,13 @@ def adapt(
             for `recipe.cap_vocabulary`'s.
         sequence_length: row length, or None for the longest line minus one
             (at most 64).
-        word_dropout: bool, as `NGramVectorizer`'s.
+        word_dropout: bool, as `NextWordLSTMCausalLMPreprocessor`'s.
         name: str, the corpus's name in errors.
         verbose: 0 silences the cap's line.
 
     Returns:
-        An adapted `NGramVectorizer`, checked identical across a group of processes.
+        A `NextWordLSTMCausalLMPreprocessor` (keras-hub's kind, over a
+        `WordTokenizer`), checked identical across a group of processes.
 
     Raises:
         ValueError: naming `name`, when the training lines hold no word.
@@ -77,11 +81,14 @@ def adapt(
     max_tokens, cap = recipe.cap_vocabulary(parts.word_counts, max_tokens)
     if cap:
         printer(verbose)(cap)
-    preprocessor = NGramVectorizer(
-        max_tokens=max_tokens, sequence_length=sequence_length, word_dropout=word_dropout
-    )
     try:
-        preprocessor.adapt_counts(parts.word_counts, parts.line_lengths)
+        preprocessor = NextWordLSTMCausalLMPreprocessor.from_counts(
+            parts.word_counts,
+            parts.line_lengths,
+            max_tokens,
+            sequence_length,
+            word_dropout=word_dropout,
+        )
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
     check_identical(preprocessor.get_vocabulary())  # across processes
@@ -105,7 +112,7 @@ def choose(
 
     Args:
         parts: a `recipe.Split`.
-        preprocessor: its adapted `NGramVectorizer` (phase 2, `adapt`).
+        preprocessor: its preprocessor (phase 2, `adapt`).
         batch_size, learning_rate, num_sampled, dropout,
             early_stopping_patience, ema_momentum, ema_warmup: as
             `from_text`'s.
@@ -193,7 +200,7 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
 
     Args:
         cls: `NextWordLSTM` (or a subclass).
-        preprocessor: an adapted `NGramVectorizer`.
+        preprocessor: the model's preprocessor (phase 2, `adapt`).
         settings: `choose`'s settings (its `dropout` is the model's).
         steps: int, the training steps at most (for the weight average's rule).
         distribution: a `keras.distribution.Distribution` or None; the

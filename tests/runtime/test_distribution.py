@@ -80,7 +80,7 @@ w = (x > 0).astype("float32")
 def train_arrays(distribution):
     keras.utils.set_random_seed(0)
     with distribution.scope() if distribution else contextlib.nullcontext():
-        model = Probe(50, embedding_dim=8, lstm_units=16, dropout=0.5)
+        model = Probe.from_sizes(50, embedding_dim=8, lstm_units=16, dropout=0.5)
         steps = StepLosses()
         model.fit(x, y, sample_weight=w, batch_size=16, epochs=2, shuffle=False,
                   callbacks=[steps], verbose=0)

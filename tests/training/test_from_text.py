@@ -6,6 +6,7 @@ import sys
 
 import h5py
 import keras
+import keras_hub
 import numpy as np
 import pytest
 
@@ -23,6 +24,9 @@ def test_tutorial_sizes_and_defaults(final_problem_path):
     assert model.history is None
     assert model.backbone.token_embedding.output_dim == 100 and model.backbone.lstm_units == 150
     assert model.backbone.vocabulary_size == 1772 and model.preprocessor.sequence_length == 16
+    # The family's keras-hub preprocessor, with the words' counts for word dropout.
+    assert isinstance(model.preprocessor, keras_hub.models.CausalLMPreprocessor)
+    assert model.preprocessor.word_dropout and len(model.preprocessor.word_counts) == 1772
     lstm = 4 * 150 * (100 + 150 + 1)
     # Tied by default: the output reuses the embeddings after a 150 -> 100 projection.
     assert model.count_params() == 1772 * 100 + lstm + 151 * 100

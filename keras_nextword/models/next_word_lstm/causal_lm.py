@@ -47,8 +47,8 @@ class NextWordLSTM(keras_hub.models.CausalLM):
     tutorial's: embedding 100, LSTM 150, Adam; the loss is exact sparse
     cross-entropy of the logits over positions of sample weight > 0.
 
-    With a `preprocessor` (an adapted `NGramVectorizer`, or a
-    `NextWordLSTMCausalLMPreprocessor`), `fit`, `evaluate` and `predict` also
+    With a `preprocessor` (a `NextWordLSTMCausalLMPreprocessor`, as
+    `from_text` gives, or an adapted `NGramVectorizer`), `fit`, `evaluate` and `predict` also
     accept raw strings (`raw_text`), and `generate` continues text. As every
     keras-hub `CausalLM`, it has `call_with_cache` over the LSTM's `(h, c)`
     state, `generate_step` (`decoding`), `compile(sampler=...)`,
@@ -61,7 +61,7 @@ class NextWordLSTM(keras_hub.models.CausalLM):
             `tie_weights`, the output layer reuses the embedding matrix
             (after a `Dense(embedding_dim)` projection when `lstm_units`
             differs); else it is a `Dense(vocabulary_size)`, the tutorial's.
-        preprocessor: an `NGramVectorizer`, a `NextWordLSTMCausalLMPreprocessor`
+        preprocessor: a `NextWordLSTMCausalLMPreprocessor`, an `NGramVectorizer`
             or None.
         **kwargs: `keras_hub.models.Task` arguments (`name`, `compile`).
 

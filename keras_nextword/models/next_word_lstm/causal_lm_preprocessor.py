@@ -4,8 +4,8 @@ import keras
 
 from keras_nextword.models.next_word_lstm.backbone import NextWordLSTMBackbone
 from keras_nextword.runtime.environment import keras_hub, tf
-from keras_nextword.text.ngram_vectorizer import MAX_SEQUENCE_LENGTH, PAD_ID, _maybe_to_backend
-from keras_nextword.text.tokenizer import WordTokenizer
+from keras_nextword.text.ngram_vectorizer import _maybe_to_backend
+from keras_nextword.text.tokenizer import MAX_SEQUENCE_LENGTH, PAD_ID, WordTokenizer
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
@@ -23,15 +23,23 @@ class NextWordLSTMCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
     tensors. `generate_preprocess` and `generate_postprocess` give and take
     the `{"token_ids", "padding_mask"}` that `NextWordLSTM.generate_step` takes.
 
-    It also answers the vocabulary questions `NextWordLSTM` asks of its
-    preprocessor (`token_to_id`, `get_vocabulary`, `vocabulary_size`,
-    `tokenize`), so a model can hold it in place of an `NGramVectorizer`.
+    It is the preprocessor `from_text` gives a model. It also answers what
+    the package asks of a model's preprocessor (`tokenizer`,
+    `sequence_length`, `tokenize`, `token_to_id`, `get_vocabulary`,
+    `vocabulary_size`, `word_dropout`, `word_counts`), the interface
+    `NGramVectorizer` (models saved by keras_nextword 0.1) answers too.
 
     Args:
         tokenizer: a `WordTokenizer` (adapted, or with a vocabulary).
         sequence_length: int, the length of the rows.
         add_start_token: must be False (no start token); for keras-hub's config.
         add_end_token: must be False (no end token); for keras-hub's config.
+        word_dropout: bool. Training pipelines (`keras_nextword.text.pipeline`)
+            replace each occurrence of a word seen `n` times by `[UNK]` with
+            probability `1 / (1 + n)`, as `NGramVectorizer`'s.
+        word_counts: list of int or None, the occurrences of each id in the
+            training text (`tokenizer.word_counts` when None), which
+            `word_dropout` reads.
         **kwargs: `keras_hub.models.Preprocessor` arguments (`name`, ...).
 
     Example:
@@ -55,6 +63,8 @@ class NextWordLSTMCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
         sequence_length=MAX_SEQUENCE_LENGTH,
         add_start_token=False,
         add_end_token=False,
+        word_dropout=False,
+        word_counts=None,
         **kwargs,
     ):
         if add_start_token or add_end_token:
@@ -62,7 +72,40 @@ class NextWordLSTMCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
         super().__init__(
             tokenizer, sequence_length, add_start_token=False, add_end_token=False, **kwargs
         )
+        self.word_dropout = word_dropout
+        self.word_counts = word_counts if word_counts is not None else tokenizer.word_counts
         self.built = True
+
+    @classmethod
+    def from_counts(
+        cls, word_counts, line_lengths, max_tokens=None, sequence_length=None, **kwargs
+    ):
+        """A preprocessor over a new `WordTokenizer` of counted words, as
+        `NGramVectorizer.adapt_counts` adapts one (`from_text`'s).
+
+        Args:
+            word_counts: a mapping of word to its occurrences
+                (`keras_nextword.text.first_pass.count_words`).
+            line_lengths: a mapping of line length in words to lines.
+            max_tokens: int or None, the vocabulary cap (padding and `[UNK]` included).
+            sequence_length: int or None for the longest line minus one, at
+                most 64 (`WordTokenizer.context_length`).
+            **kwargs: the constructor's other arguments (`word_dropout`).
+
+        Returns:
+            A `NextWordLSTMCausalLMPreprocessor`.
+
+        Example:
+        >>> preprocessor = NextWordLSTMCausalLMPreprocessor.from_counts(
+        ...     {"heavy": 2, "heart": 1}, {2: 1, 1: 1}, word_dropout=True
+        ... )
+        >>> preprocessor.get_vocabulary(), preprocessor.sequence_length, preprocessor.word_counts
+        (['', '[UNK]', 'heavy', 'heart'], 1, [0, 0, 2, 1])
+        """
+        tokenizer = WordTokenizer(max_tokens=max_tokens, name="word_tokenizer")
+        tokenizer.adapt_counts(word_counts, line_lengths)
+        sequence_length = tokenizer.context_length(sequence_length)
+        return cls(tokenizer, sequence_length, **kwargs)
 
     def build(self, input_shape):
         # keras-hub's builds a start/end packer; rows here need only padding.
@@ -126,6 +169,10 @@ class NextWordLSTMCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
         """The tokenizer's ids, a `tf.RaggedTensor` `(lines, None)`."""
         return self.tokenizer.tokenize(tf.reshape(tf.convert_to_tensor(text, tf.string), [-1]))
 
+    def detokenize(self, ids):
+        """Maps ids back to words, as `NGramVectorizer.detokenize` (`tokenizer.words_of`)."""
+        return self.tokenizer.words_of(ids)
+
     def token_to_id(self, token):
         """The tokenizer's id of one word (1, `[UNK]`, if unknown)."""
         return self.tokenizer.token_to_id(token)
@@ -138,6 +185,7 @@ class NextWordLSTMCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
         """The number of ids, padding and `[UNK]` included."""
         return self.tokenizer.vocabulary_size()
 
-    # Read by `keras_nextword.text.pipeline` (word dropout is `NGramVectorizer`'s).
-    word_dropout = False
-    word_counts = None
+    def get_config(self):
+        config = super().get_config()
+        config.update({"word_dropout": self.word_dropout, "word_counts": self.word_counts})
+        return config

@@ -63,9 +63,7 @@ def text_dataset(model, x, batch_size, mode="line", **kwargs):
     4
     """
     if model.preprocessor is None:
-        raise ValueError(
-            "Raw strings need a model with a `preprocessor` (an adapted NGramVectorizer)."
-        )
+        raise ValueError("Raw strings need a model with a `preprocessor` (its vocabulary).")
     batch_size = batch_size or 32
     if keras.distribution.distribution() is not None:
         # Every batch (padded to `batch_size`) must split evenly across the devices.

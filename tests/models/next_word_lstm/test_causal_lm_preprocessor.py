@@ -1,9 +1,10 @@
 import keras
 import keras_hub
 import numpy as np
+import pytest
 
 from conftest import LINES
-from keras_nextword import NextWordLSTM, WordTokenizer
+from keras_nextword import NextWordLSTM, NGramVectorizer, WordTokenizer
 from keras_nextword.models.next_word_lstm.causal_lm_preprocessor import (
     NextWordLSTMCausalLMPreprocessor,
 )
@@ -55,3 +56,21 @@ def test_config_round_trip_and_a_model_that_holds_it(tmp_path):
         assert loaded.generate("a heavy", max_length=3) == model.generate("a heavy", max_length=3)
     alone = keras_hub.models.CausalLMPreprocessor.from_preset(str(tmp_path))
     assert alone.get_vocabulary() == layer.get_vocabulary()
+
+
+def test_from_counts_is_the_n_gram_layers_vocabulary_and_rows():
+    """One tokenizer for both: the vocabulary, counts and row length that
+    `NGramVectorizer.adapt_counts` gives, and word dropout kept in the config."""
+    counts = {"holmes": 3, "the": 5, "watson": 3, "moriarty": 1}
+    lengths = {1: 2, 4: 2, 90: 1}
+    layer = NextWordLSTMCausalLMPreprocessor.from_counts(counts, lengths, word_dropout=True)
+    vectorizer = NGramVectorizer(word_dropout=True)
+    vectorizer.adapt_counts(counts, lengths)
+    assert layer.get_vocabulary() == vectorizer.get_vocabulary()
+    assert layer.word_counts == vectorizer.word_counts == [0, 0, 5, 3, 3, 1]
+    assert layer.sequence_length == vectorizer.sequence_length == 64  # capped
+    assert layer.detokenize([[2, 3]]) == vectorizer.detokenize([[2, 3]]) == [["the", "watson"]]
+    restored = NextWordLSTMCausalLMPreprocessor.from_config(layer.get_config())
+    assert restored.word_dropout and restored.word_counts == layer.word_counts
+    with pytest.raises(ValueError, match="two or more words"):
+        NextWordLSTMCausalLMPreprocessor.from_counts({"holmes": 2}, {1: 2})
