@@ -87,9 +87,10 @@ def stream(model, prompt, max_length=10, sampler="greedy", seed=None, stop=None,
 
     Example:
     >>> model = NextWordLSTM.from_text(datasets.load_final_problem(), epochs=1, verbose=0)
-    >>> words = list(stream(model, "What happens we do this", max_length=3))
-    >>> " ".join(["What happens we do this", *words]) == generate(
-    ...     model, "What happens we do this", max_length=3)
+    >>> words = list(stream(model, "It is with a heavy heart", max_length=3))
+    >>> " ".join(["It is with a heavy heart", *words]) == generation.generate(
+    ...     model, "It is with a heavy heart", max_length=3
+    ... )
     True
     """
     if max_length < 0:
