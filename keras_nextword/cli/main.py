@@ -61,7 +61,7 @@ def main(argv=None):
 
 
 def build_parser():
-    """Returns the `argparse` parser of the three subcommands."""
+    """Returns the `argparse` parser of the `keras-nextword` commands."""
     common = _Parser(add_help=False)
     common.add_argument(
         "--backend", choices=BACKENDS, help="Keras backend (default: $KERAS_BACKEND or Keras')"
@@ -73,6 +73,17 @@ def build_parser():
     )
     subcommands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
+    _add_train(subcommands, common)
+    _add_generate(subcommands, common)
+    _add_evaluate(subcommands, common)
+    _add_suggest(subcommands, common)
+    _add_export(subcommands, common)
+    _add_serve(subcommands, common)
+    return parser
+
+
+def _add_train(subcommands, common):
+    """`train`: the corpus, the model and every `from_text` setting."""
     train = subcommands.add_parser(
         "train", parents=[common], help="train a model on a corpus and save it"
     )
@@ -108,6 +119,13 @@ def build_parser():
         default=0.1,
         help="share of lines held out, in [0, 1) (default: %(default)s)",
     )
+    _add_model_arguments(train)
+    _add_run_arguments(train)
+    _add_distribution_arguments(train)
+
+
+def _add_model_arguments(train):
+    """`train`'s model sizes, vocabulary, layout and regularization."""
     train.add_argument("--embedding-dim", type=_integer(1), default=100)
     train.add_argument("--lstm-units", type=_integer(1), default=150)
     train.add_argument(
@@ -137,6 +155,10 @@ def build_parser():
         type=_fraction,
         help="dropout after the embedding and the LSTM (default: chosen from the corpus size)",
     )
+
+
+def _add_run_arguments(train):
+    """`train`'s stopping, time limit, averaging, seed and checkpoints."""
     train.add_argument(
         "--patience",
         type=_integer(0),
@@ -169,6 +191,10 @@ def build_parser():
         help="save training state there after every epoch; the same command resumes a "
         "killed run from its last finished epoch",
     )
+
+
+def _add_distribution_arguments(train):
+    """`train`'s devices, processes and precision."""
     train.add_argument(
         "--data-parallel",
         action="store_true",
@@ -198,6 +224,9 @@ def build_parser():
     )
     train.set_defaults(command=commands.train)
 
+
+def _add_generate(subcommands, common):
+    """`generate`: continue prompts."""
     generate = subcommands.add_parser(
         "generate", parents=[common], help="continue prompts, one line each"
     )
@@ -211,6 +240,9 @@ def build_parser():
     generate.add_argument("--seed", type=_integer(0))
     generate.set_defaults(command=commands.generate)
 
+
+def _add_evaluate(subcommands, common):
+    """`evaluate`: figures on a corpus."""
     evaluate = subcommands.add_parser(
         "evaluate", parents=[common], help="loss, accuracy and perplexity on a corpus"
     )
@@ -219,6 +251,9 @@ def build_parser():
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.set_defaults(command=commands.evaluate)
 
+
+def _add_suggest(subcommands, common):
+    """`suggest`: a keyboard's next words."""
     suggest = subcommands.add_parser(
         "suggest", parents=[common], help="the next word's suggestions, as a keyboard shows them"
     )
@@ -233,6 +268,9 @@ def build_parser():
     suggest.add_argument("--json", action="store_true", help="print JSON")
     suggest.set_defaults(command=keyboard_commands.suggest)
 
+
+def _add_export(subcommands, common):
+    """`export`: an artifact for serving."""
     export = subcommands.add_parser(
         "export", parents=[common], help="export for TF Serving, onnxruntime or LiteRT"
     )
@@ -245,6 +283,9 @@ def build_parser():
     )
     export.set_defaults(command=keyboard_commands.export)
 
+
+def _add_serve(subcommands, common):
+    """`serve`: the page and the JSON API."""
     serve = subcommands.add_parser(
         "serve", parents=[common], help="a page with suggestions as you type, and a JSON API"
     )
@@ -252,7 +293,6 @@ def build_parser():
     serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument("--port", type=_integer(0), default=8000, help="(default: %(default)s)")
     serve.set_defaults(command=serve_command.serve)
-    return parser
 
 
 def _add_corpus_arguments(parser):
