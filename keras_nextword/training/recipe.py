@@ -258,16 +258,8 @@ def choose(
         learning_rate = 0.02 if small else 0.003
         reasons.append(f"{words}: learning rate {learning_rate}")
     if num_sampled is None:
-        if counts.vocabulary >= SAMPLED_VOCABULARY:
-            num_sampled = NUM_SAMPLED
-            reasons.append(
-                f"{counts.vocabulary:,}-word vocabulary: sampled softmax over "
-                f"{num_sampled:,} words, the {num_sampled // 2:,} most frequent and "
-                f"{num_sampled - num_sampled // 2:,} drawn (validation stays exact)"
-            )
-        else:
-            num_sampled = 0
-            reasons.append(f"{counts.vocabulary:,}-word vocabulary: full softmax")
+        num_sampled, reason = _softmax(counts.vocabulary)
+        reasons.append(reason)
     if dropout is None:
         dropout = 0.5 if counts.words < 100_000 else 0.3
         reasons.append(f"{words}: dropout {dropout}")
@@ -277,19 +269,9 @@ def choose(
             f"{counts.lines:,} training lines: stop after {patience} epochs without a better "
             "perplexity on the lines set apart"
         )
-    explain_average = ema_momentum is None or ema_warmup is None
-    if ema_momentum is None:
-        ema_momentum = 0.9995 if long else 0.995
-    if ema_warmup is None:
-        ema_warmup = 1 if long else 9
-    if ema_momentum and explain_average:
-        span = {1: "all the steps so far", 9: "the last tenth of the steps"}.get(
-            ema_warmup, f"about the last 1/{ema_warmup + 1:g} of the steps"
-        )
-        reasons.append(
-            f"{counts.lines:,} training lines: weights averaged over {span}, "
-            f"at most about {round(1 / (1 - ema_momentum)):,} (momentum {ema_momentum})"
-        )
+    ema_momentum, ema_warmup, reason = _average(counts.lines, ema_momentum, ema_warmup)
+    if reason:
+        reasons.append(reason)
     settings = dict(
         batch_size=batch_size,
         num_sampled=num_sampled or None,
@@ -300,3 +282,38 @@ def choose(
         ema_warmup=ema_warmup,
     )
     return settings, reasons
+
+
+def _softmax(vocabulary):
+    """`choose`'s `num_sampled` for a vocabulary size, and its reason."""
+    if vocabulary < SAMPLED_VOCABULARY:
+        return 0, f"{vocabulary:,}-word vocabulary: full softmax"
+    return NUM_SAMPLED, (
+        f"{vocabulary:,}-word vocabulary: sampled softmax over "
+        f"{NUM_SAMPLED:,} words, the {NUM_SAMPLED // 2:,} most frequent and "
+        f"{NUM_SAMPLED - NUM_SAMPLED // 2:,} drawn (validation stays exact)"
+    )
+
+
+def _average(lines, ema_momentum, ema_warmup):
+    """`choose`'s weight average for `lines` training lines: `(ema_momentum,
+    ema_warmup, reason)`, the reason None when the user gave both or none is kept."""
+    long = lines >= LONG_CORPUS_LINES
+    explain = ema_momentum is None or ema_warmup is None
+    if ema_momentum is None:
+        ema_momentum = 0.9995 if long else 0.995
+    if ema_warmup is None:
+        ema_warmup = 1 if long else 9
+    if not (ema_momentum and explain):
+        return ema_momentum, ema_warmup, None
+    span = {1: "all the steps so far", 9: "the last tenth of the steps"}.get(
+        ema_warmup, f"about the last 1/{ema_warmup + 1:g} of the steps"
+    )
+    return (
+        ema_momentum,
+        ema_warmup,
+        (
+            f"{lines:,} training lines: weights averaged over {span}, "
+            f"at most about {round(1 / (1 - ema_momentum)):,} (momentum {ema_momentum})"
+        ),
+    )
