@@ -100,6 +100,7 @@ class NGramVectorizer(keras.layers.Layer):
         # The words and their ids are the tokenizer's; this layer adds the
         # n-grams, the training context length and the counts word dropout reads.
         self.tokenizer = WordTokenizer(vocabulary, max_tokens, name="word_tokenizer")
+        # String inputs: no public Keras switch (as in `WordTokenizer`).
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self._reset_lookup_cache()

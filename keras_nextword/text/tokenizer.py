@@ -96,10 +96,13 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
             encoding="utf-8",
             name="text_vectorization",
         )
-        # As in NGramVectorizer: no weights, never inside a compiled step.
+        # As in NGramVectorizer: no weights, never inside a compiled step. Keras 3
+        # has no public list of a layer's nested sublayers (`_flatten_layers`).
         for layer in self.vectorizer._flatten_layers():
             layer.supports_jit = True
             layer.built = True
+        # String inputs: Keras has no public switch for them; keras-hub's
+        # `PreprocessingLayer` sets the same two private attributes.
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.file_assets = [VOCABULARY_FILE]
