@@ -28,7 +28,7 @@ MAX_CHECK_SECONDS = 600
 TRAINING_WORDS_PER_SECOND = 8_000
 # At most this share of the time left when training begins goes to the final scoring.
 SCORING_SHARE = 0.25
-MIN_PART_STEPS = 50  # at least, between two checks inside an epoch
+MIN_PART_STEPS = 200  # at least, between two checks inside an epoch
 PROBE_LINES = 128  # lines timed before training to estimate the scoring
 MIN_SCORED_LINES = 100  # at least, of each part scored
 MARGIN = 1.25  # on the estimate: scoring's other shapes compile on first sight
@@ -90,10 +90,11 @@ def probe(model, lines):
     return times[1] / len(sample), max(times[0] - times[1], 0.0)
 
 
-def scoring(model, parts, deadline, say=print, bounded=True):
+def scoring(model, parts, deadline, say=print, bounded=True, checks=1):
     """The final scoring within the time limit: its estimate (`probe`) is the
     room training leaves before `deadline`; when scoring every line would
-    take more than `SCORING_SHARE` of the time left, an evenly spaced sample
+    take more than `SCORING_SHARE` of the time left (of its share for one
+    check, when the epoch is checked `checks` times), an evenly spaced sample
     of each part is scored instead (at least `MIN_SCORED_LINES`), and said.
 
     Args:
@@ -102,6 +103,7 @@ def scoring(model, parts, deadline, say=print, bounded=True):
         deadline: `time.monotonic()` of the time limit.
         say: a function that prints one line.
         bounded: bool, False scores every line whatever the time.
+        checks: int, the checks of an epoch (`epoch_parts`).
 
     Returns:
         `(reserve, parts)`: the seconds to keep for the scoring, and the lines
@@ -112,10 +114,10 @@ def scoring(model, parts, deadline, say=print, bounded=True):
         return 0.0, parts
     per_line, compile_seconds = probe(model, lines)
     left = deadline - time.monotonic()
-    whole = MARGIN * (compile_seconds + per_line * len(lines))
-    if whole <= SCORING_SHARE * left or not bounded:
+    whole, allowed = MARGIN * (compile_seconds + per_line * len(lines)), SCORING_SHARE * left
+    if whole <= allowed / checks or not bounded:
         return whole, parts
-    share = max(SCORING_SHARE * left / MARGIN - compile_seconds, 0.0) / (per_line * len(lines))
+    share = max(allowed / checks / MARGIN - compile_seconds, 0.0) / (per_line * len(lines))
     parts = {name: _sample(part, share) for name, part in parts.items()}
     say(
         "Scoring "
@@ -137,19 +139,20 @@ class ScoringBudget(keras.callbacks.Callback):
         evaluations: dict of a name (`"held out"`) to its `Evaluation`.
         time_limit: the `TimeLimit`.
         say: a function that prints one line.
-        bounded: bool, as `scoring`'s.
+        bounded, checks: as `scoring`'s.
     """
 
-    def __init__(self, model, evaluations, time_limit, say=print, bounded=True):
+    def __init__(self, model, evaluations, time_limit, say=print, bounded=True, checks=1):
         super().__init__()
         self.lm, self.evaluations, self.time_limit = model, evaluations, time_limit
-        self.say, self.bounded = say, bounded
+        self.say, self.bounded, self.checks = say, bounded, checks
 
     def on_train_begin(self, logs=None):
         if self.time_limit.deadline is None:
             return
         lines = {name: evaluation.data for name, evaluation in self.evaluations.items()}
-        reserve, lines = scoring(self.lm, lines, self.time_limit.deadline, self.say, self.bounded)
+        deadline = self.time_limit.deadline
+        reserve, lines = scoring(self.lm, lines, deadline, self.say, self.bounded, self.checks)
         for name, evaluation in self.evaluations.items():
             evaluation.data = lines[name]
         self.time_limit.scoring = reserve

@@ -75,8 +75,10 @@ def from_text(
     (kept in memory, as are the held-out lines, and laid out once), never
     trained on, and training stops once their perplexity has not improved
     for `early_stopping_patience` epochs, ending with the weights of its best
-    epoch. The whole call stops at `max_minutes`, ending with the
-    best weights seen.
+    epoch. The whole call, from set-up to the final scoring, stops at
+    `max_minutes`, ending with the best weights seen
+    (`keras_nextword.training.budget`); a long epoch is checked several
+    times (validation, best weights, backups).
 
     It runs the phases of `keras_nextword.training.phases` in turn: `recipe.split`,
     `adapt`, `choose`, `build` and `train`; call them yourself to change one.
@@ -116,8 +118,9 @@ def from_text(
             `epochs` (the tutorial).
         max_minutes: float or None: the time limit of the whole call.
         checkpoint_dir: str or None. Training state is saved there after
-            every epoch (`keras.callbacks.BackupAndRestore`): the same call
-            after an interruption resumes from the last finished epoch.
+            every epoch, or each part of a long one
+            (`keras.callbacks.BackupAndRestore`): the same call after an
+            interruption resumes from the last one saved.
         encoding_errors: `"strict"` refuses bytes that are not UTF-8,
             `"replace"` reads them as U+FFFD with a warning.
         seed: int or None; seeds weights, dropout, word dropout and

@@ -160,6 +160,6 @@ def callbacks(model, lines, settings, checkpoint_dir, user, clock, say, parts=1,
         watch.append(resume)
     watch += list(user or [])
     time_limit = TimeLimit(deadline, say)
-    budget = ScoringBudget(model, scored, time_limit, say, bounded)
+    budget = ScoringBudget(model, scored, time_limit, say, bounded, checks=parts)
     val = [scored["held out"]] if held_out is not None else []
     return [budget, *guards, *val, *watch, time_limit, Progress(start, deadline, say, parts)]

@@ -57,9 +57,14 @@ def test_short_time_scores_an_evenly_spaced_sample_and_says_so(monkeypatch):
     assert reserve <= budget.SCORING_SHARE * 60.0
     assert kept["held out"][:2] == ["h0", f"h{10000 // len(kept['held out'])}"]  # spread out
     assert said and said[0].startswith("Scoring ") and "held out" in said[0]
+    sample = kept
     # Past the deadline already: the fewest lines, still scored.
     _, kept = budget.scoring(model, parts, deadline=clock.now - 1, say=said.append)
     assert [len(part) for part in kept.values()] == [budget.MIN_SCORED_LINES] * 2
+    # An epoch checked 4 times: a quarter of that room for each check's scoring.
+    clock.now = 0.0
+    reserve, fewer = budget.scoring(model, parts, deadline=60.0, say=said.append, checks=4)
+    assert len(fewer["held out"]) < len(sample["held out"]) / 3
     # A group of processes scores every line (the same shapes on each).
     _, kept = budget.scoring(model, parts, deadline=60.0, say=said.append, bounded=False)
     assert kept == parts
@@ -69,6 +74,7 @@ def test_long_epochs_are_checked_several_times():
     assert budget.epoch_parts(5_860, 15) == (1, None)  # The Final Problem
     assert budget.epoch_parts(545_021, 15)[0] == 1  # the canon, at the default limit
     assert budget.epoch_parts(545_021, 1)[0] == 12  # ... at one minute: every 6 s of words
+    assert budget.epoch_parts(545_021, 1, steps=771)[0] == 3  # ... in parts of >= 200 steps
     assert budget.epoch_parts(54_500_000, None)[0] == 12  # no limit: every 10 minutes
 
 
