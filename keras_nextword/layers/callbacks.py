@@ -6,6 +6,7 @@ import shutil
 import time
 
 import keras
+import numpy as np
 
 from keras_nextword.layers.losses import exact_loss
 from keras_nextword.runtime.distribution import agreed
@@ -34,6 +35,10 @@ class BestWeights(keras.callbacks.Callback):
         monitor: the log to minimize, e.g. `"val_perplexity"`.
         patience: int or None: stop after this many epochs without a better
             value; None never stops early.
+        backup: a `.npz` path or None. The best value, its epoch and weights
+            are written there on each improvement and read back when training
+            begins, so that a run resumed from a backup stops and ends as the
+            run it continues would have.
 
     Example:
     >>> best = BestWeights("val_perplexity", patience=2)
@@ -41,19 +46,33 @@ class BestWeights(keras.callbacks.Callback):
     True
     """
 
-    def __init__(self, monitor, patience=None):
+    def __init__(self, monitor, patience=None, backup=None):
         super().__init__()
-        self.monitor, self.patience = monitor, patience
+        self.monitor, self.patience, self.backup = monitor, patience, backup
         self.best, self.best_epoch, self.weights = float("inf"), None, None
+
+    def on_train_begin(self, logs=None):
+        if self.backup is not None and os.path.exists(self.backup):
+            with np.load(self.backup) as saved:
+                self.best, self.best_epoch = float(saved["best"]), int(saved["epoch"])
+                self.weights = [saved[f"arr_{i}"] for i in range(len(saved.files) - 2)]
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
             self.best, self.best_epoch = value, epoch
             self.weights = model_weights(self.model)
+            if self.backup is not None:
+                self._save()
         elif self.patience is not None and self.best_epoch is not None:
             if epoch - self.best_epoch >= self.patience:
                 self.model.stop_training = True
+
+    def _save(self):
+        os.makedirs(os.path.dirname(self.backup), exist_ok=True)
+        partial = self.backup + ".partial.npz"  # replaced whole: never read cut short
+        np.savez(partial, *self.weights, best=self.best, epoch=self.best_epoch)
+        os.replace(partial, self.backup)
 
     def on_train_end(self, logs=None):
         # After fit has written the average into the weights (Keras does it
@@ -65,8 +84,9 @@ class BestWeights(keras.callbacks.Callback):
 class TimeLimit(keras.callbacks.Callback):
     """Stops training, mid-epoch if need be, once `deadline` has passed.
 
-    Training stops early enough for the epoch's scoring (validation and the
-    callbacks' evaluations, timed at each epoch end) to finish by the deadline.
+    Training stops early enough for the epoch's scoring (validation, the
+    callbacks' evaluations and backups) to finish by the deadline: `reserve`
+    seconds until an epoch's end has been timed, then the last epoch end's.
     JAX dispatches steps asynchronously: a whole epoch can be queued before the
     first step has run, and the clock read at dispatch would say nothing of
     the computation. Every `every` steps this waits for the step's loss, so
@@ -76,26 +96,28 @@ class TimeLimit(keras.callbacks.Callback):
         deadline: a `time.monotonic()` value, or None for no limit.
         say: a function that prints one line.
         every: int, steps between two checks.
+        reserve: seconds, the scoring's estimate before it is timed.
     """
 
-    def __init__(self, deadline, say=print, every=16):
+    def __init__(self, deadline, say=print, every=16, reserve=0.0):
         super().__init__()
         self.deadline, self.say, self.every, self.reached = deadline, say, every, False
-        self.scoring = 0.0  # the longest epoch-end scoring seen, in seconds
+        self.scoring = reserve  # seconds kept for the scoring after the last step
+        self.steps = 0  # of this fit: an epoch may be shorter than `every`
 
     def on_train_batch_end(self, batch, logs=None):
-        self.last_step = time.monotonic()
-        if self.deadline is None or self.reached or (batch + 1) % self.every:
+        self.last_step, self.steps = time.monotonic(), self.steps + 1
+        if self.deadline is None or self.reached or self.steps % self.every:
             return
         if logs and "loss" in logs:
             float(logs["loss"])  # waits for the step to be computed
         if agreed(time.monotonic() + self.scoring >= self.deadline):  # process 0's clock
             self.reached = self.model.stop_training = True
-            self.say(f"Time limit reached at step {batch + 1}: training stops here")
+            self.say(f"Time limit reached at step {batch + 1} of the epoch: training stops here")
 
     def on_epoch_end(self, epoch, logs=None):
-        # Callbacks after this one (best weights, progress) take no time to speak of.
-        self.scoring = max(self.scoring, time.monotonic() - self.last_step)
+        # Callbacks after this one (the progress line) take no time to speak of.
+        self.scoring = time.monotonic() - self.last_step
 
 
 class KeptBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -103,7 +125,10 @@ class KeptBackupAndRestore(keras.callbacks.BackupAndRestore):
     resumes from the previous backup when the latest opens but lacks
     variables: a process killed while writing it can leave either a file cut
     short (Keras' own fallback covers the `OSError`) or one whose groups were
-    never written (`ValueError`).
+    never written (`ValueError`). The random seeds' states (dropout masks,
+    sampled negatives), which Keras' weights files leave out, are backed up
+    beside each epoch's backup and restored with it, so a resumed run draws
+    what the uninterrupted one would have.
 
     Args:
         backup_dir: str, as `keras.callbacks.BackupAndRestore`'s.
@@ -122,6 +147,27 @@ class KeptBackupAndRestore(keras.callbacks.BackupAndRestore):
             if os.path.exists(self._prev_training_metadata_path):
                 shutil.copy(self._prev_training_metadata_path, self._training_metadata_path)
             super().on_train_begin(logs)
+        seeds = self._seeds_path(self.model._initial_epoch or 0)
+        if os.path.exists(seeds):
+            with np.load(seeds) as saved:
+                for i, state in enumerate(self._seed_states()):
+                    state.assign(saved[f"arr_{i}"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Written before the backup it belongs to, named by its epoch: a kill
+        # between the two leaves the previous backup with its own seeds.
+        os.makedirs(self.backup_dir, exist_ok=True)
+        states = [keras.ops.convert_to_numpy(state) for state in self._seed_states()]
+        np.savez(self._seeds_path(epoch + 1), *states)
+        super().on_epoch_end(epoch, logs)
+        if os.path.exists(self._seeds_path(epoch - 1)):
+            os.remove(self._seeds_path(epoch - 1))
+
+    def _seed_states(self):
+        return [v for v in self.model.variables if "seed_generator_state" in v.path]
+
+    def _seeds_path(self, epoch):
+        return os.path.join(self.backup_dir, f"seeds-{epoch}.npz")
 
 
 class Evaluation(keras.callbacks.Callback):
@@ -177,6 +223,8 @@ class Progress(keras.callbacks.Callback):
         start: `time.monotonic()` when the whole call began.
         deadline: `time.monotonic()` of its time limit, or None.
         say: a function that prints one line.
+        parts: Keras epochs in one pass over the training lines (a long pass
+            is checked several times): the line then says `epoch 2/10, part 3/4`.
 
     Example:
     >>> progress = Progress(time.monotonic(), None)
@@ -186,9 +234,9 @@ class Progress(keras.callbacks.Callback):
     epoch 1/3 took 0 s, 0 s so far; at most 0 s more | train loss 5.2000, perplexity 181.3, top-3 24.1%
     """
 
-    def __init__(self, start, deadline, say=print):
+    def __init__(self, start, deadline, say=print, parts=1):
         super().__init__()
-        self.start, self.deadline, self.say = start, deadline, say
+        self.start, self.deadline, self.say, self.parts = start, deadline, say, parts
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.monotonic()
@@ -200,8 +248,14 @@ class Progress(keras.callbacks.Callback):
         capped = self.deadline is not None and self.deadline - now < left
         if capped:
             left = max(self.deadline - now, 0)
+        name = f"epoch {epoch + 1}/{epochs}"
+        if self.parts > 1:
+            name = (
+                f"epoch {epoch // self.parts + 1}/{epochs // self.parts}, "
+                f"part {epoch % self.parts + 1}/{self.parts}"
+            )
         self.say(
-            f"epoch {epoch + 1}/{epochs} took {_duration(seconds)}, "
+            f"{name} took {_duration(seconds)}, "
             f"{_duration(now - self.start)} so far; at most {_duration(left)} more"
             + (" (time limit)" if capped else "")
             + _figures(logs or {})

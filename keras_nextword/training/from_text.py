@@ -77,11 +77,14 @@ def from_text(
     (kept in memory, as are the held-out lines, and laid out once), never
     trained on, and training stops once their perplexity has not improved
     for `early_stopping_patience` epochs, ending with the weights of its best
-    epoch. The whole call stops at `max_minutes`, ending with the
-    best weights seen. With `refit="auto"`, when the stopping rule ended the
-    run and time is left for as many epochs again, the model is trained again
-    on every training line, those set apart included and their words in the
-    vocabulary, for the epoch count found (`keras_nextword.training.refit`).
+    epoch. The whole call, from set-up to the final scoring, stops at
+    `max_minutes`, ending with the best weights seen
+    (`keras_nextword.training.budget`); a long epoch is checked several
+    times (validation, best weights, backups). With `refit="auto"`, when the
+    stopping rule ended the run and time is left for as many epochs again,
+    the model is trained again on every training line, those set apart
+    included and their words in the vocabulary, for the epoch count found
+    (`keras_nextword.training.refit`).
 
     It runs the phases of `keras_nextword.training.phases` in turn: `recipe.split`,
     `adapt`, `choose`, `build` and `train`; call them yourself to change one.
@@ -121,8 +124,9 @@ def from_text(
             `epochs` (the tutorial).
         max_minutes: float or None: the time limit of the whole call.
         checkpoint_dir: str or None. Training state is saved there after
-            every epoch (`keras.callbacks.BackupAndRestore`): the same call
-            after an interruption resumes from the last finished epoch.
+            every epoch, or each part of a long one
+            (`keras.callbacks.BackupAndRestore`): the same call after an
+            interruption resumes from the last one saved.
         encoding_errors: `"strict"` refuses bytes that are not UTF-8,
             `"replace"` reads them as U+FFFD with a warning.
         seed: int or None; seeds weights, dropout, word dropout and
@@ -232,6 +236,9 @@ def _train_again(model, parts, arguments, start, say):
     """The model trained again on every training line for the epochs the
     stopping rule found, if `refit.plan` says so (its reason printed); else `model`."""
     max_minutes = arguments["max_minutes"]
+    if model.history.params.get("epochs") != arguments["epochs"]:
+        say("Not training again: each epoch was checked in parts (a long epoch)")
+        return model
     elapsed = time.monotonic() - start
     time_left = None if max_minutes is None else 60 * max_minutes - elapsed
     epochs, reason = refit_plan(

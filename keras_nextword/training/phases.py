@@ -16,25 +16,15 @@ preprocessor `adapt` builds is the family's, the one `build` gives the model).
 import contextlib
 import functools
 import math
-import os
 import time
 
-import keras
-
-from keras_nextword.layers.callbacks import (
-    BestWeights,
-    Evaluation,
-    KeptBackupAndRestore,
-    Progress,
-    TimeLimit,
-)
 from keras_nextword.layers.optimizers import WarmAveragedAdam
 from keras_nextword.models.next_word_lstm.causal_lm_preprocessor import (
     NextWordLSTMCausalLMPreprocessor,
 )
 from keras_nextword.runtime.distribution import check_batch_size, check_identical, even_batch_size
 from keras_nextword.text import data, pipeline
-from keras_nextword.training import recipe
+from keras_nextword.training import budget, loop, recipe
 
 
 def printer(verbose):
@@ -74,7 +64,7 @@ def adapt(
 
     Example:
     >>> from keras_nextword import datasets
-    >>> from keras_nextword.training import recipe
+    >>> from keras_nextword.training import budget, loop, recipe
     >>> adapt(recipe.split(datasets.load_final_problem())).vocabulary_size()
     1544
     """
@@ -125,7 +115,7 @@ def choose(
 
     Example:
     >>> from keras_nextword import datasets
-    >>> from keras_nextword.training import recipe
+    >>> from keras_nextword.training import budget, loop, recipe
     >>> parts = recipe.split(datasets.load_final_problem())
     >>> settings, reasons = choose(parts, adapt(parts))
     >>> settings["batch_size"], settings["learning_rate"], reasons[0]
@@ -214,7 +204,7 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
 
     Example:
     >>> from keras_nextword import NextWordLSTM, datasets
-    >>> from keras_nextword.training import recipe
+    >>> from keras_nextword.training import budget, loop, recipe
     >>> parts = recipe.split(datasets.load_final_problem())
     >>> preprocessor = adapt(parts)
     >>> settings, _ = choose(parts, preprocessor)
@@ -240,40 +230,6 @@ def build(cls, preprocessor, settings, steps, distribution=None, verbose=1, **co
     return model
 
 
-def _guessing_limit(model):
-    """A loss above this is worse than guessing uniformly: training has diverged."""
-    return 2 * math.log(model.backbone.vocabulary_size)
-
-
-def _callbacks(model, dev, settings, checkpoint_dir, callbacks, start, deadline, say):
-    """`fit`'s callbacks: guards (divergence, the average, backups), then the
-    user's between stopping on the lines set apart and the time limit."""
-    limit = _guessing_limit(model)
-
-    def stop_if_diverged(epoch, logs):
-        model.stop_training = model.stop_training or not logs["loss"] <= limit
-
-    guards = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.LambdaCallback(on_epoch_end=stop_if_diverged),
-    ]
-    if model.optimizer.use_ema:
-        guards.append(keras.callbacks.SwapEMAWeights())  # validate the average
-    if checkpoint_dir is not None:
-        # The previous epoch's backup is kept: a process killed while writing
-        # one (its weights file cut short) resumes from the one before.
-        guards.append(KeptBackupAndRestore(os.path.join(checkpoint_dir, "training")))
-    watch = list(callbacks or [])
-    if dev is not None:
-        # Early stopping on the lines set apart (never the held-out ones), best weights kept.
-        watch = [
-            Evaluation(model, dev, "dev_"),
-            *watch,
-            BestWeights("dev_perplexity", settings["patience"]),
-        ]
-    return guards + watch + [TimeLimit(deadline, say), Progress(start, deadline, say)]
-
-
 def train(
     model,
     parts,
@@ -288,10 +244,19 @@ def train(
     distribution=None,
     start=None,
     line_lengths=None,
+    epoch_parts=None,
 ):
     """Phase 5 of `from_text`: `fit` on the training lines, stopping once the
     lines set apart stop improving (`model.training_settings["patience"]`
-    epochs), ending with the best weights, within the time limit.
+    epochs), ending with the best weights, the whole call within the time
+    limit (`keras_nextword.training.budget`: the final scoring's room kept,
+    a bounded sample of lines scored where the time is short, and a line at the
+    end when the limit cut training that was still improving).
+
+    A long epoch is checked several times (`epoch_parts`): the history then
+    holds one entry per check (a Keras epoch of `steps_per_epoch` steps),
+    patience counts checks (`patience` times the parts), and backups resume
+    from the last check, on the batches the run would have trained on next.
 
     Args:
         model: a compiled model with an adapted preprocessor (phase 4, `build`).
@@ -302,6 +267,8 @@ def train(
         start: `time.monotonic()` when the time limit began, or None for now.
         line_lengths: `{words: lines}` of the training lines, or None for
             those the preprocessor adapted on (`recipe.split` counts others).
+        epoch_parts: int, the checks in an epoch, or None for
+            `budget.epoch_parts`'s.
 
     Returns:
         The `History` of `fit`, also kept in `model.history`.
@@ -311,7 +278,7 @@ def train(
 
     Example:
     >>> from keras_nextword import NextWordLSTM, datasets
-    >>> from keras_nextword.training import recipe
+    >>> from keras_nextword.training import budget, loop, recipe
     >>> parts = recipe.split(datasets.load_final_problem())
     >>> preprocessor = adapt(parts)
     >>> settings, _ = choose(parts, preprocessor)
@@ -321,42 +288,63 @@ def train(
     """
     start = time.monotonic() if start is None else start
     deadline = None if max_minutes is None else start + 60 * max_minutes
-    say = printer(verbose)
-    settings = model.training_settings
+    say, settings = printer(verbose), model.training_settings
     dev = data.listed(parts.dev) if parts.dev_lines else None  # at most 5,000 lines
+    held_out = data.listed(parts.held_out) if parts.held_out_lines else None
     if dev is not None:
         say(f"Training up to {epochs} epochs, stopping on the {parts.dev_lines:,} lines set apart")
     # Rows grouped by length (few padded positions), except across devices: rows per
     # width are not rounded to split evenly.
     bucket = "auto" if distribution is None else False
-    steps_per_epoch = None  # counted from the lines' lengths (window rows: by the pass)
+    lengths = line_lengths or model.preprocessor.tokenizer.line_lengths
+    steps = None  # counted from the lines' lengths (window rows: by the pass)
     if mode != "window":
-        steps_per_epoch = pipeline.batches_per_pass(
-            line_lengths or model.preprocessor.tokenizer.line_lengths,
-            settings["batch_size"],
-            mode,
-            model.preprocessor.sequence_length,
-            bucket,
+        steps = pipeline.batches_per_pass(
+            lengths, settings["batch_size"], mode, model.preprocessor.sequence_length, bucket
         )
+    batches, steps, skip = loop.training_data(
+        model, parts.train, settings["batch_size"], mode, window_length, bucket, seed, steps
+    )
+    if epoch_parts is None:
+        words = sum(length * count for length, count in lengths.items())
+        epoch_parts, reason = budget.epoch_parts(words, max_minutes, steps)
+        if reason:
+            say(reason)
+    watch = loop.callbacks(
+        model,
+        (dev, held_out),
+        settings,
+        checkpoint_dir,
+        callbacks,
+        # A group of processes scores every line: the same shapes on each.
+        (start, deadline, distribution is None),
+        say,
+        epoch_parts,
+        loop.SkipTrained(skip, int(model.optimizer.iterations)),
+    )
     scope = contextlib.nullcontext if distribution is None else distribution.scope
     with scope():
         history = model.fit(
-            parts.train,
-            validation_data=data.listed(parts.held_out) if parts.held_out_lines else None,
-            epochs=epochs,
-            callbacks=_callbacks(
-                model, dev, settings, checkpoint_dir, callbacks, start, deadline, say
-            ),
-            batch_size=settings["batch_size"],
-            steps_per_epoch=steps_per_epoch,
-            mode=mode,
-            window_length=window_length,
-            bucket=bucket,
+            batches,
+            shuffle=False,  # the batches come shuffled
+            epochs=epochs * epoch_parts,
+            callbacks=watch,
+            steps_per_epoch=math.ceil(steps / epoch_parts),
             num_sampled=settings["num_sampled"],
             verbose=1 if verbose == 1 else 0,  # else `Progress`'s line alone
             seed=seed,
         )
-    loss, limit = history.history["loss"][-1], _guessing_limit(model)
+    _check_loss(model, history, settings)
+    if watch[-2].reached:  # the time limit
+        monitor = "dev_perplexity" if dev is not None else "val_perplexity"
+        line = budget.verdict(history.history, monitor, epoch_parts, max_minutes)
+        if line:
+            say(line)
+    return history
+
+
+def _check_loss(model, history, settings):
+    loss, limit = history.history["loss"][-1], loop.guessing_limit(model)
     if not loss <= limit:
         raise FloatingPointError(
             f"Training diverged: the loss became {loss:.4g} in epoch "
@@ -364,4 +352,3 @@ def train(
             f"Lower the learning rate (now {settings['learning_rate']}): "
             "`learning_rate=` in Python, `--learning-rate` on the command line."
         )
-    return history

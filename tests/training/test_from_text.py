@@ -16,7 +16,7 @@ from keras_nextword.layers.losses import NextWordCrossentropy
 from keras_nextword.runtime.distribution import _saved_state
 from keras_nextword.text import data
 from keras_nextword.text.tokenizer import OOV_ID
-from keras_nextword.training import recipe
+from keras_nextword.training import loop, recipe
 
 
 def test_tutorial_sizes_and_defaults(final_problem_path):
@@ -307,11 +307,11 @@ def test_epochs_are_chosen_in_one_run_on_training_lines_set_apart(tmp_path, monk
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(LINES * 12 + ["zebra quagga okapi"] * 5), encoding="utf-8")
     fits = []
-    fit = NextWordLSTM.fit
+    training_data = loop.training_data
 
-    def spy(self, x=None, **kwargs):
-        fits.append([line.decode() for line in x.as_numpy_iterator()])
-        return fit(self, x, **kwargs)
+    def spy(model, lines, *args):
+        fits.append([line.decode() for line in lines.as_numpy_iterator()])
+        return training_data(model, lines, *args)
 
     layouts = []
     scoring_dataset = NextWordLSTM.scoring_dataset
@@ -320,14 +320,15 @@ def test_epochs_are_chosen_in_one_run_on_training_lines_set_apart(tmp_path, monk
         layouts.append(x)
         return scoring_dataset(self, x, batch_size)
 
-    monkeypatch.setattr(NextWordLSTM, "fit", spy)
+    monkeypatch.setattr(loop, "training_data", spy)
     monkeypatch.setattr(NextWordLSTM, "scoring_dataset", count_layouts)
     model = NextWordLSTM.from_text(
         path, epochs=6, validation_split=0.1, embedding_dim=8, lstm_units=8, seed=0, verbose=0
     )
     assert len(fits) == 1  # one run: no rehearsal, no retraining
-    # The held-out and the set-apart lines are laid out once each, not every epoch.
-    assert len(model.history.epoch) > 1 and len(layouts) == 2
+    # The held-out and the set-apart lines are laid out once each, not every epoch
+    # (and a sample of both twice before training, to time the scoring).
+    assert len(model.history.epoch) > 1 and [len(x) for x in layouts] == [10, 10, 5, 5]
     # 53 lines: the last 5 held out, then 5 of the 48 left set apart to stop on,
     # never trained on (nor in the vocabulary).
     assert len(fits[0]) == 43 and "zebra quagga okapi" not in fits[0]
