@@ -13,7 +13,7 @@ import keras
 from keras_nextword.models.next_word_lstm.backbone import check_positive_int
 from keras_nextword.runtime.distribution import in_group
 from keras_nextword.training import phases, recipe
-from keras_nextword.training.refit import plan as refit_plan
+from keras_nextword.training.refit import train_again as refit_again
 
 # `from_text` arguments that train as the tutorial did: prefix n-grams, batch 32,
 # Adam at 0.001, an untied output layer, no dropout, word dropout or weight
@@ -168,7 +168,7 @@ def from_text(
     >>> model.training_settings["batch_size"], model.training_settings["learning_rate"]
     (32, 0.02)
     """
-    arguments = dict(locals())  # every argument, for a second run (`_train_again`)
+    arguments = dict(locals())  # every argument, for a second run (`refit.train_again`)
     start = time.monotonic()
     _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, learning_rate)
     _check_average(ema_momentum, ema_warmup)
@@ -228,41 +228,8 @@ def from_text(
             start,
         )
         if refit and checkpoint_dir is None:
-            return _train_again(model, parts, arguments, start, say)
+            return refit_again(model, parts, arguments, time.monotonic() - start, say)
     return model
-
-
-def _train_again(model, parts, arguments, start, say):
-    """The model trained again on every training line for the epochs the
-    stopping rule found, if `refit.plan` says so (its reason printed); else `model`."""
-    max_minutes = arguments["max_minutes"]
-    if model.history.params.get("epochs") != arguments["epochs"]:
-        say("Not training again: each epoch was checked in parts (a long epoch)")
-        return model
-    elapsed = time.monotonic() - start
-    time_left = None if max_minutes is None else 60 * max_minutes - elapsed
-    epochs, reason = refit_plan(
-        model.history.history,
-        arguments["epochs"],
-        elapsed,
-        time_left,
-        parts.train_lines,
-        parts.train_lines + parts.dev_lines,
-    )
-    if reason:
-        say(reason)
-    if epochs is None:
-        return model
-    again = dict(arguments, epochs=epochs, early_stopping_patience=0, refit=False)
-    again["max_minutes"] = None if max_minutes is None else time_left / 60
-    config = again.pop("config")
-    final = from_text(**again, **config)
-    final.training_settings["max_minutes"] = max_minutes
-    final.training_settings["refit"] = {
-        "first_run_epochs": len(model.history.epoch),
-        "lines_set_apart": parts.dev_lines,
-    }
-    return final
 
 
 def fit_text(

@@ -65,3 +65,43 @@ def plan(history, epochs, seconds, time_left, train_lines, all_lines):
         f"training lines (the {all_lines - train_lines:,} set apart included, their words in "
         f"the vocabulary), about {math.ceil(estimate):,} s"
     )
+
+
+def train_again(model, parts, arguments, elapsed, say):
+    """The second run of `from_text(refit="auto")`, if `plan` says so.
+
+    Args:
+        model: the first run's trained model (its `history` read).
+        parts: the first run's `recipe.Split`.
+        arguments: dict of every `from_text` argument (`cls`, `path`,
+            `config` and the rest), as the first run was called.
+        elapsed: float, seconds since the first run's call.
+        say: the phases' `print`.
+
+    Returns:
+        The model of the second run (its `training_settings["refit"]` says
+        what the first run did), or `model` when there is none.
+    """
+    max_minutes = arguments["max_minutes"]
+    if model.history.params.get("epochs") != arguments["epochs"]:
+        say("Not training again: each epoch was checked in parts (a long epoch)")
+        return model
+    time_left = None if max_minutes is None else 60 * max_minutes - elapsed
+    total = parts.train_lines + parts.dev_lines
+    epochs, reason = plan(
+        model.history.history, arguments["epochs"], elapsed, time_left, parts.train_lines, total
+    )
+    if reason:
+        say(reason)
+    if epochs is None:
+        return model
+    again = dict(arguments, epochs=epochs, early_stopping_patience=0, refit=False)
+    again["max_minutes"] = None if max_minutes is None else time_left / 60
+    cls, config = again.pop("cls"), again.pop("config")
+    final = cls.from_text(**again, **config)
+    final.training_settings["max_minutes"] = max_minutes
+    final.training_settings["refit"] = {
+        "first_run_epochs": len(model.history.epoch),
+        "lines_set_apart": parts.dev_lines,
+    }
+    return final
