@@ -168,7 +168,8 @@ def from_text(
     >>> model.training_settings["batch_size"], model.training_settings["learning_rate"]
     (32, 0.02)
     """
-    arguments = dict(locals())  # every argument, for a second run (`refit.train_again`)
+    # Every argument, for a second run (`refit.train_again`); `config` copied before it changes.
+    arguments = dict(locals(), config=dict(config))
     start = time.monotonic()
     _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, learning_rate)
     _check_average(ema_momentum, ema_warmup)
@@ -188,30 +189,7 @@ def from_text(
     preprocessor = phases.adapt(
         parts, max_tokens, sequence_length, word_dropout, _names(path), verbose
     )
-    settings, reasons = phases.choose(
-        parts,
-        preprocessor,
-        batch_size,
-        learning_rate,
-        num_sampled,
-        config.pop("dropout", None),
-        early_stopping_patience if epochs else 0,
-        ema_momentum,
-        ema_warmup,
-        distribution,
-    )
-    for reason in reasons:
-        say(reason)
-    steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-    model = phases.build(cls, preprocessor, settings, steps, distribution, verbose, **config)
-    model.training_settings = dict(model.training_settings, epochs=epochs, max_minutes=max_minutes)
-    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-        model.training_settings["learning_rate"] = keras.saving.serialize_keras_object(
-            learning_rate
-        )  # saved with the model's config: as JSON
-    model.history = None
+    model = _build(cls, parts, preprocessor, arguments, seed, config, say)
     if epochs:
         phases.train(
             model,
@@ -316,6 +294,40 @@ def fit_text(
             start=start,
             line_lengths=parts.line_lengths,
         )
+    return model
+
+
+def _build(cls, parts, preprocessor, arguments, seed, config, say):
+    """Phases 3 and 4 of `from_text`: the settings chosen (reasons printed) and
+    the compiled model, its `training_settings` recorded."""
+    epochs, learning_rate = arguments["epochs"], arguments["learning_rate"]
+    patience = arguments["early_stopping_patience"]
+    settings, reasons = phases.choose(
+        parts,
+        preprocessor,
+        arguments["batch_size"],
+        learning_rate,
+        arguments["num_sampled"],
+        config.pop("dropout", None),
+        patience if epochs else 0,
+        arguments["ema_momentum"],
+        arguments["ema_warmup"],
+        arguments["distribution"],
+    )
+    for reason in reasons:
+        say(reason)
+    steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    distribution, verbose = arguments["distribution"], arguments["verbose"]
+    model = phases.build(cls, preprocessor, settings, steps, distribution, verbose, **config)
+    max_minutes = arguments["max_minutes"]
+    model.training_settings = dict(model.training_settings, epochs=epochs, max_minutes=max_minutes)
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        model.training_settings["learning_rate"] = keras.saving.serialize_keras_object(
+            learning_rate
+        )  # saved with the model's config: as JSON
+    model.history = None
     return model
 
 

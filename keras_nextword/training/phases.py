@@ -306,10 +306,7 @@ def train(
         model, parts.train, settings["batch_size"], mode, window_length, bucket, seed, steps
     )
     if epoch_parts is None:
-        words = sum(length * count for length, count in lengths.items())
-        epoch_parts, reason = budget.epoch_parts(words, max_minutes, steps)
-        if reason:
-            say(reason)
+        epoch_parts = _epoch_parts(lengths, max_minutes, steps, say)
     watch = loop.callbacks(
         model,
         (dev, held_out),
@@ -336,11 +333,25 @@ def train(
         )
     _check_loss(model, history, settings)
     if watch[-2].reached:  # the time limit
-        monitor = "dev_perplexity" if dev is not None else "val_perplexity"
-        line = budget.verdict(history.history, monitor, epoch_parts, max_minutes)
-        if line:
-            say(line)
+        _say_verdict(history, dev is not None, epoch_parts, max_minutes, say)
     return history
+
+
+def _epoch_parts(lengths, max_minutes, steps, say):
+    """`budget.epoch_parts` for training lines of these lengths (its reason printed)."""
+    words = sum(length * count for length, count in lengths.items())
+    epoch_parts, reason = budget.epoch_parts(words, max_minutes, steps)
+    if reason:
+        say(reason)
+    return epoch_parts
+
+
+def _say_verdict(history, set_apart, epoch_parts, max_minutes, say):
+    """After a run the time limit ended: whether more time would have helped."""
+    monitor = "dev_perplexity" if set_apart else "val_perplexity"
+    line = budget.verdict(history.history, monitor, epoch_parts, max_minutes)
+    if line:
+        say(line)
 
 
 def _check_loss(model, history, settings):
