@@ -25,7 +25,7 @@ def test_refit_trains_again_on_every_training_line_for_the_best_epoch_count(tmp_
     # The last training lines (set apart) hold words no other line has.
     lines = LINES * 4 + ["zebra quagga okapi"] * 2 + LINES[:2]  # 2 set apart, 2 held out
     path.write_text("\n".join(lines), encoding="utf-8")
-    settings = dict(embedding_dim=4, lstm_units=4, seed=0, verbose=0, max_minutes=None)
+    settings = dict(embedding_dim=4, lstm_units=4, dropout=0.2, seed=0, verbose=0, max_minutes=None)
     first = NextWordLSTM.from_text(path, epochs=6, callbacks=[StopAfter(3)], **settings)
     assert "zebra" not in first.preprocessor.get_vocabulary()
     model = NextWordLSTM.from_text(
@@ -42,6 +42,7 @@ def test_refit_trains_again_on_every_training_line_for_the_best_epoch_count(tmp_
     }
     assert model.training_settings["max_minutes"] is None
     assert model.training_settings["patience"] == 0
+    assert model.training_settings["dropout"] == 0.2  # the user's, in the second run too
 
 
 def test_no_refit_past_the_time_left_or_without_an_early_stop():
