@@ -44,10 +44,10 @@ SETTINGS = {
 }
 
 
-def heldout_perplexities(model, lines, rows=64):
-    """Exact perplexity (log-softmax, no clip) over all held-out predictions and
-    over known targets only; `rows` at a time, so a 19,000-word vocabulary's
-    logits never fill memory."""
+def target_losses(model, lines, rows=64):
+    """Exact negative log-likelihood (log-softmax, no clip) of every held-out
+    prediction, and its target id; `rows` at a time, so a 19,000-word
+    vocabulary's logits never fill memory."""
     x, y, w = (np.asarray(t) for t in pipeline.layout(model.preprocessor, lines))
     nll, targets = [], []
     for start in range(0, len(x), rows):
@@ -58,7 +58,13 @@ def heldout_perplexities(model, lines, rows=64):
         log_z = np.log(np.exp(logits - top).sum(-1)) + top[:, 0]
         nll.append(log_z - logits[np.arange(len(target)), target])
         targets.append(target)
-    nll, targets = np.concatenate(nll), np.concatenate(targets)
+    return np.concatenate(nll), np.concatenate(targets)
+
+
+def heldout_perplexities(model, lines, rows=64):
+    """Exact perplexity over all held-out predictions and over known targets
+    only (`target_losses`)."""
+    nll, targets = target_losses(model, lines, rows)
     known = targets != OOV_ID
     return float(np.exp(nll.mean())), float(np.exp(nll[known].mean())), len(nll), int(known.sum())
 

@@ -28,32 +28,23 @@ import tempfile
 import time
 from pathlib import Path
 
-import keras
+import heldout
 import numpy as np
 import suite
 
 from keras_nextword import NextWordLSTM
-from keras_nextword.text import data, pipeline
+from keras_nextword.text import data
 from keras_nextword.text.ngram_vectorizer import OOV_ID
 from keras_nextword.training import recipe
 
 HERE = Path(__file__).resolve().parent
 
 
-def target_losses(model, lines, rows=64):
-    """Exact negative log-likelihood of every held-out prediction, and its target word."""
-    x, y, w = (np.asarray(t) for t in pipeline.layout(model.preprocessor, lines))
-    vocabulary = np.asarray(model.preprocessor.get_vocabulary(), dtype=object)
-    nll, words = [], []
-    for start in range(0, len(x), rows):
-        logits = keras.ops.convert_to_numpy(model(x[start : start + rows])).astype("float64")
-        real = w[start : start + rows] > 0
-        logits, target = logits[real], y[start : start + rows][real]
-        top = logits.max(-1, keepdims=True)
-        log_z = np.log(np.exp(logits - top).sum(-1)) + top[:, 0]
-        nll.append(log_z - logits[np.arange(len(target)), target])
-        words.append(np.where(target == OOV_ID, None, vocabulary[target]))
-    return np.concatenate(nll), np.concatenate(words)
+def target_losses(model, lines):
+    """`heldout.target_losses`, with each target's word (None for `[UNK]`)."""
+    nll, targets = heldout.target_losses(model, lines)
+    words = np.asarray(model.preprocessor.get_vocabulary(), dtype=object)[targets]
+    return nll, np.where(targets == OOV_ID, None, words)
 
 
 def scores(nll, words, shared):

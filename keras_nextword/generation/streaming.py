@@ -119,11 +119,11 @@ def _words(model, ids, max_length, prefill, step, stop_ids):
     padded = np.full((1, length), PAD_ID, "int32")
     padded[0, length - len(ids) :] = ids
     h, c = prefill(weights, padded)
-    vocabulary = model.preprocessor.get_vocabulary()
+    words_of = model.preprocessor.tokenizer.words_of  # the word table, kept between calls
     token = np.array([ids[-1]], "int32")
     for _ in range(max_length):
         token, h, c = step(weights, token, h, c)
         word_id = int(ops.convert_to_numpy(token)[0])
-        yield vocabulary[word_id]
+        yield words_of(word_id)
         if word_id in stop_ids:
             return
