@@ -23,6 +23,7 @@ from pathlib import Path
 import baselines
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM
 from keras_nextword.text import datasets, pipeline
@@ -44,27 +45,39 @@ SETTINGS = {
 }
 
 
-def target_losses(model, lines, rows=64):
+def target_losses(model, lines, positions=4096):
     """Exact negative log-likelihood (log-softmax, no clip) of every held-out
-    prediction, and its target id; `rows` at a time, so a 19,000-word
-    vocabulary's logits never fill memory."""
-    x, y, w = (np.asarray(t) for t in pipeline.layout(model.preprocessor, lines))
-    nll, targets = [], []
-    for start in range(0, len(x), rows):
-        logits = keras.ops.convert_to_numpy(model(x[start : start + rows])).astype("float64")
-        real = w[start : start + rows] > 0
-        logits, target = logits[real], y[start : start + rows][real]
+    prediction, and its target id, in line order. Each line is one row as long
+    as the line (as `peer.heldout_rows` lays them out), so every word is scored
+    from all the words before it in its line, however long it is, not from a
+    row of the preprocessor's `sequence_length` restarting cold; rows are
+    scored about `positions` at a time, so a large vocabulary's logits never
+    fill memory."""
+    flat, starts, lengths = pipeline.word_ids(model.preprocessor, tf.constant(list(lines)))
+    longest = max(int(tf.reduce_max(lengths)) - 1, 1)
+    x, y, w = (np.asarray(t) for t in pipeline.rows(flat, starts, lengths, longest))
+    widths = w.sum(axis=1).astype(int)
+    nll, targets, start = [], [], 0
+    while start < len(x):
+        stop, width = start + 1, widths[start]
+        while stop < len(x) and (stop + 1 - start) * max(width, widths[stop]) <= positions:
+            stop, width = stop + 1, max(width, widths[stop])
+        logits = model(x[start:stop, :width])
+        logits = keras.ops.convert_to_numpy(logits).astype("float64")
+        real = w[start:stop, :width] > 0
+        logits, target = logits[real], y[start:stop, :width][real]
         top = logits.max(-1, keepdims=True)
         log_z = np.log(np.exp(logits - top).sum(-1)) + top[:, 0]
         nll.append(log_z - logits[np.arange(len(target)), target])
         targets.append(target)
+        start = stop
     return np.concatenate(nll), np.concatenate(targets)
 
 
-def heldout_perplexities(model, lines, rows=64):
+def heldout_perplexities(model, lines):
     """Exact perplexity over all held-out predictions and over known targets
     only (`target_losses`)."""
-    nll, targets = target_losses(model, lines, rows)
+    nll, targets = target_losses(model, lines)
     known = targets != OOV_ID
     return float(np.exp(nll.mean())), float(np.exp(nll[known].mean())), len(nll), int(known.sum())
 
