@@ -5,6 +5,8 @@ beside interpolated Kneser-Ney 4-gram and the PyTorch peer, in the same run.
     nohup python benchmarks/suite.py --corpus tiny_shakespeare --max-minutes 3 > suite.log &
     python benchmarks/suite.py --corpus wikitext2_valid_test --slice 0.5
     python benchmarks/suite.py --table
+    python benchmarks/suite.py --corpus wikitext2_sentences --slice 0.33 --max-minutes 6 \
+        --ours-only --set learning_rate=0.0074 --out results/suite/choices
 
 For each corpus: `NextWordLSTM.from_text(path, seed=0)` in a fresh process (`canon.run`: its
 peak RSS is its own; `--max-minutes` overrides the limit, recorded), then `peer.py`'s PyTorch
@@ -17,7 +19,9 @@ trained; the first, compilation included, when it is the only one), the share of
 `from_text`'s `fit` laid out (measured on that very pipeline, one pass, after the run), peak
 RSS, the held-out curve against wall time of ours and the peer, and the seconds each needs
 to reach the peer's best. `--slice MB` keeps the first MB megabytes of the corpus (at a line
-end): the corpus is then named `<corpus>_slice<MB>MB` everywhere. Writes
+end): the corpus is then named `<corpus>_slice<MB>MB` everywhere. `--set NAME=VALUE` passes `from_text` an argument in
+place of its choice (recorded, and added to the JSON's name); `--ours-only` runs neither
+the peer nor the baselines, for comparing settings. Writes
 `results/suite/<corpus>.json`; `--table` prints the markdown table of every JSON there.
 
 Corpora (`--data`, default ../shared/data; see its README): the files named in `CORPORA`,
@@ -194,7 +198,7 @@ def run(corpus, args):
 
     torch.set_num_threads(args.threads)
     limit = args.max_minutes
-    settings = {} if limit is None else {"max_minutes": limit}
+    settings = ({} if limit is None else {"max_minutes": limit}) | dict(args.set)
     peer_minutes = args.peer_minutes or limit or 15  # from_text's limit by default
     commit = subprocess.run(
         ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=HERE
@@ -208,6 +212,8 @@ def run(corpus, args):
         results["ours"] = ours
         results["load_average_after_ours"] = os.getloadavg()
         print(f"ours: {ours['perplexity_all']:.1f} ({ours['seconds']:.0f} s)", flush=True)
+        if args.ours_only:
+            return results
         peer_result = peer.run_peer(path, epochs=100, max_minutes=peer_minutes, seed=0)
         peer_result.pop("model")
         peer_result["threads"] = args.threads
@@ -273,6 +279,15 @@ def table(folder=RESULTS):
     return "\n".join(lines)
 
 
+def setting(text):
+    """`NAME=VALUE` to `(name, value)`, the value read as JSON (else kept a string)."""
+    name, _, value = text.partition("=")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def main():
     # This checkout's package, not an installed one (a script's path comes first).
     sys.path.insert(0, str(HERE.parent))
@@ -283,6 +298,15 @@ def main():
     parser.add_argument("--max-minutes", type=float, help="from_text's limit (default its own)")
     parser.add_argument("--peer-minutes", type=float, help="default: ours' limit")
     parser.add_argument("--threads", type=int, default=1, help="the peer's torch threads")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        type=setting,
+        metavar="NAME=VALUE",
+        help="from_text arguments (JSON values) instead of its choice, e.g. learning_rate=0.01",
+    )
+    parser.add_argument("--ours-only", action="store_true", help="no peer, no baselines")
     parser.add_argument("--table", action="store_true", help="print the table of the JSON")
     parser.add_argument("--out", default=RESULTS, help="the JSON's folder (--table reads it)")
     args = parser.parse_args()
@@ -295,9 +319,10 @@ def main():
         began = time.perf_counter()
         results = run(corpus, args)
         results["suite_seconds"] = time.perf_counter() - began
-        target = out / f"{results['corpus']['name']}.json"
+        name = "_".join([results["corpus"]["name"], *(f"{k}_{v}" for k, v in args.set)])
+        target = out / f"{name}.json"
         target.write_text(json.dumps(results, indent=2, default=str) + "\n")
-        print(row(results), f"\nwrote {target}", flush=True)
+        print("" if args.ours_only else row(results), f"\nwrote {target}", flush=True)
 
 
 if __name__ == "__main__":
