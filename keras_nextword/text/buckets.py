@@ -21,21 +21,8 @@ TARGET_SHARE = 0.08
 STEPS_PER_WIDTH = 16  # an epoch's steps for each width, at least: each compiles
 
 
-def overlap(length):
-    """The words a row of a line longer than `length` repeats from the row
-    before it, unweighted, as context (`pipeline.rows`): a quarter of it.
-
-    Example:
-    >>> overlap(64), overlap(3)
-    (16, 0)
-    """
-    return length // 4
-
-
 def row_lengths(line_lengths, length):
-    """The rows `pipeline.rows` makes of lines: `{width: rows}`, a row's width
-    running to its last prediction (the overlap of a long line's later rows
-    included).
+    """The rows `pipeline.rows` makes of lines: `{predictions: rows}`.
 
     Args:
         line_lengths: dict, `{words: lines}`.
@@ -46,18 +33,14 @@ def row_lengths(line_lengths, length):
 
     Example:
     >>> row_lengths({1: 4, 3: 2, 7: 1}, 4)
-    {2: 2, 3: 1, 4: 1}
+    {2: 3, 4: 1}
     """
-    rows, context = {}, overlap(length)
-    stride = length - context
+    rows = {}
     for words, lines in line_lengths.items():
-        predictions = max(words - 1, 0)
-        later = max(predictions - length, 0)  # predictions in later rows
-        widths = [min(predictions, length)] if predictions else []
-        if later:
-            widths += [length] * (-(-later // stride) - 1) + [context + (later % stride or stride)]
-        for width in widths:
-            rows[width] = rows.get(width, 0) + lines
+        full, rest = divmod(max(words - 1, 0), length)
+        for size, count in ((length, full * lines), (rest, lines)):
+            if size and count:
+                rows[size] = rows.get(size, 0) + count
     return dict(sorted(rows.items()))
 
 
@@ -185,10 +168,10 @@ def by_plan(line_rows, chosen):
     sizes = tf.constant([r for _, r in chosen], tf.int32)
 
     def length(x, y, w):
-        return reach(w)
+        return tf.cast(tf.reduce_sum(w), tf.int32)
 
     def cut(x, y, w):
-        longest = tf.reduce_max(reach(w))
+        longest = tf.cast(tf.reduce_max(tf.reduce_sum(w, axis=1)), tf.int32)
         which = tf.searchsorted(widths, longest[None])[0]
         padding = [[0, sizes[which] - tf.shape(x)[0]], [0, 0]]
         return tuple(tf.pad(t[:, : widths[which]], padding) for t in (x, y, w))
@@ -219,30 +202,18 @@ def by_length(line_rows, batch_size, step=4):
     """
 
     def length(x, y, w):
-        return reach(w)
+        return tf.cast(tf.reduce_sum(w), tf.int32)
 
     width = line_rows.element_spec[0].shape[0]
     boundaries = list(range(step + 1, width + 1, step))
 
     def cut(x, y, w):
-        keep = -(-tf.reduce_max(reach(w)) // step) * step
+        keep = -(-tf.cast(tf.reduce_max(tf.reduce_sum(w, axis=1)), tf.int32) // step) * step
         return fill([t[:, :keep] for t in (x, y, w)], batch_size)
 
     return line_rows.bucket_by_sequence_length(
         length, boundaries, [batch_size] * (len(boundaries) + 1)
     ).map(tf.autograph.experimental.do_not_convert(cut), num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def reach(sample_weight):
-    """The positions up to a row's last weighted one (a post-padded row's
-    width), along the last axis.
-
-    Example:
-    >>> reach(tf.constant([[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])).numpy().tolist()
-    [3, 1]
-    """
-    positions = tf.range(1, tf.shape(sample_weight)[-1] + 1)
-    return tf.reduce_max(tf.where(sample_weight > 0, positions, 0), axis=-1)
 
 
 def fill(batch, batch_size):

@@ -62,20 +62,16 @@ def word_ids(preprocessor, text, training=False, seed=None):
     return flat, ids.row_starts(), ids.row_lengths()
 
 
-def rows(flat, starts, lengths, length, context=None):
+def rows(flat, starts, lengths, length):
     """Cuts segments of `flat` into rows of `length` next-word predictions.
 
-    A segment of `n` words gives `n - 1` predictions. A longer one goes on in
-    rows that begin `context` words before their first new prediction, those
-    positions unweighted (`buckets.overlap`: a quarter of the row): every word
-    is predicted from at least `context` words before it, or from all of its
-    segment's, never from a cold state in mid-line. No row crosses a segment.
+    A segment of `n` words gives `n - 1` predictions; a longer one goes on in
+    the next row (its context restarting there). No row crosses a segment.
 
     Args:
         flat: int ids, shape `(words,)`.
         starts, lengths: each segment's start in `flat` and its length.
         length: int, positions per row.
-        context: int in `[0, length)`, or None for `buckets.overlap(length)`.
 
     Returns:
         `(inputs, targets, sample_weight)`, each `(rows, length)`, post-padded.
@@ -84,27 +80,19 @@ def rows(flat, starts, lengths, length, context=None):
     >>> x, y, w = rows(tf.constant([2, 3, 4, 4, 2]), [0, 3], [3, 2], 3)
     >>> x.numpy().tolist(), y.numpy().tolist()
     ([[2, 3, 0], [4, 0, 0]], [[3, 4, 0], [2, 0, 0]])
-    >>> x, y, w = rows(tf.constant([2, 3, 4, 5, 6, 7]), [0], [6], 3, context=1)
-    >>> x.numpy().tolist(), w.numpy().tolist()
-    ([[2, 3, 4], [4, 5, 6]], [[1.0, 1.0, 1.0], [0.0, 1.0, 1.0]])
     """
-    context = buckets.overlap(length) if context is None else context
-    stride = length - context
     starts, lengths = tf.cast(starts, tf.int32), tf.cast(lengths, tf.int32)
     predictions = tf.maximum(lengths - 1, 0)
-    later = tf.maximum(predictions - length, 0)
-    count_rows = tf.where(predictions > 0, 1 + (later + stride - 1) // stride, 0)
+    count_rows = (predictions + length - 1) // length
     segment = tf.repeat(tf.range(tf.size(count_rows)), count_rows)
     first_row = tf.gather(tf.cumsum(count_rows, exclusive=True), segment)
-    index = tf.range(tf.size(segment)) - first_row  # the row's place in its segment
-    offset = index * stride
+    offset = (tf.range(tf.size(segment)) - first_row) * length
     count = tf.gather(predictions, segment) - offset
     position = (tf.gather(starts, segment) + offset)[:, None] + tf.range(length)[None, :]
     real = tf.range(length)[None, :] < count[:, None]
-    new = (index[:, None] == 0) | (tf.range(length)[None, :] >= context)
     inputs = tf.where(real, tf.gather(flat, tf.where(real, position, 0)), PAD_ID)
     targets = tf.where(real, tf.gather(flat, tf.where(real, position + 1, 0)), PAD_ID)
-    return inputs, targets, tf.cast(real & new, "float32")
+    return inputs, targets, tf.cast(real, "float32")
 
 
 def prefix_rows(flat, starts, lengths, length):
@@ -168,7 +156,7 @@ def layout(preprocessor, text, mode="line", window_length=20, training=False, se
         raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
     flat, starts, lengths = word_ids(preprocessor, text, training, seed)
     if mode == "window":
-        return rows(flat, tf.zeros([1], tf.int32), tf.shape(flat)[:1], window_length, context=0)
+        return rows(flat, tf.zeros([1], tf.int32), tf.shape(flat)[:1], window_length)
     if mode == "line":
         return rows(flat, starts, lengths, preprocessor.sequence_length)
     return prefix_rows(flat, starts, lengths, preprocessor.sequence_length)
@@ -193,10 +181,9 @@ def text_dataset(
 
     - `"line"`: one post-padded row per line; each word after the first of
       its line is predicted once, from the words before it in the line: the
-      tutorial's predictions in one LSTM pass. A line longer than the row
-      goes on in rows that overlap the one before by a quarter (`rows`).
+      tutorial's predictions in one LSTM pass.
     - `"window"`: the running word stream in rows of `window_length`; context
-      crosses line breaks, rows carry no padding and do not overlap. Lines are not shuffled (that
+      crosses line breaks, rows carry no padding. Lines are not shuffled (that
       would cut the stream), rows are.
     - `"prefix"`: the tutorial's prefix n-grams, one row each, post-padded,
       only the last real position weighted: the same objective as `"line"` at
@@ -356,10 +343,11 @@ def batches_per_pass(line_lengths, batch_size, mode="line", length=None, bucket=
     if mode == "line" and bucket == "auto":
         chosen = buckets.plan(line_lengths, batch_size, length)
         return buckets.batches(chosen, line_lengths, length)
+    predictions = {words - 1: lines for words, lines in line_lengths.items() if words > 1}
     if mode == "line":
-        rows = sum(buckets.row_lengths(line_lengths, length).values())
+        rows = sum(lines * -(-count // length) for count, lines in predictions.items())
     else:
-        rows = sum(lines * (words - 1) for words, lines in line_lengths.items() if words > 1)
+        rows = sum(lines * count for count, lines in predictions.items())
     return -(-rows // batch_size)
 
 

@@ -22,8 +22,8 @@ _FILTER_PATTERN = "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILT
 _FILTER_TABLE = str.maketrans(FILTERS, " " * len(FILTERS))
 PAD_ID = 0
 OOV_ID = 1
-# The longest row of `NGramVectorizer`'s prefix n-grams (`sequence_length` words; a
-# text without line breaks is one line, and longer lines continue in the next row).
+# The longest training context (rows of `sequence_length` words): a text
+# without line breaks is one line, and longer lines continue in the next row.
 MAX_SEQUENCE_LENGTH = 64
 
 
@@ -213,15 +213,14 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
         words = self._words[np.asarray(ids)]
         return words.tolist() if isinstance(words, np.ndarray) else words
 
-    def context_length(self, sequence_length=None, most=MAX_SEQUENCE_LENGTH):
+    def context_length(self, sequence_length=None):
         """The rows' length in words for a model of the adapted lines:
         `sequence_length`, or the longest line minus one when None, at most
-        `most` (the tutorial's choice, capped). Both `NGramVectorizer` and
-        `NextWordLSTMCausalLMPreprocessor` rows take it.
+        `MAX_SEQUENCE_LENGTH` (the tutorial's choice, capped). Both
+        `NGramVectorizer` and `NextWordLSTMCausalLMPreprocessor` rows take it.
 
         Args:
             sequence_length: int > 0 or None.
-            most: int, the cap on the longest line minus one.
 
         Returns:
             int.
@@ -233,8 +232,8 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
         Example:
         >>> tokenizer = WordTokenizer()
         >>> tokenizer.adapt(["it is with a heavy heart", "a heavy pen"])
-        >>> tokenizer.context_length(), tokenizer.context_length(3), tokenizer.context_length(most=2)
-        (5, 3, 2)
+        >>> tokenizer.context_length(), tokenizer.context_length(3)
+        (5, 3)
         """
         if sequence_length is not None and sequence_length < 1:
             raise ValueError(
@@ -245,7 +244,7 @@ class WordTokenizer(keras_hub.tokenizers.Tokenizer):
             raise ValueError(
                 "no line to learn from has two or more words, so there is no next word to learn."
             )
-        return sequence_length or min(self.longest_line - 1, most)
+        return sequence_length or min(self.longest_line - 1, MAX_SEQUENCE_LENGTH)
 
     def token_to_id(self, token):
         """Returns the id of one (standardized) word, 1 (`[UNK]`) if unknown."""

@@ -104,8 +104,8 @@ def from_text(
         max_tokens: vocabulary cap (padding and `[UNK]` included) or None: at
             most `recipe.MAX_VOCABULARY` (50,000), the most frequent words.
         sequence_length: row length in `"line"` and `"prefix"` modes (longer
-            lines go on in rows that overlap by a quarter); None for the
-            longest line minus one (at most 256).
+            lines go on in the next row); None for the longest line minus one
+            (at most 64).
         word_dropout: bool, replace rare training words by `[UNK]` at random,
             so the model learns `[UNK]`'s share.
         ema_momentum: float in [0, 1), `"auto"` to choose, or None. Keep an

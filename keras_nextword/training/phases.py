@@ -50,7 +50,7 @@ def adapt(
         max_tokens: vocabulary cap (padding and `[UNK]` included) or None
             for `recipe.cap_vocabulary`'s.
         sequence_length: row length, or None for the longest line minus one
-            (at most 256).
+            (at most 64).
         word_dropout: bool, as `NextWordLSTMCausalLMPreprocessor`'s.
         name: str, the corpus's name in errors.
         verbose: 0 silences the cap's line.

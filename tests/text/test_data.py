@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_nextword import NextWordLSTM, NGramVectorizer
-from keras_nextword.text import buckets, data, datasets, pipeline
+from keras_nextword.text import data, datasets, pipeline
 from keras_nextword.text.data import read_lines, split_dataset, split_lines, stream_lines
 from keras_nextword.text.pipeline import MODES, text_dataset
 
@@ -140,37 +140,9 @@ def test_long_lines_continue_in_the_next_row():
     vectorizer = adapted(sequence_length=4)
     x, y, w = (keras.ops.convert_to_numpy(t) for t in pipeline.layout(vectorizer, [LINES[0]]))
     words = LINES[0].split()
-    # 11 predictions: 4 in the first row, then 3 a row after 1 word repeated as context.
-    assert x.shape == (4, 4) and w.sum() == len(words) - 1
+    assert x.shape == (3, 4) and w.sum() == len(words) - 1
     assert vectorizer.detokenize(y[w > 0]) == words[1:]
     assert vectorizer.detokenize(x[w > 0]) == words[:-1]
-    assert vectorizer.detokenize(x[1:, 0]) == [words[3], words[6], words[9]]
-
-
-@pytest.mark.parametrize("length, context", [(4, 1), (8, 2), (8, 0), (64, 16)])
-def test_rows_of_long_lines_predict_each_word_once_from_the_words_before_it(length, context):
-    # Word ids are their positions (+2), so each row shows where in its line it starts.
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(0, 5 * length, size=40)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    flat = np.arange(lengths.sum()) + 2
-    x, y, w = (np.asarray(t) for t in pipeline.rows(flat, starts, lengths, length, context=context))
-    predicted = []
-    for row, targets, weights in zip(x, y, w):
-        line = np.searchsorted(starts, row[0] - 2, side="right") - 1
-        first = row[0] - 2 == starts[line]  # the line's first row
-        for j in np.nonzero(weights)[0]:
-            # The row is its line's words in order, up to the target.
-            assert np.array_equal(row[: j + 1], np.arange(row[0], row[0] + j + 1))
-            assert targets[j] == row[j] + 1 and (first or j >= context)
-            predicted.append(targets[j])
-    # Every word but each line's first is predicted once.
-    expected = [flat[s + i] for s, n in zip(starts, lengths) for i in range(1, n)]
-    assert sorted(predicted) == expected
-    if context == buckets.overlap(length):  # the rows' widths, as the bucket plan counts them
-        widths = np.unique(w.shape[1] - np.argmax(w[:, ::-1] > 0, axis=1), return_counts=True)
-        line_lengths = dict(zip(*(a.tolist() for a in np.unique(lengths, return_counts=True))))
-        assert dict(zip(*(a.tolist() for a in widths))) == buckets.row_lengths(line_lengths, length)
 
 
 def test_windows_cover_the_word_stream():

@@ -256,7 +256,7 @@ def test_text_without_newlines_trains_in_bounded_rows(tmp_path):
         lstm_units=4,
         verbose=0,
     )
-    assert model.preprocessor.sequence_length == 256  # capped, not 169,999
+    assert model.preprocessor.sequence_length == 64  # capped, not 169,999
     assert np.isfinite(model.history.history["loss"][0])
 
 

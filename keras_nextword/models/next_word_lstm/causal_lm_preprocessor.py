@@ -7,13 +7,6 @@ from keras_nextword.runtime.environment import keras_hub, tf
 from keras_nextword.text.ngram_vectorizer import _maybe_to_backend
 from keras_nextword.text.tokenizer import MAX_SEQUENCE_LENGTH, PAD_ID, WordTokenizer
 
-# `from_counts`' rows are as long as the longest line minus one, at most this: every word
-# of a line that long is predicted from all the words before it (rows grouped by width
-# keep padding low, `keras_nextword.text.buckets`); a longer line goes on in rows that
-# overlap (`pipeline.rows`). WikiText-2's paragraphs (85 words on average) make 51% of
-# their predictions past the 64th word, 1.8% past the 256th.
-MAX_ROW_LENGTH = 256
-
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class NextWordLSTMCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
@@ -96,7 +89,7 @@ class NextWordLSTMCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
             line_lengths: a mapping of line length in words to lines.
             max_tokens: int or None, the vocabulary cap (padding and `[UNK]` included).
             sequence_length: int or None for the longest line minus one, at
-                most `MAX_ROW_LENGTH` (256; `WordTokenizer.context_length`).
+                most 64 (`WordTokenizer.context_length`).
             **kwargs: the constructor's other arguments (`word_dropout`).
 
         Returns:
@@ -111,7 +104,7 @@ class NextWordLSTMCausalLMPreprocessor(keras_hub.models.CausalLMPreprocessor):
         """
         tokenizer = WordTokenizer(max_tokens=max_tokens, name="word_tokenizer")
         tokenizer.adapt_counts(word_counts, line_lengths)
-        sequence_length = tokenizer.context_length(sequence_length, MAX_ROW_LENGTH)
+        sequence_length = tokenizer.context_length(sequence_length)
         return cls(tokenizer, sequence_length, **kwargs)
 
     def build(self, input_shape):

@@ -59,17 +59,16 @@ def test_config_round_trip_and_a_model_that_holds_it(tmp_path):
 
 
 def test_from_counts_is_the_n_gram_layers_vocabulary_and_rows():
-    """One tokenizer for both: the vocabulary and counts that
+    """One tokenizer for both: the vocabulary, counts and row length that
     `NGramVectorizer.adapt_counts` gives, and word dropout kept in the config."""
     counts = {"holmes": 3, "the": 5, "watson": 3, "moriarty": 1}
-    lengths = {1: 2, 4: 2, 300: 1}
+    lengths = {1: 2, 4: 2, 90: 1}
     layer = NextWordLSTMCausalLMPreprocessor.from_counts(counts, lengths, word_dropout=True)
     vectorizer = NGramVectorizer(word_dropout=True)
     vectorizer.adapt_counts(counts, lengths)
     assert layer.get_vocabulary() == vectorizer.get_vocabulary()
     assert layer.word_counts == vectorizer.word_counts == [0, 0, 5, 3, 3, 1]
-    # Capped: at 64 for the tutorial's n-grams (quadratic in a row's length), at 256 for rows.
-    assert (vectorizer.sequence_length, layer.sequence_length) == (64, 256)
+    assert layer.sequence_length == vectorizer.sequence_length == 64  # capped
     assert layer.detokenize([[2, 3]]) == vectorizer.detokenize([[2, 3]]) == [["the", "watson"]]
     restored = NextWordLSTMCausalLMPreprocessor.from_config(layer.get_config())
     assert restored.word_dropout and restored.word_counts == layer.word_counts
