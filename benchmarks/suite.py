@@ -6,7 +6,7 @@ beside interpolated Kneser-Ney 4-gram and the PyTorch peer, in the same run.
     python benchmarks/suite.py --corpus wikitext2_valid_test --slice 0.5
     python benchmarks/suite.py --table
     python benchmarks/suite.py --corpus wikitext2_sentences --slice 0.33 --max-minutes 6 \
-        --ours-only --set learning_rate=0.0074 --out results/suite/choices
+        --ours-only --set learning_rate=0.008 --out benchmarks/results/suite/choices
 
 For each corpus: `NextWordLSTM.from_text(path, seed=0)` in a fresh process (`canon.run`: its
 peak RSS is its own; `--max-minutes` overrides the limit, recorded), then `peer.py`'s PyTorch
@@ -19,9 +19,9 @@ trained; the first, compilation included, when it is the only one), the share of
 `from_text`'s `fit` laid out (measured on that very pipeline, one pass, after the run), peak
 RSS, the held-out curve against wall time of ours and the peer, and the seconds each needs
 to reach the peer's best. `--slice MB` keeps the first MB megabytes of the corpus (at a line
-end): the corpus is then named `<corpus>_slice<MB>MB` everywhere. `--set NAME=VALUE` passes `from_text` an argument in
-place of its choice (recorded, and added to the JSON's name); `--ours-only` runs neither
-the peer nor the baselines, for comparing settings. Writes
+end): the corpus is then named `<corpus>_slice<MB>MB` everywhere. `--set NAME=VALUE`
+passes `from_text` an argument in place of its choice (recorded, and added to the JSON's
+name); `--ours-only` runs neither the peer nor the baselines, for comparing settings. Writes
 `results/suite/<corpus>.json`; `--table` prints the markdown table of every JSON there.
 
 Corpora (`--data`, default ../shared/data; see its README): the files named in `CORPORA`,
