@@ -45,17 +45,23 @@ SETTINGS = {
 }
 
 
+def line_rows(preprocessor, lines):
+    """`(inputs, targets, weights)` numpy arrays, one post-padded row per line of
+    two or more words, in line order, each as wide as the longest line's
+    predictions (`pipeline.rows`): every word is scored from all the words before
+    it in its line. `lines`: strings, or a `tf.data.Dataset` of them."""
+    flat, starts, lengths = pipeline.word_ids(preprocessor, tf.constant(list(lines)))
+    longest = max(int(tf.reduce_max(lengths)) - 1, 1)
+    return tuple(np.asarray(t) for t in pipeline.rows(flat, starts, lengths, longest))
+
+
 def target_losses(model, lines, positions=4096):
     """Exact negative log-likelihood (log-softmax, no clip) of every held-out
     prediction, and its target id, in line order. Each line is one row as long
-    as the line (as `peer.heldout_rows` lays them out), so every word is scored
-    from all the words before it in its line, however long it is, not from a
-    row of the preprocessor's `sequence_length` restarting cold; rows are
-    scored about `positions` at a time, so a large vocabulary's logits never
-    fill memory."""
-    flat, starts, lengths = pipeline.word_ids(model.preprocessor, tf.constant(list(lines)))
-    longest = max(int(tf.reduce_max(lengths)) - 1, 1)
-    x, y, w = (np.asarray(t) for t in pipeline.rows(flat, starts, lengths, longest))
+    as the line (`line_rows`), not a row of the preprocessor's `sequence_length`
+    restarting cold; rows are scored about `positions` at a time, so a large
+    vocabulary's logits never fill memory."""
+    x, y, w = line_rows(model.preprocessor, lines)
     widths = w.sum(axis=1).astype(int)
     nll, targets, start = [], [], 0
     while start < len(x):

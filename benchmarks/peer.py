@@ -49,6 +49,7 @@ import statistics
 import time
 from pathlib import Path
 
+import heldout
 import keras
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from keras_nextword import NextWordLSTM
-from keras_nextword.text import datasets
+from keras_nextword.text import data, datasets
 from keras_nextword.text.ngram_vectorizer import OOV_ID, NGramVectorizer
 from keras_nextword.training import recipe
 
@@ -136,17 +137,11 @@ def token_stream(preprocessor, lines, unk_below=0):
 
 
 def heldout_rows(preprocessor, lines):
-    """`(inputs, targets, weights)` arrays of shape `(lines, longest - 1)`: one
-    post-padded row per line of two or more words, sorted by length, weight 1 at
-    each of its next-word predictions."""
-    ids = [preprocessor.tokenize(batch) for batch in lines.batch(4096)]
-    lines = sorted((row for batch in ids for row in batch.numpy() if len(row) > 1), key=len)
-    length = max(len(row) for row in lines) - 1
-    x, y = (np.zeros((len(lines), length), np.int64) for _ in range(2))
-    w = np.zeros((len(lines), length), np.float32)
-    for i, row in enumerate(lines):
-        x[i, : len(row) - 1], y[i, : len(row) - 1], w[i, : len(row) - 1] = row[:-1], row[1:], 1
-    return x, y, w
+    """`heldout.line_rows` of `lines` (a dataset of strings) sorted by length (a
+    batch of rows is then about as long as its longest), as int64 ids."""
+    x, y, w = heldout.line_rows(preprocessor, data.listed(lines))
+    order = np.argsort(w.sum(axis=1), kind="stable")
+    return x[order].astype(np.int64), y[order].astype(np.int64), w[order]
 
 
 def batchify(stream, batch_size):
