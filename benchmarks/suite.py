@@ -22,7 +22,8 @@ to reach the peer's best. `--slice MB` keeps the first MB megabytes of the corpu
 end): the corpus is then named `<corpus>_slice<MB>MB` everywhere. `--set NAME=VALUE`
 passes `from_text` an argument in place of its choice (recorded, and added to the JSON's
 name); `--ours-only` runs neither the peer nor the baselines, for comparing settings. Writes
-`results/suite/<corpus>.json`; `--table` prints the markdown table of every JSON there.
+`results/suite/<corpus>.json`; `--table` prints the markdown table of every JSON there
+(`--ours-only` runs in a table of their own: the setting, the rate used, what it read).
 
 Corpora (`--data`, default ../shared/data; see its README): the files named in `CORPORA`,
 `canon_x10` (the canon repeated 10 times, in a temporary folder) and `wikitext2_sentences`
@@ -251,7 +252,7 @@ def row(results):
     )
     reached = s["ours_seconds_to_peer_best"]
     values = (
-        (corpus["name"],),
+        (" ".join(filter(None, (corpus["name"], set_arguments(results)))),),
         (corpus["lines"],),
         (corpus["words_per_line_mean"],),
         (s["ours_perplexity_all"], s["ours_perplexity_known"]),
@@ -268,14 +269,57 @@ def row(results):
     return "| " + " | ".join(f.format(*v) for (_, f), v in zip(COLUMNS, values)) + " |"
 
 
+SETTING_COLUMNS = (
+    "corpus",
+    "training words",
+    "set",
+    "learning rate",
+    "ours all / known",
+    "epochs",
+    "ours s (limit)",
+    "load",
+)
+
+
+def set_arguments(results):
+    """The `--set` arguments of a run, `NAME=VALUE, ...` ("" when none)."""
+    arguments = results["from_text_arguments"]
+    return ", ".join(f"{k}={v}" for k, v in arguments.items() if k not in ("seed", "max_minutes"))
+
+
+def setting_row(results):
+    """One markdown table row of an `--ours-only` run: the setting and what it read."""
+    ours = results["ours"]
+    limit = results["from_text_arguments"].get("max_minutes", 15)
+    values = (
+        results["corpus"]["name"],
+        f"{ours['training_words']:,}",
+        set_arguments(results) or "default",
+        f"{ours['settings']['learning_rate']:g}",
+        f"{ours['perplexity_all']:.1f} / {ours['perplexity_known']:.1f}",
+        f"{len(ours['curve'])}",
+        f"{ours['seconds']:.0f} ({limit:g})",
+        f"{results['load_average_before'][0]:.1f}",
+    )
+    return "| " + " | ".join(values) + " |"
+
+
 def table(folder=RESULTS):
-    """The markdown table of every corpus's JSON in `folder`."""
-    lines = [
-        "| " + " | ".join(name for name, _ in COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
-    ]
-    for file in sorted(Path(folder).glob("*.json")):
-        lines.append(row(json.loads(file.read_text())))
+    """The markdown table of every corpus's JSON in `folder`; runs with `--ours-only`
+    in a second table, of the settings they compare."""
+    runs = [json.loads(file.read_text()) for file in sorted(Path(folder).glob("*.json"))]
+    suite_runs = [r for r in runs if "peer" in r]
+    lines = []
+    if suite_runs:
+        lines += [
+            "| " + " | ".join(name for name, _ in COLUMNS) + " |",
+            "|" + "---|" * len(COLUMNS),
+        ]
+        lines += [row(r) for r in suite_runs]
+    if len(suite_runs) < len(runs):
+        lines += [""] if lines else []
+        lines += ["| " + " | ".join(SETTING_COLUMNS) + " |", "|" + "---|" * len(SETTING_COLUMNS)]
+        lines += [setting_row(r) for r in runs if "peer" not in r]
     return "\n".join(lines)
 
 
