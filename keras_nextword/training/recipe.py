@@ -201,8 +201,8 @@ def choose(
       at 0.003 took 10.3-10.9 s and read 80.2; 16 at 0.01 and 64 at 0.02 or
       0.04 read worse in exploratory runs), 32 at 0.003 under 300,000, else
       64 at 0.003 (the canon, `benchmarks/canon.py`). Between them, 0.003
-      read better than 0.02 on slices of tiny Shakespeare and the canon of
-      60,015 to 167,050 words and on WikiText-2 (329,273), 0.02 on a
+      read better than 0.02 on tiny Shakespeare, slices of it and of the
+      canon (60,015 to 167,050 words) and WikiText-2 (329,273), 0.02 on a
       WikiText-2 sentence slice of 62,335: neither words nor steps an epoch
       told them apart (`benchmarks/suite.py --ours-only --set`,
       docs/benchmarks.md).
