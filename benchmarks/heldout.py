@@ -49,8 +49,9 @@ def line_rows(preprocessor, lines):
     """`(inputs, targets, weights)` numpy arrays, one post-padded row per line of
     two or more words, in line order, each as wide as the longest line's
     predictions (`pipeline.rows`): every word is scored from all the words before
-    it in its line. `lines`: strings, or a `tf.data.Dataset` of them."""
-    flat, starts, lengths = pipeline.word_ids(preprocessor, tf.constant(list(lines)))
+    it in its line. `lines`: a list of strings (`data.listed` makes one of a
+    dataset)."""
+    flat, starts, lengths = pipeline.word_ids(preprocessor, tf.constant(lines))
     longest = max(int(tf.reduce_max(lengths)) - 1, 1)
     return tuple(np.asarray(t) for t in pipeline.rows(flat, starts, lengths, longest))
 

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import suite
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -211,9 +212,7 @@ def main():
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "backend": os.environ.get("KERAS_BACKEND", "jax"),
         "baseline": args.baseline,
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip(),
+        "commit": suite.commit(),
     }
     if Path(args.out).exists():  # parts run separately land in one file
         report = {**json.loads(Path(args.out).read_text()), **report}

@@ -174,8 +174,26 @@ def compare(ours, peer_result, kneser_ney):
         "ours_padded_share": ours["padded_share"],
         "ours_peak_rss_mib": ours["peak_rss_mib"],
         "ours_seconds_to_peer_best": peer.time_to_reach(curve_of_ours(ours), best),
+        "ours_above_peer_after_60_s": above_peer(curve_of_ours(ours), peer_result["curve"]),
         "peer_seconds_to_its_best": peer_result["best"]["seconds"],
     }
+
+
+def above_peer(ours_curve, peer_curve, after=60):
+    """The times from `after` seconds on (each epoch end of either) at which ours' best
+    held-out perplexity so far is above the peer's, or ours has none yet."""
+
+    def best(curve, t):
+        seen = [p["val_perplexity"] for p in curve if p["seconds"] <= t]
+        return min((v for v in seen if v is not None), default=None)
+
+    times = sorted({p["seconds"] for p in ours_curve + peer_curve if p["seconds"] >= after})
+    return [
+        t
+        for t in times
+        if best(peer_curve, t) is not None
+        and (best(ours_curve, t) is None or best(ours_curve, t) > best(peer_curve, t))
+    ]
 
 
 def machine():
@@ -191,6 +209,13 @@ def machine():
     }
 
 
+def commit():
+    """The checkout's commit, `-dirty` when it has changes (`git describe`)."""
+    return subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+
+
 def run(corpus, args):
     """The suite's run on one corpus; returns its JSON-ready results."""
     import baselines
@@ -201,10 +226,7 @@ def run(corpus, args):
     limit = args.max_minutes
     settings = ({} if limit is None else {"max_minutes": limit}) | dict(args.set)
     peer_minutes = args.peer_minutes or limit or 15  # from_text's limit by default
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=HERE
-    ).stdout.strip()
-    results = {"machine": machine(), "commit": commit, "load_average_before": os.getloadavg()}
+    results = {"machine": machine(), "commit": commit(), "load_average_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as folder:
         path, results["corpus"] = prepare(corpus, args.data, folder, args.slice)
         results["from_text_arguments"] = {"seed": 0, **settings}
@@ -240,6 +262,7 @@ COLUMNS = (
     ("padded", "{:.0%}"),
     ("peak RSS MiB", "{:,.0f}"),
     ("s to peer's best: ours / peer", "{} / {:.0f}"),
+    ("times above peer's curve from 60 s", "{}"),
     ("load", "{:.1f}"),
 )
 
@@ -264,6 +287,7 @@ def row(results):
         (s["ours_padded_share"],),
         (s["ours_peak_rss_mib"],),
         ("not reached" if reached is None else f"{reached:.0f}", s["peer_seconds_to_its_best"]),
+        (len(s["ours_above_peer_after_60_s"]),),
         (statistics.mean([results["load_average_before"][0], results["load_average_after"][0]]),),
     )
     return "| " + " | ".join(f.format(*v) for (_, f), v in zip(COLUMNS, values)) + " |"
@@ -304,6 +328,11 @@ def setting_row(results):
     return "| " + " | ".join(values) + " |"
 
 
+def header(names):
+    """A markdown table's first two lines."""
+    return ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+
+
 def table(folder=RESULTS):
     """The markdown table of every corpus's JSON in `folder`; runs with `--ours-only`
     in a second table, of the settings they compare."""
@@ -311,15 +340,10 @@ def table(folder=RESULTS):
     suite_runs = [r for r in runs if "peer" in r]
     lines = []
     if suite_runs:
-        lines += [
-            "| " + " | ".join(name for name, _ in COLUMNS) + " |",
-            "|" + "---|" * len(COLUMNS),
-        ]
-        lines += [row(r) for r in suite_runs]
+        lines += header([name for name, _ in COLUMNS]) + [row(r) for r in suite_runs]
     if len(suite_runs) < len(runs):
         lines += [""] if lines else []
-        lines += ["| " + " | ".join(SETTING_COLUMNS) + " |", "|" + "---|" * len(SETTING_COLUMNS)]
-        lines += [setting_row(r) for r in runs if "peer" not in r]
+        lines += header(SETTING_COLUMNS) + [setting_row(r) for r in runs if "peer" not in r]
     return "\n".join(lines)
 
 
