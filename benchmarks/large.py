@@ -22,8 +22,13 @@ extracted with `git archive` ("old"), side by side in the same run. Parts (`--pa
 - `x100`: the corpus repeated 100 times (about 390 MB): `from_text(path, max_minutes=5)`:
   time to the first training step, peak RSS and the whole call (issue 29's targets: 60 s,
   2.0 GiB, 5.1 minutes).
+- `resume`: the corpus repeated 10 times: `from_text(path, checkpoint_dir=..., seed=0)` (15
+  minutes) killed (SIGKILL) `--kill-after` seconds into the call (default 600), then the same
+  call again, stopped once it has trained a check: the training the kill lost (from the end of
+  the check its backup restored to the kill) and the resumed call's time to its first step.
 
-Writes `large.json` (machine load beside each run: the machine may be shared).
+Times run from the `from_text` call (the imports before it are `import_seconds`). Writes
+`large.json` (machine load beside each run: the machine may be shared).
 """
 
 import argparse
@@ -34,6 +39,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -79,9 +85,35 @@ print(json.dumps({
     "digest": hashlib.sha256(json.dumps(counted).encode()).hexdigest(),
 }))
 """
+# Prints each check's end (a Keras epoch) and the resumed call's first epoch and step, with
+# the seconds since the call, one JSON line each, as they happen.
+CHECKS = """
+import json, sys, time
+import keras
+from keras_nextword import NextWordLSTM
+
+def say(**event):
+    print(json.dumps(dict(event, t=time.perf_counter() - start, wall=time.time())), flush=True)
+
+class Checks(keras.callbacks.Callback):
+    begun = False
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.begun:
+            say(begin=epoch)
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.begun:
+            self.begun = True
+            say(first_step=batch)
+    def on_epoch_end(self, epoch, logs=None):
+        say(end=epoch)
+
+start = time.perf_counter()  # the call, after the imports
+say(call=0)
+NextWordLSTM.from_text(sys.argv[1], callbacks=[Checks()], **json.loads(sys.argv[2]))
+"""
 FROM_TEXT = """
 import json, sys, time
-start = time.perf_counter()
+begin = time.perf_counter()
 import keras
 from keras_nextword import NextWordLSTM
 
@@ -90,10 +122,12 @@ class FirstStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         FirstStep.seconds = FirstStep.seconds or time.perf_counter() - start
 
+start = time.perf_counter()  # the call, after the imports
 model = NextWordLSTM.from_text(sys.argv[1], callbacks=[FirstStep()], **json.loads(sys.argv[2]))
 history = model.history.history if model.history else {}
 print(json.dumps({
     "call_seconds": time.perf_counter() - start, "first_step_seconds": FirstStep.seconds,
+    "import_seconds": start - begin,
     "vocabulary": model.backbone.vocabulary_size, "epochs": len(history.get("loss", [])),
     "steps": int(model.optimizer.iterations),
     "val_perplexity": history.get("val_perplexity", [None])[-1],
@@ -195,6 +229,54 @@ def cli(path, minutes, roots, folder, baseline):
     return runs
 
 
+def events(command, stop):
+    """Runs `command` (`CHECKS`), reading its JSON lines until `stop(events, seconds)` says
+    so (seconds since its call began), then kills it (SIGKILL); returns the events and
+    `time.time()` at the kill."""
+    seen = []
+    process = subprocess.Popen(
+        [sys.executable, *command], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+
+    def read():
+        for line in process.stdout:
+            if line.startswith("{"):
+                seen.append(json.loads(line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    while process.poll() is None and not (seen and stop(seen, time.time() - seen[0]["wall"])):
+        time.sleep(0.2)
+    at = time.time()
+    process.kill()
+    process.wait()
+    reader.join()
+    return seen, at
+
+
+def resume(path, kill_after, folder):
+    """Kills a 15-minute run `kill_after` seconds into the call, resumes it: what was lost."""
+    settings = {"checkpoint_dir": str(Path(folder) / "checkpoints"), "seed": 0, "verbose": 2}
+    command = ["-c", CHECKS, str(path), json.dumps(settings)]
+    load = os.getloadavg()
+    killed, at = events(command, lambda seen, seconds: seconds >= kill_after)
+    ends = [e for e in killed if "end" in e]
+    again, _ = events(command, lambda seen, seconds: any("end" in e for e in seen))
+    begin = next(e for e in again if "begin" in e)
+    restored = [e["wall"] for e in ends if e["end"] == begin["begin"] - 1]
+    run = {
+        "killed_at_seconds": at - killed[0]["wall"],
+        "checks_before_kill": [(e["end"], round(e["t"], 1)) for e in ends],
+        "resumed_at_check": begin["begin"],
+        "training_lost_seconds": at - (restored[0] if restored else killed[0]["wall"]),
+        "resumed_first_step_seconds": next(e["t"] for e in again if "first_step" in e),
+        "load_before": load,
+        "load_after": os.getloadavg(),
+    }
+    print(f"resume: {json.dumps(run)}", flush=True)
+    return run
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", required=True, help="the canon (../shared/data/...)")
@@ -204,6 +286,7 @@ def main():
     parser.add_argument(
         "--cli-baseline", action="store_true", help="run the old CLI too (its first pass: minutes)"
     )
+    parser.add_argument("--kill-after", type=float, default=600.0, help="seconds (resume)")
     parser.add_argument("--out", default=str(HERE / "results" / "large.json"))
     args = parser.parse_args()
     parts = args.parts.split(",")
@@ -221,12 +304,14 @@ def main():
         if args.baseline:
             roots["old"] = baseline_package(args.baseline, Path(tmp) / "old")
         start = time.perf_counter()
-        if "first_pass" in parts or "cli" in parts:
+        if {"first_pass", "cli", "resume"} & set(parts):
             x10 = repeated(args.corpus, 10, tmp)
         if "first_pass" in parts:
             report["first_pass_x10"] = first_pass(x10, roots)
         if "cli" in parts:
             report["cli_x10"] = cli(x10, args.cli_minutes, roots, tmp, args.cli_baseline)
+        if "resume" in parts:
+            report["resume_x10"] = resume(x10, args.kill_after, tmp)
         if "zipf" in parts:
             zipf = zipf_corpus(Path(tmp) / "zipf.txt")
             run = from_text(zipf, {"max_minutes": 2, "verbose": 2}, roots["new"])
