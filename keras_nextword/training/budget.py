@@ -3,9 +3,10 @@ itself: set-up, first pass, compiling, training and the final scoring all
 fit in `max_minutes`.
 
 - `scoring`: training keeps room for the scoring after its last step (the
-  held-out lines and those set apart), estimated before training by timing
-  a sample; when scoring every line would take too much of the time left, a
-  bounded sample of them is scored, and the printed reason says so.
+  held-out lines and those set apart), estimated at the first check by timing
+  a sample (until then, `SCORING_SHARE` of the time left); when scoring every
+  line would take too much of the time left, a bounded sample of them is
+  scored, and the printed reason says so.
 - `epoch_parts`: a long epoch (by the training words it holds) is checked
   several times (validation, best weights, early stopping, backups).
 - `verdict`: at the end, whether the time limit cut training while the lines
@@ -29,7 +30,7 @@ TRAINING_WORDS_PER_SECOND = 8_000
 # At most this share of the time left when training begins goes to the final scoring.
 SCORING_SHARE = 0.25
 MIN_PART_STEPS = 200  # at least, between two checks inside an epoch
-PROBE_LINES = 128  # lines timed before training to estimate the scoring
+PROBE_LINES = 128  # lines timed at the first check to estimate the scoring
 MIN_SCORED_LINES = 100  # at least, of each part scored
 MARGIN = 1.25  # on the estimate: scoring's other shapes compile on first sight
 
@@ -130,9 +131,11 @@ def scoring(model, parts, deadline, say=print, bounded=True, checks=1):
 
 
 class ScoringBudget(keras.callbacks.Callback):
-    """Once training begins (before its first step, after Keras has built
-    the model's metrics), `scoring` for the lines that `evaluations` score:
-    they then score the lines it keeps, and `time_limit` keeps its room.
+    """`scoring` for the lines that `evaluations` score, at the first check
+    (the first epoch's end, before they score: the first training step comes
+    without waiting for it), `SCORING_SHARE` of the time left kept for the
+    scoring until then; they then score the lines it keeps, and `time_limit`
+    keeps its room.
 
     Args:
         model: the model trained (`evaluate` on raw lines).
@@ -146,10 +149,18 @@ class ScoringBudget(keras.callbacks.Callback):
         super().__init__()
         self.lm, self.evaluations, self.time_limit = model, evaluations, time_limit
         self.say, self.bounded, self.checks = say, bounded, checks
+        self.pending = False
 
     def on_train_begin(self, logs=None):
-        if self.time_limit.deadline is None:
+        self.pending = self.time_limit.deadline is not None
+        if self.pending:
+            left = self.time_limit.deadline - time.monotonic()
+            self.time_limit.scoring = SCORING_SHARE * max(left, 0.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.pending:
             return
+        self.pending = False
         lines = {name: evaluation.data for name, evaluation in self.evaluations.items()}
         deadline = self.time_limit.deadline
         reserve, lines = scoring(self.lm, lines, deadline, self.say, self.bounded, self.checks)

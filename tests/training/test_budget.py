@@ -103,6 +103,26 @@ def test_a_short_limit_keeps_room_for_the_scoring_and_says_more_time_would_help(
     assert np.isfinite(model.history.history["val_perplexity"][0])
 
 
+def test_the_first_step_does_not_wait_for_the_scoring_estimate(final_problem_path, monkeypatch):
+    events = []
+    timed = budget.probe
+    monkeypatch.setattr(budget, "probe", lambda *args: events.append("probe") or timed(*args))
+    first_step = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: events.append("step") if not events else None
+    )
+    NextWordLSTM.from_text(
+        final_problem_path,
+        epochs=2,
+        embedding_dim=8,
+        lstm_units=8,
+        seed=0,
+        verbose=0,
+        callbacks=[first_step],
+    )
+    # Timed once, at the first check, after the first step (it was timed before it).
+    assert events == ["step", "probe"]
+
+
 class Kill(keras.callbacks.Callback):
     """Raises after `steps` training steps of this `fit`: a process killed there."""
 
