@@ -4,6 +4,7 @@ model, as the five phases of `keras_nextword.training.phases` in turn, and
 attaches both, so this module never imports the model.
 """
 
+import dataclasses
 import math
 import os
 import time
@@ -189,6 +190,9 @@ def from_text(
     preprocessor = phases.adapt(
         parts, max_tokens, sequence_length, word_dropout, _names(path), verbose
     )
+    # Every word type's count is not needed past the vocabulary: 1.46 million of them on
+    # a Zipf corpus of 54 MB raised the peak RSS by about 100 MiB (2,181 against 2,078).
+    parts = dataclasses.replace(parts, word_counts=None)
     model = _build(cls, parts, preprocessor, arguments, seed, config, say)
     if epochs:
         phases.train(
@@ -270,6 +274,7 @@ def fit_text(
         f"{words:,} training words, {unknown / max(words, 1):.1%} of them [UNK] to the "
         f"model's {model.backbone.vocabulary_size:,}-word vocabulary"
     )
+    parts = dataclasses.replace(parts, word_counts=None)  # as in `from_text`
     settings = _continued_settings(model, parts, words, learning_rate, early_stopping_patience)
     steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
     if seed is not None:

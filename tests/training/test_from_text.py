@@ -16,7 +16,7 @@ from keras_nextword.layers.losses import NextWordCrossentropy
 from keras_nextword.runtime.distribution import _saved_state
 from keras_nextword.text import data
 from keras_nextword.text.tokenizer import OOV_ID
-from keras_nextword.training import loop, recipe
+from keras_nextword.training import loop, phases, recipe
 
 
 def test_tutorial_sizes_and_defaults(final_problem_path):
@@ -388,3 +388,16 @@ def test_fit_text_continues_a_saved_model_on_more_text(final_problem_path, tmp_p
     assert 0 < unknown < words
     assert f"{words:,} training words, {unknown / words:.1%} of them [UNK]" in printed
     assert model.training_settings["epochs"] == 3 and len(model.history.epoch) <= 3
+
+
+@pytest.mark.backend("jax")  # what the training phase is given: the same on every backend
+def test_training_keeps_no_count_of_every_word_type(final_problem_path, monkeypatch):
+    # Past the vocabulary, every word type's count is dropped: on a corpus of 1.46
+    # million word types it held about 100 MiB through training.
+    given = []
+    train = phases.train
+    monkeypatch.setattr(
+        phases, "train", lambda model, parts, *a: given.append(parts) or train(model, parts, *a)
+    )
+    NextWordLSTM.from_text(final_problem_path, epochs=1, embedding_dim=8, lstm_units=8, verbose=0)
+    assert given[0].word_counts is None and given[0].line_lengths
