@@ -190,8 +190,8 @@ def from_text(
     preprocessor = phases.adapt(
         parts, max_tokens, sequence_length, word_dropout, _names(path), verbose
     )
-    # Every word type's count is not needed past the vocabulary: 1.46 million of them on
-    # a Zipf corpus of 54 MB raised the peak RSS by about 100 MiB (2,181 against 2,078).
+    # Every word type's count is not needed past the vocabulary, and there may be millions
+    # (`benchmarks/large.py`'s Zipf corpus: 1,459,320): none is kept through training.
     parts = dataclasses.replace(parts, word_counts=None)
     model = _build(cls, parts, preprocessor, arguments, seed, config, say)
     if epochs:
