@@ -56,15 +56,16 @@ def line_rows(preprocessor, lines):
     return tuple(np.asarray(t) for t in pipeline.rows(flat, starts, lengths, longest))
 
 
-def target_losses(model, lines, positions=4096):
+def target_losses(model, lines, positions=4096, unknown=False):
     """Exact negative log-likelihood (log-softmax, no clip) of every held-out
     prediction, and its target id, in line order. Each line is one row as long
     as the line (`line_rows`), not a row of the preprocessor's `sequence_length`
     restarting cold; rows are scored about `positions` at a time, so a large
-    vocabulary's logits never fill memory."""
+    vocabulary's logits never fill memory. With `unknown`, also the log-probability
+    the model gives `[UNK]` at each prediction."""
     x, y, w = line_rows(model.preprocessor, lines)
     widths = w.sum(axis=1).astype(int)
-    nll, targets, start = [], [], 0
+    nll, targets, log_unknown, start = [], [], [], 0
     while start < len(x):
         stop, width = start + 1, widths[start]
         while stop < len(x) and (stop + 1 - start) * max(width, widths[stop]) <= positions:
@@ -77,7 +78,10 @@ def target_losses(model, lines, positions=4096):
         log_z = np.log(np.exp(logits - top).sum(-1)) + top[:, 0]
         nll.append(log_z - logits[np.arange(len(target)), target])
         targets.append(target)
+        log_unknown.append(logits[:, OOV_ID] - log_z)
         start = stop
+    if unknown:
+        return np.concatenate(nll), np.concatenate(targets), np.concatenate(log_unknown)
     return np.concatenate(nll), np.concatenate(targets)
 
 
