@@ -124,13 +124,13 @@ def prepare(corpus, data, folder, slice_mb=None):
     return path, made
 
 
-def run_ours(path, settings):
+def run_ours(path, settings, prelude=""):
     """`from_text(path, seed=0)` in a fresh process: `canon.run`'s report, with the padded
-    share of its training rows and its layout."""
+    share of its training rows and its layout. `prelude`: code the process runs first."""
     import canon
 
     assert ANCHOR in canon.RUN
-    code = canon.RUN.replace(ANCHOR, KEEP + ANCHOR) + MEASURE
+    code = prelude + canon.RUN.replace(ANCHOR, KEEP + ANCHOR) + MEASURE
     result = subprocess.run(
         [sys.executable, "-c", code, str(path), json.dumps(settings), str(HERE)],
         stdout=subprocess.PIPE,

@@ -1,0 +1,88 @@
+"""How many row widths a small corpus's training should compile: padding against compiling.
+
+    KERAS_BACKEND=jax python benchmarks/widths.py --rounds 2
+    KERAS_BACKEND=jax python benchmarks/widths.py --corpus tiny_shakespeare --slice 0.04
+
+`from_text` batches rows by length in a few widths (`keras_nextword.text.buckets.plan`), at
+most one per `buckets.STEPS_PER_WIDTH` (16) steps of an epoch, since each width compiles its
+own training step: *The Final Problem*'s 17 steps an epoch get one width and 39% of their
+positions are padding. For each value of `STEPS_PER_WIDTH` (`--steps-per-width`), in turn
+within each round, `from_text(path, seed=0)` runs in a fresh process with no compilation
+cache (as a user's first call), timed from after the imports to its return (`suite.run_ours`),
+and records the widths planned, the padded share of its training rows, its epochs, its first
+epoch (compilations included) and held-out perplexity all / known. Corpora are prepared as
+`suite.py` prepares them (`--data`, default ../shared/data). Writes
+`results/widths/<corpus>.json`.
+"""
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import suite
+
+from keras_nextword.text import buckets
+from keras_nextword.training import recipe
+
+HERE = Path(__file__).resolve().parent
+PRELUDE = "from keras_nextword.text import buckets\nbuckets.STEPS_PER_WIDTH = {}\n"
+
+
+def planned(path, batch_size, steps_per_width):
+    """The widths and rows per batch `buckets.plan` gives `path`'s training lines with
+    rows of `from_text`'s default length (the longest line's predictions, at most 64)."""
+    lengths = recipe.split(path).line_lengths
+    length = min(max(lengths) - 1, 64)
+    default, buckets.STEPS_PER_WIDTH = buckets.STEPS_PER_WIDTH, steps_per_width
+    try:
+        return buckets.plan(lengths, batch_size, length)
+    finally:
+        buckets.STEPS_PER_WIDTH = default
+
+
+def one_run(path, steps_per_width):
+    """`from_text(path, seed=0)` with `buckets.STEPS_PER_WIDTH` set, in a fresh process."""
+    environment = {k: os.environ.pop(k, None) for k in ("JAX_COMPILATION_CACHE_DIR",)}
+    try:
+        report = suite.run_ours(path, {}, prelude=PRELUDE.format(steps_per_width))
+    finally:
+        os.environ.update({k: v for k, v in environment.items() if v is not None})
+    return {
+        "steps_per_width": steps_per_width,
+        "plan": planned(path, report["settings"]["batch_size"], steps_per_width),
+        "seconds": report["seconds"],
+        "first_epoch_seconds": report["epoch_seconds"][0],
+        "epochs": len(report["epoch_seconds"]),
+        "padded_share": report["padded_share"],
+        "perplexity_all": report["perplexity_all"],
+        "perplexity_known": report["perplexity_known"],
+        "load_average": os.getloadavg(),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=suite.CORPORA, default="the_final_problem")
+    parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
+    parser.add_argument("--slice", type=float, metavar="MB", help="keep the first MB megabytes")
+    parser.add_argument("--steps-per-width", type=int, nargs="+", default=[16, 8, 4])
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    results = {"machine": suite.machine(), "commit": suite.commit(), "runs": []}
+    results["load_average_before"] = os.getloadavg()
+    with tempfile.TemporaryDirectory() as folder:
+        path, results["corpus"] = suite.prepare(args.corpus, args.data, folder, args.slice)
+        for _ in range(args.rounds):
+            for steps in args.steps_per_width:
+                results["runs"].append(one_run(path, steps))
+                print(json.dumps(results["runs"][-1]), flush=True)
+    results["load_average_after"] = os.getloadavg()
+    folder = HERE / "results" / "widths"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{results['corpus']['name']}.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
