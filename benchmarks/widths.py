@@ -10,7 +10,8 @@ positions are padding. For each value of `STEPS_PER_WIDTH` (`--steps-per-width`)
 within each round, `from_text(path, seed=0)` runs in a fresh process with no compilation
 cache (as a user's first call), timed from after the imports to its return (`suite.run_ours`),
 and records the widths planned, the padded share of its training rows, its epochs, its first
-epoch (compilations included) and held-out perplexity all / known. Corpora are prepared as
+epoch (compilations included), the seconds from the last epoch's end to the return, and
+held-out perplexity all / known. Corpora are prepared as
 `suite.py` prepares them (`--data`, default ../shared/data). Writes
 `results/widths/<corpus>.json`.
 """
@@ -54,6 +55,7 @@ def one_run(path, steps_per_width):
         "plan": planned(path, report["settings"]["batch_size"], steps_per_width),
         "seconds": report["seconds"],
         "first_epoch_seconds": report["epoch_seconds"][0],
+        "after_last_epoch_seconds": report["seconds"] - report["epoch_end_seconds"][-1],
         "epochs": len(report["epoch_seconds"]),
         "padded_share": report["padded_share"],
         "perplexity_all": report["perplexity_all"],
@@ -69,6 +71,7 @@ def main():
     parser.add_argument("--slice", type=float, metavar="MB", help="keep the first MB megabytes")
     parser.add_argument("--steps-per-width", type=int, nargs="+", default=[16, 8, 4])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--name", default="", help="added to the JSON's name")
     args = parser.parse_args()
     results = {"machine": suite.machine(), "commit": suite.commit(), "runs": []}
     results["load_average_before"] = os.getloadavg()
@@ -81,7 +84,9 @@ def main():
     results["load_average_after"] = os.getloadavg()
     folder = HERE / "results" / "widths"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{results['corpus']['name']}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (folder / f"{results['corpus']['name']}{args.name}.json").write_text(
+        json.dumps(results, indent=1) + "\n"
+    )
 
 
 if __name__ == "__main__":
