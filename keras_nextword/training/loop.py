@@ -105,7 +105,10 @@ def training_data(model, lines, batch_size, mode, window_length, bucket, seed, s
     resumed = tf.data.Dataset.from_tensors(0).flat_map(
         tf.autograph.experimental.do_not_convert(lambda _: dataset.skip(skip))
     )
-    return resumed, steps, skip
+    # A new root: without the pipeline's options (`pipeline.text_dataset` turns tf.data's
+    # autotuning off), its tuning thread ran again, and dropping the iterator at the end
+    # of `fit` could wait on it.
+    return resumed.with_options(dataset.options()), steps, skip
 
 
 def callbacks(model, lines, settings, checkpoint_dir, user, clock, say, parts=1, resume=None):
