@@ -68,6 +68,11 @@ report = {
     "val_perplexity": history.get("val_perplexity", []),
     "dev_perplexity": history.get("dev_perplexity", []),
 }
+if model.preprocessor.tokenizer.line_lengths:  # steps of a whole pass (an epoch may be a part)
+    from keras_nextword.text import pipeline
+    report["steps_per_pass"] = pipeline.batches_per_pass(
+        model.preprocessor.tokenizer.line_lengths, model.training_settings["batch_size"], "line",
+        model.preprocessor.sequence_length, bucket="auto")
 if sys.argv[3] != "-":
     sys.path.insert(0, sys.argv[3])
     import heldout

@@ -154,9 +154,12 @@ def compare(ours, peer_result, kneser_ney):
     import peer
 
     best = peer_result["best"]["val_perplexity"]
-    # An epoch the limit cut short trained its steps' share of the words; the first compiles.
+    # A step trains a pass's words over its steps (an epoch may be a part of a pass, or cut
+    # short by the limit; runs recorded before `steps_per_pass` trained whole passes, the
+    # first epoch's steps); the first epoch compiles.
     steps, seconds = ours["epoch_steps"], ours["epoch_training_seconds"]
-    speeds = [ours["training_words"] * n / steps[0] / t for n, t in zip(steps, seconds)]
+    per_pass = ours.get("steps_per_pass") or steps[0]
+    speeds = [ours["training_words"] * n / per_pass / t for n, t in zip(steps, seconds)]
     return {
         "ours_perplexity_all": ours["perplexity_all"],
         "ours_perplexity_known": ours["perplexity_known"],
