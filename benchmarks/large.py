@@ -85,10 +85,12 @@ print(json.dumps({
     "digest": hashlib.sha256(json.dumps(counted).encode()).hexdigest(),
 }))
 """
-# Prints each check's end (a Keras epoch) and the resumed call's first epoch and step, with
-# the seconds since the call, one JSON line each, as they happen.
-CHECKS = """
+# One `from_text` call: prints each check's end (a Keras epoch) and the call's first epoch and
+# step, with the seconds since the call, one JSON line each, as they happen (`events` reads
+# them); then the call's report, the last line (`measure` reads it).
+CALL = """
 import json, sys, time
+begin = time.perf_counter()
 import keras
 from keras_nextword import NextWordLSTM
 
@@ -96,37 +98,23 @@ def say(**event):
     print(json.dumps(dict(event, t=time.perf_counter() - start, wall=time.time())), flush=True)
 
 class Checks(keras.callbacks.Callback):
-    begun = False
+    first_step = None
     def on_epoch_begin(self, epoch, logs=None):
-        if not self.begun:
+        if Checks.first_step is None:
             say(begin=epoch)
     def on_train_batch_end(self, batch, logs=None):
-        if not self.begun:
-            self.begun = True
+        if Checks.first_step is None:
+            Checks.first_step = time.perf_counter() - start
             say(first_step=batch)
     def on_epoch_end(self, epoch, logs=None):
         say(end=epoch)
 
 start = time.perf_counter()  # the call, after the imports
 say(call=0)
-NextWordLSTM.from_text(sys.argv[1], callbacks=[Checks()], **json.loads(sys.argv[2]))
-"""
-FROM_TEXT = """
-import json, sys, time
-begin = time.perf_counter()
-import keras
-from keras_nextword import NextWordLSTM
-
-class FirstStep(keras.callbacks.Callback):
-    seconds = None
-    def on_train_batch_end(self, batch, logs=None):
-        FirstStep.seconds = FirstStep.seconds or time.perf_counter() - start
-
-start = time.perf_counter()  # the call, after the imports
-model = NextWordLSTM.from_text(sys.argv[1], callbacks=[FirstStep()], **json.loads(sys.argv[2]))
+model = NextWordLSTM.from_text(sys.argv[1], callbacks=[Checks()], **json.loads(sys.argv[2]))
 history = model.history.history if model.history else {}
 print(json.dumps({
-    "call_seconds": time.perf_counter() - start, "first_step_seconds": FirstStep.seconds,
+    "call_seconds": time.perf_counter() - start, "first_step_seconds": Checks.first_step,
     "import_seconds": start - begin,
     "vocabulary": model.backbone.vocabulary_size, "epochs": len(history.get("loss", [])),
     "steps": int(model.optimizer.iterations),
@@ -207,7 +195,7 @@ def first_pass(path, roots):
 
 
 def from_text(path, settings, root):
-    run = measure(["-c", FROM_TEXT, str(path), json.dumps(settings)], root)
+    run = measure(["-c", CALL, str(path), json.dumps(settings)], root)
     print(
         f"from_text({path.name}, {settings}): first step {run['first_step_seconds']} s, "
         f"call {run['call_seconds']:.0f} s, peak {run['peak_rss_mib']:,.0f} MiB",
@@ -230,7 +218,7 @@ def cli(path, minutes, roots, folder, baseline):
 
 
 def events(command, stop):
-    """Runs `command` (`CHECKS`), reading its JSON lines until `stop(events, seconds)` says
+    """Runs `command` (`CALL`), reading its JSON lines until `stop(events, seconds)` says
     so (seconds since its call began), then kills it (SIGKILL); returns the events and
     `time.time()` at the kill."""
     seen = []
@@ -257,7 +245,7 @@ def events(command, stop):
 def resume(path, kill_after, folder):
     """Kills a 15-minute run `kill_after` seconds into the call, resumes it: what was lost."""
     settings = {"checkpoint_dir": str(Path(folder) / "checkpoints"), "seed": 0, "verbose": 2}
-    command = ["-c", CHECKS, str(path), json.dumps(settings)]
+    command = ["-c", CALL, str(path), json.dumps(settings)]
     load = os.getloadavg()
     killed, at = events(command, lambda seen, seconds: seconds >= kill_after)
     ends = [e for e in killed if "end" in e]
