@@ -178,6 +178,12 @@ def perplexity(model, pairs):
     return math.exp(-sum(math.log(model.prob(w, context)) for context, w in pairs) / len(pairs))
 
 
+def path_predictions(path, validation_split=0.1, max_tokens=None):
+    """`heldout_predictions` of a file split as `evaluate` splits it: `(vocabulary,
+    train_pairs, heldout_pairs)`."""
+    return heldout_predictions(*split_lines(read_lines(path), validation_split), max_tokens)
+
+
 def evaluate(path, validation_split=0.1, max_tokens=None, order=4):
     """Fits both baselines on a corpus's training lines and measures held-out perplexity.
 

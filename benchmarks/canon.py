@@ -68,11 +68,12 @@ report = {
     "val_perplexity": history.get("val_perplexity", []),
     "dev_perplexity": history.get("dev_perplexity", []),
 }
-if model.preprocessor.tokenizer.line_lengths:  # steps of a whole pass (an epoch may be a part)
-    from keras_nextword.text import pipeline
-    report["steps_per_pass"] = pipeline.batches_per_pass(
-        model.preprocessor.tokenizer.line_lengths, model.training_settings["batch_size"], "line",
-        model.preprocessor.sequence_length, bucket="auto")
+if model.preprocessor.tokenizer.line_lengths:  # row widths, steps of a pass (an epoch: a part)
+    from keras_nextword.text import buckets
+    plan = (model.preprocessor.tokenizer.line_lengths, model.training_settings["batch_size"],
+            model.preprocessor.sequence_length)
+    report["plan"] = buckets.plan(*plan)
+    report["steps_per_pass"] = buckets.batches(report["plan"], plan[0], plan[2])
 if sys.argv[3] != "-":
     sys.path.insert(0, sys.argv[3])
     import heldout

@@ -38,7 +38,6 @@ import suite
 
 from keras_nextword import NextWordLSTM
 from keras_nextword.text import data
-from keras_nextword.text.data import read_lines, split_lines
 from keras_nextword.text.ngram_vectorizer import OOV_ID
 from keras_nextword.training import recipe
 
@@ -61,8 +60,7 @@ def kneser_ney_losses(path, words):
     """Kneser-Ney 4-gram (`baselines.evaluate`'s fit) on the held-out predictions:
     `-log P(target)` and `log P([UNK])` at each, and its vocabulary size. `words`: the
     held-out targets as ours names them, to check that both score the same predictions."""
-    train_lines, heldout_lines = split_lines(read_lines(path), 0.1)
-    vocabulary, train, pairs = baselines.heldout_predictions(train_lines, heldout_lines)
+    vocabulary, train, pairs = baselines.path_predictions(path)
     model = baselines.KneserNey(vocabulary).fit(train)
     if len(pairs) != len(words) or any(
         w is not None and w != target for w, (_, target) in zip(words, pairs)
@@ -73,13 +71,13 @@ def kneser_ney_losses(path, words):
     return nll, unknown, len(vocabulary)
 
 
-def run(corpus, data_folder, max_minutes, seeds):
+def run(corpus, data_folder, slice_mb, max_minutes, seeds):
     """Ours with each seed and Kneser-Ney, on the targets ours knows."""
     limit = {} if max_minutes is None else {"max_minutes": max_minutes}
     results = {"machine": suite.machine(), "commit": suite.commit(), "runs": []}
     results["load_average_before"] = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
-        path, results["corpus"] = suite.prepare(corpus, data_folder, folder)
+        path, results["corpus"] = suite.prepare(corpus, data_folder, folder, slice_mb)
         held_out = data.listed(recipe.split(path).held_out)
         for seed in seeds:
             model = NextWordLSTM.from_text(path, seed=seed, verbose=0, **limit)
@@ -101,15 +99,14 @@ def run(corpus, data_folder, max_minutes, seeds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", choices=suite.CORPORA, default="the_final_problem")
-    parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
+    suite.corpus_options(parser)
     parser.add_argument("--max-minutes", type=float, help="from_text's limit (default its own)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
-    results = run(args.corpus, args.data, args.max_minutes, args.seeds)
+    results = run(args.corpus, args.data, args.slice, args.max_minutes, args.seeds)
     folder = HERE / "results" / "known"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{args.corpus}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (folder / f"{results['corpus']['name']}.json").write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":

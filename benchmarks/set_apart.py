@@ -120,9 +120,7 @@ def run(corpus, data_folder, slice_mb, max_minutes, seeds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", choices=suite.CORPORA, default="the_final_problem")
-    parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
-    parser.add_argument("--slice", type=float, metavar="MB", help="keep the first MB megabytes")
+    suite.corpus_options(parser)
     parser.add_argument("--max-minutes", type=float, help="from_text's limit (default its own)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()

@@ -199,6 +199,16 @@ def above_peer(ours_curve, peer_curve, after=60):
     ]
 
 
+def corpus_options(parser, many=False):
+    """Adds `--corpus` (one of `CORPORA`, or several with `many`), `--data` and `--slice`, as
+    `prepare` takes them, to an `argparse` parser."""
+    default = "the_final_problem"
+    nargs = {"nargs": "+", "default": [default]} if many else {"default": default}
+    parser.add_argument("--corpus", choices=CORPORA, **nargs)
+    parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
+    parser.add_argument("--slice", type=float, metavar="MB", help="keep the first MB megabytes")
+
+
 def machine():
     import keras
     import torch
@@ -363,9 +373,7 @@ def main():
     # This checkout's package, not an installed one (a script's path comes first).
     sys.path.insert(0, str(HERE.parent))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", nargs="+", choices=CORPORA, default=["the_final_problem"])
-    parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
-    parser.add_argument("--slice", type=float, metavar="MB", help="keep the first MB megabytes")
+    corpus_options(parser, many=True)
     parser.add_argument("--max-minutes", type=float, help="from_text's limit (default its own)")
     parser.add_argument("--peer-minutes", type=float, help="default: ours' limit")
     parser.add_argument("--threads", type=int, default=1, help="the peer's torch threads")

@@ -24,23 +24,8 @@ from pathlib import Path
 
 import suite
 
-from keras_nextword.text import buckets
-from keras_nextword.training import recipe
-
 HERE = Path(__file__).resolve().parent
 PRELUDE = "from keras_nextword.text import buckets\nbuckets.STEPS_PER_WIDTH = {}\n"
-
-
-def planned(path, batch_size, steps_per_width):
-    """The widths and rows per batch `buckets.plan` gives `path`'s training lines with
-    rows of `from_text`'s default length (the longest line's predictions, at most 64)."""
-    lengths = recipe.split(path).line_lengths
-    length = min(max(lengths) - 1, 64)
-    default, buckets.STEPS_PER_WIDTH = buckets.STEPS_PER_WIDTH, steps_per_width
-    try:
-        return buckets.plan(lengths, batch_size, length)
-    finally:
-        buckets.STEPS_PER_WIDTH = default
 
 
 def one_run(path, steps_per_width):
@@ -52,7 +37,7 @@ def one_run(path, steps_per_width):
         os.environ.update({k: v for k, v in environment.items() if v is not None})
     return {
         "steps_per_width": steps_per_width,
-        "plan": planned(path, report["settings"]["batch_size"], steps_per_width),
+        "plan": report["plan"],
         "seconds": report["seconds"],
         "first_epoch_seconds": report["epoch_seconds"][0],
         "after_last_epoch_seconds": report["seconds"] - report["epoch_end_seconds"][-1],
@@ -66,9 +51,7 @@ def one_run(path, steps_per_width):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", choices=suite.CORPORA, default="the_final_problem")
-    parser.add_argument("--data", default=HERE.parents[1] / "shared" / "data")
-    parser.add_argument("--slice", type=float, metavar="MB", help="keep the first MB megabytes")
+    suite.corpus_options(parser)
     parser.add_argument("--steps-per-width", type=int, nargs="+", default=[16, 8, 4])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--name", default="", help="added to the JSON's name")
