@@ -12,6 +12,11 @@ The tests build many models of the same shapes, each compiling the same train an
 test steps on JAX: each session keeps JAX's persistent compilation cache in its own
 temporary folder, so a step compiles once per session (the tests and their
 subprocesses alike); what a test checks is unchanged.
+
+Most of a test's time is one core's: compiling a step, importing Keras in a
+subprocess, waiting on one. The tests run in two pytest-xdist workers (`WORKERS`),
+which keep both cores of a two-core CI machine busy; `nox -- -n 0` runs them in one
+process.
 """
 
 from pathlib import Path
@@ -30,6 +35,7 @@ LOWEST_TESTS = [
     "tests/generation/test_generate.py",
     "tests/io/test_saving.py",
 ]
+WORKERS = ("-n", "2")
 STRICT = {"KERAS_NEXTWORD_STRICT_SKIPS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -62,6 +68,7 @@ def run_tests(session, backend):
         "pytest",
         "--doctest-modules",
         "--durations=15",
+        *WORKERS,
         *session.posargs,
         env=test_env(session, backend),
     )
@@ -94,4 +101,6 @@ def tests_lowest(session):
     """The model, training, generation and saving tests (the code that calls Keras and
     keras-hub most) on JAX with the lowest Keras and keras-hub pyproject.toml allows."""
     install(session, *LOWEST)
-    session.run("pytest", *(session.posargs or LOWEST_TESTS), env=test_env(session, "jax"))
+    session.run(
+        "pytest", *WORKERS, *(session.posargs or LOWEST_TESTS), env=test_env(session, "jax")
+    )
