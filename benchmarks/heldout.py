@@ -56,13 +56,12 @@ def line_rows(preprocessor, lines):
     return tuple(np.asarray(t) for t in pipeline.rows(flat, starts, lengths, longest))
 
 
-def target_losses(model, lines, positions=4096, unknown=False):
+def target_losses(model, lines, positions=4096):
     """Exact negative log-likelihood (log-softmax, no clip) of every held-out
-    prediction, and its target id, in line order. Each line is one row as long
-    as the line (`line_rows`), not a row of the preprocessor's `sequence_length`
-    restarting cold; rows are scored about `positions` at a time, so a large
-    vocabulary's logits never fill memory. With `unknown`, also the log-probability
-    the model gives `[UNK]` at each prediction."""
+    prediction, its target id and the log-probability the model gives `[UNK]` there,
+    in line order. Each line is one row as long as the line (`line_rows`), not a row
+    of the preprocessor's `sequence_length` restarting cold; rows are scored about
+    `positions` at a time, so a large vocabulary's logits never fill memory."""
     x, y, w = line_rows(model.preprocessor, lines)
     widths = w.sum(axis=1).astype(int)
     nll, targets, log_unknown, start = [], [], [], 0
@@ -80,15 +79,13 @@ def target_losses(model, lines, positions=4096, unknown=False):
         targets.append(target)
         log_unknown.append(logits[:, OOV_ID] - log_z)
         start = stop
-    if unknown:
-        return np.concatenate(nll), np.concatenate(targets), np.concatenate(log_unknown)
-    return np.concatenate(nll), np.concatenate(targets)
+    return np.concatenate(nll), np.concatenate(targets), np.concatenate(log_unknown)
 
 
 def heldout_perplexities(model, lines):
     """Exact perplexity over all held-out predictions and over known targets
     only (`target_losses`)."""
-    nll, targets = target_losses(model, lines)
+    nll, targets, _ = target_losses(model, lines)
     known = targets != OOV_ID
     return float(np.exp(nll.mean())), float(np.exp(nll[known].mean())), len(nll), int(known.sum())
 

@@ -81,7 +81,7 @@ def run(corpus, data_folder, slice_mb, max_minutes, seeds):
         held_out = data.listed(recipe.split(path).held_out)
         for seed in seeds:
             model = NextWordLSTM.from_text(path, seed=seed, verbose=0, **limit)
-            nll, targets, log_unknown = heldout.target_losses(model, held_out, unknown=True)
+            nll, targets, log_unknown = heldout.target_losses(model, held_out)
             known = targets != OOV_ID
             vocabulary = np.asarray(model.preprocessor.get_vocabulary(), dtype=object)
             words = np.where(known, vocabulary[targets], None)

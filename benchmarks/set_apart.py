@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 
 def target_losses(model, lines):
     """`heldout.target_losses`, with each target's word (None for `[UNK]`)."""
-    nll, targets = heldout.target_losses(model, lines)
+    nll, targets, _ = heldout.target_losses(model, lines)
     words = np.asarray(model.preprocessor.get_vocabulary(), dtype=object)[targets]
     return nll, np.where(targets == OOV_ID, None, words)
 

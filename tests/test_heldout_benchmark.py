@@ -22,7 +22,7 @@ def test_a_line_longer_than_a_row_is_scored_with_its_whole_context():
     keras.utils.set_random_seed(0)
     model = NextWordLSTM.from_sizes(5, embedding_dim=4, lstm_units=6, preprocessor=vectorizer)
     lines = ["a b c a b zzz", "c a"]
-    nll, targets = heldout.target_losses(model, lines, positions=4)
+    nll, targets, _ = heldout.target_losses(model, lines, positions=4)
     ids = np.array([[2, 3, 4, 2, 3, 1]])
     log_p = keras.ops.convert_to_numpy(keras.ops.log_softmax(model(ids[:, :-1]), axis=-1))[0]
     whole = -log_p[np.arange(5), ids[0, 1:]]
@@ -35,7 +35,7 @@ def test_the_unknown_words_log_probability_is_the_log_softmax_at_unk():
     vectorizer = NGramVectorizer(vocabulary=["", "[UNK]", "a", "b"], sequence_length=3)
     keras.utils.set_random_seed(0)
     model = NextWordLSTM.from_sizes(4, embedding_dim=4, lstm_units=6, preprocessor=vectorizer)
-    nll, targets, log_unknown = heldout.target_losses(model, ["a b zzz a"], unknown=True)
+    nll, targets, log_unknown = heldout.target_losses(model, ["a b zzz a"])
     log_p = keras.ops.convert_to_numpy(keras.ops.log_softmax(model(np.array([[2, 3, 1]]))))[0]
     np.testing.assert_allclose(log_unknown, log_p[:, 1], rtol=1e-5)
     np.testing.assert_allclose(nll, -log_p[np.arange(3), [3, 1, 2]], rtol=1e-5)
