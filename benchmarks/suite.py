@@ -124,9 +124,10 @@ def prepare(corpus, data, folder, slice_mb=None):
     return path, made
 
 
-def run_ours(path, settings, prelude=""):
+def run_ours(path, settings, prelude="", env=None):
     """`from_text(path, seed=0)` in a fresh process: `canon.run`'s report, with the padded
-    share of its training rows and its layout. `prelude`: code the process runs first."""
+    share of its training rows and its layout. `prelude`: code the process runs first;
+    `env`: its environment (default: this one's)."""
     import canon
 
     assert ANCHOR in canon.RUN
@@ -137,6 +138,7 @@ def run_ours(path, settings, prelude=""):
         text=True,
         check=True,
         cwd=HERE.parent,
+        env=env,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
