@@ -70,10 +70,10 @@ report = {
 }
 if model.preprocessor.tokenizer.line_lengths:  # row widths, steps of a pass (an epoch: a part)
     from keras_nextword.text import buckets
-    plan = (model.preprocessor.tokenizer.line_lengths, model.training_settings["batch_size"],
-            model.preprocessor.sequence_length)
-    report["plan"] = buckets.plan(*plan)
-    report["steps_per_pass"] = buckets.batches(report["plan"], plan[0], plan[2])
+    lengths = model.preprocessor.tokenizer.line_lengths
+    width = model.preprocessor.sequence_length
+    report["plan"] = buckets.plan(lengths, model.training_settings["batch_size"], width)
+    report["steps_per_pass"] = buckets.batches(report["plan"], lengths, width)
 if sys.argv[3] != "-":
     sys.path.insert(0, sys.argv[3])
     import heldout
