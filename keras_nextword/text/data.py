@@ -228,6 +228,33 @@ def split_lines(lines, validation_split):
     return lines[:cut], lines[cut:]
 
 
+def cut_lines(lines, most):
+    """Lines of more than `most` words as several lines of about equal length,
+    at most `most` words each, their words as the tokenizer reads them
+    (lowercase, the filter characters dropped); shorter lines stay as they are.
+
+    Args:
+        lines: list of str.
+        most: int, the most words a line keeps.
+
+    Returns:
+        A list of str, in order.
+
+    Example:
+    >>> cut_lines(["It is with a heavy heart", "that I"], 4)
+    ['it is with', 'a heavy heart', 'that I']
+    """
+    cut = []
+    for line in lines:
+        words = python_split_words(line)
+        if len(words) <= most:
+            cut.append(line)
+            continue
+        size = -(-len(words) // -(-len(words) // most))  # pieces of about equal size
+        cut += [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
+    return cut
+
+
 def _cut(count, validation_split):
     if not 0 <= validation_split < 1:
         raise ValueError(

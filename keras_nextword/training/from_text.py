@@ -64,7 +64,9 @@ def from_text(
 
     The files are checked (`data.check_text_file`), then stream from disk on
     every pass, so memory does not grow with the corpus. The last
-    `validation_split` of the non-blank lines (at most 10,000) are held out:
+    `validation_split` of the non-blank lines (at most 10,000) are held out
+    (in a file of fewer than 100 lines, lines longer than 65 words are first
+    cut into pieces of at most 65, `recipe.split`):
     the vocabulary comes from the other lines only, and held-out loss,
     accuracy and perplexity (`val_*`) are reported each epoch, never used to
     choose anything.

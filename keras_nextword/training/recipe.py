@@ -8,17 +8,23 @@ What each rule rests on is said beside it: `benchmarks/` results, earlier explor
 kept; each chosen one comes with its reason.
 """
 
+import collections
 import dataclasses
+import itertools
 import os
 import time
 
 from keras_nextword.text import data, first_pass
+from keras_nextword.text.tokenizer import MAX_SEQUENCE_LENGTH, python_split_words
 
 # From this many training lines, a corpus's epochs are long and its validation
 # curve smooth: it stops after fewer epochs without improvement.
 LONG_CORPUS_LINES = 20_000
 DEV_LINES = 5_000  # at most, the training lines set apart to stop on
 MAX_HELD_OUT_LINES = 10_000  # at most, the lines held out and scored every epoch
+# Fewer lines than this hold out fewer than 10 and set fewer than 9 apart: `split` cuts
+# their long lines into pieces the length of the longest training row.
+MIN_LINES = 100
 SAMPLED_VOCABULARY = 8_192  # from this vocabulary size on, a sampled softmax
 # The most words (padding and `[UNK]` included) a vocabulary keeps unless `max_tokens` says.
 MAX_VOCABULARY = 50_000
@@ -99,7 +105,11 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
     The files are read twice at disk speed (`keras_nextword.text.first_pass`): once
     to check them and count their lines, once to count every training line's
     words and length and keep the lines after them in memory; the training
-    lines stream (`data.line_dataset`).
+    lines stream (`data.line_dataset`). Files of fewer than `MIN_LINES`
+    lines are read whole, and a line longer than the longest training row
+    (`MAX_SEQUENCE_LENGTH + 1` words) is cut into pieces (`data.cut_lines`)
+    that split as lines do: a text without line breaks still has lines to
+    hold out and set apart.
 
     Args:
         path: a path, or a list of paths, of UTF-8 text files.
@@ -121,6 +131,18 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
     """
     start, paths = time.monotonic(), data.as_paths(path)
     count = first_pass.count_lines(paths, encoding_errors, say)
+    if count < MIN_LINES:
+        _, _, lines = first_pass.count_words(paths, 0, encoding_errors)
+        pieces = data.cut_lines(lines, MAX_SEQUENCE_LENGTH + 1)
+        if len(pieces) > count:
+            if say is not None:
+                longest = max(len(python_split_words(line)) for line in lines)
+                say(
+                    f"{count:,} line{'s' * (count != 1)}, up to {longest:,} words long: read as "
+                    f"{len(pieces):,} lines of at most {MAX_SEQUENCE_LENGTH + 1} words, so that "
+                    "some are held out and set apart"
+                )
+            return _split_pieces(pieces, validation_split, set_apart)
     lines = data.line_dataset(paths, encoding_errors)
     held_out = held_out_lines(count, validation_split)
     train, held_out_part, (train_count, _) = data.split_dataset(lines, count, held_out / count)
@@ -143,6 +165,29 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
             "(no sample)"
         )
     return Split(train, dev, held_out_part, count, train_count, dev_count, held_out, words, lengths)
+
+
+def _split_pieces(pieces, validation_split, set_apart):
+    """`split` of lines in memory (a list of str), counted as the first pass counts."""
+    count = len(pieces)
+    held_out = held_out_lines(count, validation_split)
+    dev_count = dev_lines(count - held_out) if set_apart else 0
+    train_count = count - held_out - dev_count
+    rows = [python_split_words(line) for line in pieces[:train_count]]
+    words = collections.Counter(itertools.chain.from_iterable(rows))
+    lengths = dict(sorted(collections.Counter(map(len, rows)).items()))
+    dev = data.in_memory(pieces[train_count : train_count + dev_count]) if dev_count else None
+    return Split(
+        data.in_memory(pieces[:train_count]),
+        dev,
+        data.in_memory(pieces[train_count + dev_count :]),
+        count,
+        train_count,
+        dev_count,
+        held_out,
+        words,
+        lengths,
+    )
 
 
 def cap_vocabulary(word_counts, max_tokens=None):

@@ -138,3 +138,41 @@ def test_a_large_vocabulary_is_capped_and_the_cap_printed(tmp_path, monkeypatch,
     assert expected in capsys.readouterr().out.splitlines()
     model = NextWordLSTM.from_text(path, epochs=0, max_tokens=60, embedding_dim=4, lstm_units=4)
     assert model.backbone.vocabulary_size == 60 and "word types" not in capsys.readouterr().out
+
+
+def test_a_text_without_line_breaks_still_holds_lines_out_and_sets_lines_apart(tmp_path):
+    # Before: one line, so 0 held out and 0 set apart, and from_text trained every epoch blind.
+    from keras_nextword import datasets
+    from keras_nextword.text import data
+    from keras_nextword.text.tokenizer import python_split_words
+
+    book = open(datasets.load_final_problem(), encoding="utf-8").read()
+    path = tmp_path / "one_line.txt"
+    path.write_text(" ".join(book.split()) + "\n", encoding="utf-8")
+    said = []
+    parts = recipe.split(path, say=said.append)
+    assert parts.lines == 113 and (parts.held_out_lines, parts.dev_lines) == (11, 10)
+    assert parts.train_lines == 113 - 11 - 10
+    assert said[0].startswith("1 line, up to 7,325 words long: read as 113 lines of at most 65")
+    pieces = [data.listed(p) for p in (parts.train, parts.dev, parts.held_out)]
+    assert [len(p) for p in pieces] == [92, 10, 11]
+    assert max(len(python_split_words(line)) for p in pieces for line in p) <= 65
+    # Nothing lost, nothing repeated: the pieces are the book's words in order.
+    assert " ".join(line for p in pieces for line in p).split() == python_split_words(book)
+    counted = [w for line in pieces[0] for w in line.split()]
+    assert (
+        sum(parts.word_counts.values())
+        == len(counted)
+        == sum(n * k for n, k in parts.line_lengths.items())
+    )
+
+
+def test_few_short_lines_are_split_as_they_stream(tmp_path):
+    lines = [f"line {i} of a short file" for i in range(recipe.MIN_LINES - 1)]
+    path = tmp_path / "short.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    parts = recipe.split(path)
+    assert (parts.lines, parts.held_out_lines, parts.dev_lines) == (99, 10, 9)
+    from keras_nextword.text import data
+
+    assert data.listed(parts.held_out) == lines[-10:] and data.listed(parts.dev) == lines[80:89]
