@@ -4,7 +4,6 @@ model, as the five phases of `keras_nextword.training.phases` in turn, and
 attaches both, so this module never imports the model.
 """
 
-import dataclasses
 import math
 import os
 import time
@@ -192,9 +191,7 @@ def from_text(
     preprocessor = phases.adapt(
         parts, max_tokens, sequence_length, word_dropout, _names(path), verbose
     )
-    # Every word type's count is not needed past the vocabulary, and there may be millions
-    # (`benchmarks/large.py`'s Zipf corpus: 1,459,320): none is kept through training.
-    parts = dataclasses.replace(parts, word_counts=None)
+    parts = parts.without_word_counts()
     model = _build(cls, parts, preprocessor, arguments, seed, config, say)
     if epochs:
         phases.train(
@@ -276,7 +273,7 @@ def fit_text(
         f"{words:,} training words, {unknown / max(words, 1):.1%} of them [UNK] to the "
         f"model's {model.backbone.vocabulary_size:,}-word vocabulary"
     )
-    parts = dataclasses.replace(parts, word_counts=None)  # as in `from_text`
+    parts = parts.without_word_counts()
     settings = _continued_settings(model, parts, words, learning_rate, early_stopping_patience)
     steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
     if seed is not None:

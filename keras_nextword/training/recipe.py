@@ -95,6 +95,17 @@ class Split:
     word_counts: object = None
     line_lengths: object = None
 
+    def without_word_counts(self):
+        """The same split, its word counts dropped: past the vocabulary nothing
+        reads them, and a large corpus has millions of word types
+        (`benchmarks/large.py`'s Zipf corpus: 1,459,320), none kept through training.
+
+        Example:
+        >>> Split(None, None, None, 1, 1, 0, 0, {"a": 2}).without_word_counts().word_counts is None
+        True
+        """
+        return dataclasses.replace(self, word_counts=None)
+
 
 def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", say=None):
     """`from_text`'s split of text files, in file order: the last
