@@ -13,7 +13,7 @@ import os
 import time
 
 from keras_nextword.text import data
-from keras_nextword.text.tokenizer import FILTERS
+from keras_nextword.text.tokenizer import FILTERS, TYPOGRAPHIC_TABLE
 
 BLOCK_BYTES = 1 << 21  # 2 MB: 8 MB blocks added 290 MiB to the peak on the canon x10, these 96
 PROGRESS_BYTES = 50_000_000  # from this size on, a progress line (when verbose)
@@ -152,8 +152,9 @@ def count_words(paths, lines, errors="strict", say=None):
             text = b"\n".join(kept)
             if text.isascii():
                 text = text.lower()
-            else:  # Unicode lowercase, then back to bytes
-                text = text.decode("utf-8", errors).lower().encode("utf-8")
+            else:  # Unicode lowercase and the typographic filters, then back to bytes
+                text = text.decode("utf-8", errors).lower().translate(TYPOGRAPHIC_TABLE)
+                text = text.encode("utf-8")
             text = text.translate(_KEPT_NEWLINE)
             exact = any(space in text for space in _OTHER_SPACES)
             rows = [_split(row, exact) for row in text.split(b"\n")]

@@ -18,8 +18,23 @@ from keras_nextword.runtime.environment import keras_hub, tf
 VOCABULARY_FILE = "vocabulary.txt"
 # The Keras-2 `Tokenizer` default `filters`: each of these becomes a space.
 FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
-_FILTER_PATTERN = "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILTERS) + "]"
-_FILTER_TABLE = str.maketrans(FILTERS, " " * len(FILTERS))
+# Their typographic kin, filters too, so that a typeset text has an ASCII text's words:
+# curly double quotes, guillemets, dashes, the ellipsis and the non-breaking and
+# typeset spaces. Curly single quotes read as the apostrophe, which words keep.
+TYPOGRAPHIC_FILTERS = (
+    "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a\u2010\u2011\u2012\u2013\u2014\u2015"
+    "\u2026\u00a0\u2002\u2003\u2009\u200a\u202f\u3000"
+)
+APOSTROPHES = "\u2018\u2019\u02bc"
+_FILTER_PATTERN = (
+    "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILTERS) + TYPOGRAPHIC_FILTERS + "]"
+)
+_APOSTROPHE_PATTERN = "[" + APOSTROPHES + "]"
+# The characters above that are not ASCII, for text that has any (`first_pass`).
+TYPOGRAPHIC_TABLE = str.maketrans(
+    {**dict.fromkeys(TYPOGRAPHIC_FILTERS, " "), **dict.fromkeys(APOSTROPHES, "'")}
+)
+_FILTER_TABLE = {**str.maketrans(FILTERS, " " * len(FILTERS)), **TYPOGRAPHIC_TABLE}
 PAD_ID = 0
 OOV_ID = 1
 # The longest training context (rows of `sequence_length` words): a text
@@ -31,13 +46,16 @@ MAX_SEQUENCE_LENGTH = 64
 def split_words(text):
     """Standardizes and splits a batch of lines into words (ragged `tf.string`).
 
-    Lowercase (full Unicode), the tutorial's filter characters become spaces, then
-    split on single spaces dropping empty strings, as the Keras-2 `Tokenizer`.
+    Lowercase (full Unicode), the tutorial's filter characters and their
+    typographic kin (`TYPOGRAPHIC_FILTERS`) become spaces, curly single quotes
+    the apostrophe, then split on single spaces dropping empty strings: on
+    ASCII text, the Keras-2 `Tokenizer`'s words.
     It is TextVectorization's `split` (with `standardize=None`): Keras hands a
     callable `standardize` NumPy arrays on non-TensorFlow backends, which cannot
     run inside `tf.data`, while `split` always gets a `tf.Tensor`.
     """
     text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, _APOSTROPHE_PATTERN, "'")
     text = tf.strings.regex_replace(text, _FILTER_PATTERN, " ")
     words = tf.strings.split(text, sep=" ")
     return tf.ragged.boolean_mask(words, tf.strings.length(words) > 0)
@@ -51,6 +69,8 @@ def python_split_words(text):
 
     Example:
     >>> python_split_words("Mr. Sherlock Holmes's friend -- 'all")
+    ['mr', 'sherlock', "holmes's", 'friend', "'all"]
+    >>> python_split_words("Mr.\u00a0Sherlock Holmes\u2019s friend\u2014\u2018all")
     ['mr', 'sherlock', "holmes's", 'friend', "'all"]
     """
     return [w for w in text.lower().translate(_FILTER_TABLE).split(" ") if w]

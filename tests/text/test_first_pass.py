@@ -1,6 +1,7 @@
 """The first pass (`first_pass`) counts what the streamed lines and `TextVectorization.adapt` give."""
 
 import collections
+import re
 
 import keras
 import pytest
@@ -78,3 +79,26 @@ def test_progress_line_for_large_files_only():
     large = first_pass.Progress("Counting", 2 * first_pass.PROGRESS_BYTES, said.append)
     large.read(first_pass.PROGRESS_BYTES, now=large.start + 10)
     assert said == ["Counting: 50 of 100 MB read, 5.0 MB/s, 10 s left"]
+
+
+def typeset(text):
+    """`text` as a typesetter prints it: curly quotes, em dashes, non-breaking spaces."""
+    text = re.sub(r'"([^"]*)"', "\u201c\\1\u201d", text)
+    text = re.sub(r"(?<=\w)'(?=\w)", "\u2019", text)
+    text = re.sub(r"(?<=\s)'", "\u2018", text).replace("'", "\u2019")
+    return text.replace("--", "\u2014").replace("Mr. ", "Mr.\u00a0")
+
+
+def test_a_typeset_text_counts_the_words_of_its_ascii_text(tmp_path):
+    # Before: "\u201cholmes" and "holmes\u2019s" were words of their own (1,611 types, not 1,542).
+    ascii_text = open(datasets.load_final_problem(), encoding="utf-8").read()
+    path = tmp_path / "typeset.txt"
+    path.write_text(typeset(ascii_text), encoding="utf-8")
+    assert sum(path.read_text(encoding="utf-8").count(c) for c in "\u201c\u2019\u2014\u00a0") > 150
+    plain, typeset_parts = recipe.split(datasets.load_final_problem()), recipe.split(path)
+    assert typeset_parts.word_counts == plain.word_counts
+    assert typeset_parts.line_lengths == plain.line_lengths
+    vectorizer = NGramVectorizer()
+    vectorizer.adapt_counts(typeset_parts.word_counts, typeset_parts.line_lengths)
+    vocabulary, counts, lengths = streamed_counts(typeset_parts.train)  # the TensorFlow words
+    assert vectorizer.get_vocabulary() == vocabulary and vectorizer.word_counts == counts

@@ -54,3 +54,15 @@ def test_bad_arguments_are_named():
         WordTokenizer(max_tokens=2)
     with pytest.raises(ValueError, match="vocabulary"):
         WordTokenizer(vocabulary=["a", "b"])
+
+
+def test_typographic_punctuation_splits_as_its_ascii_kin():
+    from keras_nextword.text.tokenizer import python_split_words, split_words
+
+    typeset = (
+        "\u201cIt\u2019s\u00a0Holmes\u2014\u2018the\u2019 man\u2026\u201d \u00abvoil\u00e0\u00bb"
+    )
+    ascii_text = '"It\'s Holmes--\'the\' man..." "voil\u00e0"'
+    expected = ["it's", "holmes", "'the'", "man", "voil\u00e0"]
+    assert python_split_words(typeset) == python_split_words(ascii_text) == expected
+    assert [w.decode() for w in split_words([typeset]).to_list()[0]] == expected
