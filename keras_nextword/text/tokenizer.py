@@ -1,7 +1,8 @@
 """`WordTokenizer`: the package's words as a `keras_hub.tokenizers.Tokenizer`.
 
 Built on `keras.layers.TextVectorization` with the tutorial's standardization
-and split (`split_words`, the Keras-2 `Tokenizer`'s words). Id 0
+and split (`split_words`: on ASCII text, the Keras-2 `Tokenizer`'s words; typeset
+punctuation reads as its ASCII kin). Id 0
 is padding (`""`) and id 1 `[UNK]`: unknown words map to it, never dropped.
 Like every `TextVectorization`, it runs on TensorFlow ops whatever the Keras
 backend: in `tf.data` or eagerly, never inside a compiled JAX or torch graph.
