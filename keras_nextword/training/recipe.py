@@ -142,18 +142,8 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
     """
     start, paths = time.monotonic(), data.as_paths(path)
     count = first_pass.count_lines(paths, encoding_errors, say)
-    if count < MIN_LINES:
-        _, _, lines = first_pass.count_words(paths, 0, encoding_errors)
-        pieces = data.cut_lines(lines, MAX_SEQUENCE_LENGTH + 1)
-        if len(pieces) > count:
-            if say is not None:
-                longest = max(len(python_split_words(line)) for line in lines)
-                say(
-                    f"{count:,} line{'s' * (count != 1)}, up to {longest:,} words long: read as "
-                    f"{len(pieces):,} lines of at most {MAX_SEQUENCE_LENGTH + 1} words, so that "
-                    "some are held out and set apart"
-                )
-            return _split_pieces(pieces, validation_split, set_apart)
+    if count < MIN_LINES and (pieces := _pieces(paths, count, encoding_errors, say)):
+        return _split_pieces(pieces, validation_split, set_apart)
     lines = data.line_dataset(paths, encoding_errors)
     held_out = held_out_lines(count, validation_split)
     train, held_out_part, (train_count, _) = data.split_dataset(lines, count, held_out / count)
@@ -176,6 +166,23 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
             "(no sample)"
         )
     return Split(train, dev, held_out_part, count, train_count, dev_count, held_out, words, lengths)
+
+
+def _pieces(paths, count, errors, say):
+    """The `count` lines of the files with those over `MAX_SEQUENCE_LENGTH + 1`
+    words cut (`data.cut_lines`), the cut said; None when no line was cut."""
+    _, _, lines = first_pass.count_words(paths, 0, errors)  # no training line: all are `rest`
+    pieces = data.cut_lines(lines, MAX_SEQUENCE_LENGTH + 1)
+    if len(pieces) == count:
+        return None
+    if say is not None:
+        longest = max(len(python_split_words(line)) for line in lines)
+        say(
+            f"{count:,} line{'s' * (count != 1)}, up to {longest:,} words long: read as "
+            f"{len(pieces):,} lines of at most {MAX_SEQUENCE_LENGTH + 1} words, so that some "
+            "are held out and set apart"
+        )
+    return pieces
 
 
 def _split_pieces(pieces, validation_split, set_apart):
