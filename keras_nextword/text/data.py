@@ -100,7 +100,7 @@ def decode_lines(raw, source, errors="strict"):
     >>> decode_lines(b"caf\xe9", "menu.txt")
     Traceback (most recent call last):
     ...
-    ValueError: menu.txt: not UTF-8: byte 0xe9 at offset 3 (line 1) cannot be decoded. Convert the file to UTF-8, or read it with errors="replace" (CLI: --encoding-errors replace) to read such bytes as U+FFFD.
+    ValueError: menu.txt: not UTF-8: byte 0xe9 at offset 3 (line 1) cannot be decoded. Convert the file to UTF-8, or read it with encoding_errors="replace" (CLI: --encoding-errors replace) to read such bytes as U+FFFD.
     """
     lines = list(_checked_lines(raw.splitlines(keepends=True), source, errors))
     return lines + [""] if raw.endswith((b"\n", b"\r")) else lines
@@ -159,8 +159,9 @@ def _checked_lines(raw_lines, source, errors):
             if errors == "strict":
                 raise ValueError(
                     f"{source}: not UTF-8: byte 0x{raw[error.start]:02x} at {where} cannot be "
-                    'decoded. Convert the file to UTF-8, or read it with errors="replace" '
-                    "(CLI: --encoding-errors replace) to read such bytes as U+FFFD."
+                    "decoded. Convert the file to UTF-8, or read it with "
+                    'encoding_errors="replace" (CLI: --encoding-errors replace) to read such '
+                    "bytes as U+FFFD."
                 ) from error
             line = raw.decode("utf-8", "replace")
             # U+FFFD that were in the file are valid UTF-8 (EF BF BD); the rest replaced bytes.

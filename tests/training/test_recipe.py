@@ -176,3 +176,14 @@ def test_few_short_lines_are_split_as_they_stream(tmp_path):
     from keras_nextword.text import data
 
     assert data.listed(parts.held_out) == lines[-10:] and data.listed(parts.dev) == lines[80:89]
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_argument_that_reads_it(tmp_path):
+    # Before: the message said errors="replace", which from_text does not take.
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"one line of text\ncaf\xe9 au lait\n")
+    with pytest.raises(ValueError, match='read it with encoding_errors="replace"'):
+        recipe.split(path)
+    with pytest.warns(UnicodeWarning, match="1 undecodable"):
+        parts = recipe.split(path, encoding_errors="replace")
+    assert parts.lines == 2
