@@ -31,19 +31,21 @@ import keras
 import numpy as np
 
 from keras_nextword.generation.suggest import next_word_logits
-from keras_nextword.text.ngram_vectorizer import FILTERS, OOV_ID, PAD_ID, split_words
-from keras_nextword.text.tokenizer import APOSTROPHES, TYPOGRAPHIC_FILTERS
+from keras_nextword.text.tokenizer import (
+    APOSTROPHES,
+    FILTER_CLASS,
+    FILTERS,
+    OOV_ID,
+    PAD_ID,
+    TYPOGRAPHIC_FILTERS,
+    split_words,
+)
 
 FORMATS = ("tf_saved_model", "onnx", "litert")
 FILES = {"tf_saved_model": ".", "onnx": "model.onnx", "litert": "model.tflite"}
 VOCABULARY = "vocabulary.txt"
 # A text's last word is being typed when its last character is kept in a word.
-_TYPING = (
-    "(?s).*[^ "
-    + "".join("\\" + c if c not in "\t\n" else c for c in FILTERS)
-    + TYPOGRAPHIC_FILTERS
-    + "]"
-)
+_TYPING = "(?s).*[^ " + FILTER_CLASS + "]"
 
 
 def export(model, path, format="tf_saved_model", quantize=False, k=5, batch_size=1):

@@ -229,30 +229,25 @@ def split_lines(lines, validation_split):
     return lines[:cut], lines[cut:]
 
 
-def cut_lines(lines, most):
-    """Lines of more than `most` words as several lines of about equal length,
-    at most `most` words each, their words as the tokenizer reads them
-    (lowercase, the filter characters dropped); shorter lines stay as they are.
+def cut_words(lines, most):
+    """Lines (each a list of words) of more than `most` words as several lines
+    of about equal length, at most `most` words each; shorter ones as they are.
 
     Args:
-        lines: list of str.
+        lines: list of lists of str, each line's words (`python_split_words`).
         most: int, the most words a line keeps.
 
     Returns:
-        A list of str, in order.
+        A list of lists of str, in order.
 
     Example:
-    >>> cut_lines(["It is with a heavy heart", "that I"], 4)
-    ['it is with', 'a heavy heart', 'that I']
+    >>> cut_words([["it", "is", "with", "a", "heavy", "heart"], ["that", "i"]], 4)
+    [['it', 'is', 'with'], ['a', 'heavy', 'heart'], ['that', 'i']]
     """
     cut = []
-    for line in lines:
-        words = python_split_words(line)
-        if len(words) <= most:
-            cut.append(line)
-            continue
-        size = -(-len(words) // -(-len(words) // most))  # pieces of about equal size
-        cut += [" ".join(words[i : i + size]) for i in range(0, len(words), size)]
+    for words in lines:
+        size = -(-len(words) // -(-len(words) // most)) if len(words) > most else most
+        cut += [words[i : i + size] for i in range(0, max(len(words), 1), size)]
     return cut
 
 

@@ -27,9 +27,9 @@ TYPOGRAPHIC_FILTERS = (
     "\u2026\u00a0\u2002\u2003\u2009\u200a\u202f\u3000"
 )
 APOSTROPHES = "\u2018\u2019\u02bc"
-_FILTER_PATTERN = (
-    "[" + "".join("\\" + c if c not in "\t\n" else c for c in FILTERS) + TYPOGRAPHIC_FILTERS + "]"
-)
+# Every filter, escaped for a regular expression's character class.
+FILTER_CLASS = "".join("\\" + c if c not in "\t\n" else c for c in FILTERS) + TYPOGRAPHIC_FILTERS
+_FILTER_PATTERN = "[" + FILTER_CLASS + "]"
 _APOSTROPHE_PATTERN = "[" + APOSTROPHES + "]"
 # The characters above that are not ASCII, for text that has any (`first_pass`).
 TYPOGRAPHIC_TABLE = str.maketrans(

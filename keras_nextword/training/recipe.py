@@ -118,7 +118,7 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
     words and length and keep the lines after them in memory; the training
     lines stream (`data.line_dataset`). Files of fewer than `MIN_LINES`
     lines are read whole, and a line longer than the longest training row
-    (`MAX_SEQUENCE_LENGTH + 1` words) is cut into pieces (`data.cut_lines`)
+    (`MAX_SEQUENCE_LENGTH + 1` words) is cut into pieces (`data.cut_words`)
     that split as lines do: a text without line breaks still has lines to
     hold out and set apart.
 
@@ -144,14 +144,8 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
     count = first_pass.count_lines(paths, encoding_errors, say)
     if count < MIN_LINES and (pieces := _pieces(paths, count, encoding_errors, say)):
         return _split_pieces(pieces, validation_split, set_apart)
-    lines = data.line_dataset(paths, encoding_errors)
-    held_out = held_out_lines(count, validation_split)
-    train, held_out_part, (train_count, _) = data.split_dataset(lines, count, held_out / count)
-    dev, dev_count = None, (dev_lines(train_count) if set_apart else 0)
-    if dev_count:
-        train, dev, (train_count, _) = data.split_dataset(
-            train, train_count, dev_count / train_count
-        )
+    held_out, dev_count, train_count = _line_counts(count, validation_split, set_apart)
+    train = data.line_dataset(paths, encoding_errors).take(train_count)
     # The lines after the training lines (at most 15,000 for a large corpus) come from the
     # pass, in memory: streaming skips to them one line at a time (minutes for 100 MB).
     words, lengths, rest = first_pass.count_words(paths, train_count, encoding_errors, say)
@@ -168,38 +162,45 @@ def split(path, validation_split=0.1, set_apart=True, encoding_errors="strict", 
     return Split(train, dev, held_out_part, count, train_count, dev_count, held_out, words, lengths)
 
 
+def _line_counts(count, validation_split, set_apart):
+    """`(held out, set apart, training)` lines of `count`, the last ones held out."""
+    held_out = held_out_lines(count, validation_split)
+    dev_count = dev_lines(count - held_out) if set_apart else 0
+    return held_out, dev_count, count - held_out - dev_count
+
+
 def _pieces(paths, count, errors, say):
-    """The `count` lines of the files with those over `MAX_SEQUENCE_LENGTH + 1`
-    words cut (`data.cut_lines`), the cut said; None when no line was cut."""
+    """The words of the files' `count` lines, a line of more than
+    `MAX_SEQUENCE_LENGTH + 1` words cut into pieces (`data.cut_words`), the cut
+    said; None when no line is that long."""
     _, _, lines = first_pass.count_words(paths, 0, errors)  # no training line: all are `rest`
-    pieces = data.cut_lines(lines, MAX_SEQUENCE_LENGTH + 1)
-    if len(pieces) == count:
+    words = [python_split_words(line) for line in lines]
+    longest, most = max(map(len, words)), MAX_SEQUENCE_LENGTH + 1
+    if longest <= most:
         return None
+    pieces = data.cut_words(words, most)
     if say is not None:
-        longest = max(len(python_split_words(line)) for line in lines)
         say(
             f"{count:,} line{'s' * (count != 1)}, up to {longest:,} words long: read as "
-            f"{len(pieces):,} lines of at most {MAX_SEQUENCE_LENGTH + 1} words, so that some "
-            "are held out and set apart"
+            f"{len(pieces):,} lines of at most {most} words, so that some are held out and "
+            "set apart"
         )
     return pieces
 
 
 def _split_pieces(pieces, validation_split, set_apart):
-    """`split` of lines in memory (a list of str), counted as the first pass counts."""
-    count = len(pieces)
-    held_out = held_out_lines(count, validation_split)
-    dev_count = dev_lines(count - held_out) if set_apart else 0
-    train_count = count - held_out - dev_count
-    rows = [python_split_words(line) for line in pieces[:train_count]]
-    words = collections.Counter(itertools.chain.from_iterable(rows))
-    lengths = dict(sorted(collections.Counter(map(len, rows)).items()))
-    dev = data.in_memory(pieces[train_count : train_count + dev_count]) if dev_count else None
+    """`split` of lines as lists of words, in memory, counted as the first pass counts."""
+    held_out, dev_count, train_count = _line_counts(len(pieces), validation_split, set_apart)
+    train = pieces[:train_count]
+    words = collections.Counter(itertools.chain.from_iterable(train))
+    lengths = dict(sorted(collections.Counter(map(len, train)).items()))
+    text = [" ".join(piece) for piece in pieces]
+    dev = data.in_memory(text[train_count : train_count + dev_count]) if dev_count else None
     return Split(
-        data.in_memory(pieces[:train_count]),
+        data.in_memory(text[:train_count]),
         dev,
-        data.in_memory(pieces[train_count + dev_count :]),
-        count,
+        data.in_memory(text[train_count + dev_count :]),
+        len(pieces),
         train_count,
         dev_count,
         held_out,
