@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nextword import TUTORIAL_RECIPE, NextWordLSTM
-from keras_nextword.text import datasets, pipeline
+from keras_nextword.text import datasets, layouts, pipeline
 from keras_nextword.text.data import read_lines, split_lines
 from keras_nextword.text.ngram_vectorizer import OOV_ID
 
@@ -48,12 +48,12 @@ SETTINGS = {
 def line_rows(preprocessor, lines):
     """`(inputs, targets, weights)` numpy arrays, one post-padded row per line of
     two or more words, in line order, each as wide as the longest line's
-    predictions (`pipeline.rows`): every word is scored from all the words before
+    predictions (`layouts.rows`): every word is scored from all the words before
     it in its line. `lines`: a list of strings (`data.listed` makes one of a
     dataset)."""
     flat, starts, lengths = pipeline.word_ids(preprocessor, tf.constant(lines))
     longest = max(int(tf.reduce_max(lengths)) - 1, 1)
-    return tuple(np.asarray(t) for t in pipeline.rows(flat, starts, lengths, longest))
+    return tuple(np.asarray(t) for t in layouts.rows(flat, starts, lengths, longest))
 
 
 def target_losses(model, lines, positions=4096):

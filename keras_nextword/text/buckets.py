@@ -22,7 +22,7 @@ STEPS_PER_WIDTH = 16  # an epoch's steps for each width, at least: each compiles
 
 
 def row_lengths(line_lengths, length):
-    """The rows `pipeline.rows` makes of lines: `{predictions: rows}`.
+    """The rows `layouts.rows` makes of lines: `{predictions: rows}`.
 
     Args:
         line_lengths: dict, `{words: lines}`.

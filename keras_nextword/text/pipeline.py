@@ -11,8 +11,8 @@ gives the same batches, in one process or another.
 """
 
 from keras_nextword.runtime.environment import tf
-from keras_nextword.text import buckets
-from keras_nextword.text.ngram_vectorizer import OOV_ID, PAD_ID
+from keras_nextword.text import buckets, layouts, packing
+from keras_nextword.text.ngram_vectorizer import OOV_ID
 
 MODES = ("window", "line", "prefix")
 
@@ -62,75 +62,9 @@ def word_ids(preprocessor, text, training=False, seed=None):
     return flat, ids.row_starts(), ids.row_lengths()
 
 
-def rows(flat, starts, lengths, length):
-    """Cuts segments of `flat` into rows of `length` next-word predictions.
-
-    A segment of `n` words gives `n - 1` predictions; a longer one goes on in
-    the next row (its context restarting there). No row crosses a segment.
-
-    Args:
-        flat: int ids, shape `(words,)`.
-        starts, lengths: each segment's start in `flat` and its length.
-        length: int, positions per row.
-
-    Returns:
-        `(inputs, targets, sample_weight)`, each `(rows, length)`, post-padded.
-
-    Example:
-    >>> x, y, w = rows(tf.constant([2, 3, 4, 4, 2]), [0, 3], [3, 2], 3)
-    >>> x.numpy().tolist(), y.numpy().tolist()
-    ([[2, 3, 0], [4, 0, 0]], [[3, 4, 0], [2, 0, 0]])
-    """
-    starts, lengths = tf.cast(starts, tf.int32), tf.cast(lengths, tf.int32)
-    predictions = tf.maximum(lengths - 1, 0)
-    count_rows = (predictions + length - 1) // length
-    segment = tf.repeat(tf.range(tf.size(count_rows)), count_rows)
-    first_row = tf.gather(tf.cumsum(count_rows, exclusive=True), segment)
-    offset = (tf.range(tf.size(segment)) - first_row) * length
-    count = tf.gather(predictions, segment) - offset
-    position = (tf.gather(starts, segment) + offset)[:, None] + tf.range(length)[None, :]
-    real = tf.range(length)[None, :] < count[:, None]
-    inputs = tf.where(real, tf.gather(flat, tf.where(real, position, 0)), PAD_ID)
-    targets = tf.where(real, tf.gather(flat, tf.where(real, position + 1, 0)), PAD_ID)
-    return inputs, targets, tf.cast(real, "float32")
-
-
-def prefix_rows(flat, starts, lengths, length):
-    """The tutorial's prefix n-grams, post-padded, the target at the last real position.
-
-    Every word after the first of its line is a target; its context is the up
-    to `length` words before it in its line. The same predictions as `rows`,
-    each with its own LSTM pass (the tutorial's cost).
-
-    Args:
-        flat, starts, lengths: as `rows`.
-        length: int, the longest context.
-
-    Returns:
-        `(inputs, targets, sample_weight)`, each `(predictions, length)`:
-        targets at every real position, weight 1 at the last one only.
-
-    Example:
-    >>> x, y, w = prefix_rows(tf.constant([2, 3, 4]), [0], [3], 2)
-    >>> x.numpy().tolist(), y.numpy().tolist(), w.numpy().tolist()
-    ([[2, 0], [2, 3]], [[3, 0], [3, 4]], [[1.0, 0.0], [0.0, 1.0]])
-    """
-    starts = tf.cast(starts, tf.int32)
-    line_start = tf.repeat(starts, tf.cast(lengths, tf.int32))
-    position = tf.range(tf.shape(flat)[0])
-    is_target = position > line_start
-    target = tf.boolean_mask(position, is_target)
-    context = tf.minimum(target - tf.boolean_mask(line_start, is_target), length)
-    offsets = tf.range(length)[None, :]
-    source = (target - context)[:, None] + offsets
-    real = offsets < context[:, None]
-    inputs = tf.where(real, tf.gather(flat, tf.where(real, source, 0)), PAD_ID)
-    targets = tf.where(real, tf.gather(flat, tf.where(real, source + 1, 0)), PAD_ID)
-    weights = tf.one_hot(context - 1, length)
-    return inputs, targets, weights
-
-
-def layout(preprocessor, text, mode="line", window_length=20, training=False, seed=None):
+def layout(
+    preprocessor, text, mode="line", window_length=20, training=False, seed=None, pack_width=None
+):
     """One batch of lines in a training layout; see `text_dataset`.
 
     Args:
@@ -141,6 +75,8 @@ def layout(preprocessor, text, mode="line", window_length=20, training=False, se
         window_length: positions per row in `"window"` mode.
         training: bool, apply word dropout.
         seed: None or a `[2]` int tensor for word dropout.
+        pack_width: None, or in `"line"` mode the width of rows the lines
+            are packed in (`packing.packed_rows`).
 
     Returns:
         `(inputs, targets, sample_weight)` rows.
@@ -156,10 +92,12 @@ def layout(preprocessor, text, mode="line", window_length=20, training=False, se
         raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
     flat, starts, lengths = word_ids(preprocessor, text, training, seed)
     if mode == "window":
-        return rows(flat, tf.zeros([1], tf.int32), tf.shape(flat)[:1], window_length)
+        return layouts.rows(flat, tf.zeros([1], tf.int32), tf.shape(flat)[:1], window_length)
+    if mode == "line" and pack_width:
+        return packing.packed_rows(flat, starts, lengths, preprocessor.sequence_length, pack_width)
     if mode == "line":
-        return rows(flat, starts, lengths, preprocessor.sequence_length)
-    return prefix_rows(flat, starts, lengths, preprocessor.sequence_length)
+        return layouts.rows(flat, starts, lengths, preprocessor.sequence_length)
+    return layouts.prefix_rows(flat, starts, lengths, preprocessor.sequence_length)
 
 
 def text_dataset(
@@ -207,7 +145,10 @@ def text_dataset(
             mean loss. True batches `batch_size` rows of similar length, each
             batch cut to its longest row: a short line's words then weigh more
             in the mean loss of their batch, which measured worse on held-out
-            lines. False: `batch_size` rows as they come.
+            lines. `"pack"` packs the lines of a pass (up to
+            `packing.GROUP` at once) into rows of the width `packing.plan`
+            chooses, each line's first id negated, for a backbone with
+            `line_starts`. False: `batch_size` rows as they come.
         shuffle: bool, shuffle lines and rows (reshuffled every pass).
         training: bool, apply word dropout; None for `shuffle`'s value.
         seed: int or None: the shuffles and the word dropout draws.
@@ -243,7 +184,8 @@ def text_dataset(
     if shuffle and mode != "window":
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
     # Window rows span the lines of one map call: bigger calls cut the stream less often.
-    dataset = dataset.batch(4_096 if mode == "window" else 256)
+    packed = _packing(preprocessor, batch_size, bucket, mode)
+    dataset = dataset.batch(_group(mode, packed))
     if training:
         # One stateless seed per batch of lines, new ones on every pass.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
@@ -251,13 +193,28 @@ def text_dataset(
     else:
         dataset = dataset.map(_plain(lambda batch: (batch, tf.zeros([2], tf.int64))))
 
+    width = packed and packed[0]
+
     def lay_out(batch, batch_seed):
-        return layout(preprocessor, batch, mode, window_length, training, batch_seed)
+        return layout(preprocessor, batch, mode, window_length, training, batch_seed, width)
 
     dataset = dataset.map(_plain(lay_out), num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     return _batched(
         dataset, preprocessor, batch_size, mode, bucket, shuffle, seed, cache, count=in_memory
     )
+
+
+def _packing(preprocessor, batch_size, bucket, mode):
+    """`packing.plan` for the lines the preprocessor was adapted on, where packed."""
+    if bucket != "pack" or mode != "line":
+        return None
+    lengths = preprocessor.tokenizer.line_lengths
+    return packing.plan_lines(lengths, batch_size, preprocessor.sequence_length)
+
+
+def _group(mode, packed):
+    """The lines a layout call takes: window rows span them, packed rows mix them."""
+    return 4_096 if mode == "window" else packing.GROUP if packed else 256
 
 
 def _batched(line_rows, preprocessor, batch_size, mode, bucket, shuffle, seed, cache, count):
@@ -267,7 +224,11 @@ def _batched(line_rows, preprocessor, batch_size, mode, bucket, shuffle, seed, c
     if shuffle:
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
     chosen = bucket == "auto" and mode == "line" and _plan(preprocessor, batch_size)
-    if chosen:
+    packed = _packing(preprocessor, batch_size, bucket, mode)
+    if packed:
+        size = packed[1]
+        dataset = dataset.batch(size).map(_plain(lambda *batch: buckets.fill(batch, size)))
+    elif chosen:
         dataset = buckets.by_plan(dataset, chosen)
     elif mode == "line" and bucket is True:
         dataset = buckets.by_length(dataset, batch_size)
@@ -298,9 +259,12 @@ def _plan(preprocessor, batch_size):
 def _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle, seed):
     """`text_dataset` of lines in memory, without training: the rows laid out
     eagerly in the pipeline's batches of lines (window rows span 4,096 lines)."""
-    group = 4_096 if mode == "window" else 256
+    packed = _packing(preprocessor, batch_size, bucket, mode)
+    group, width = _group(mode, packed), packed and packed[0]
     parts = [
-        layout(preprocessor, tf.constant(lines[i : i + group], tf.string), mode, window_length)
+        layout(
+            preprocessor, tf.constant(lines[i : i + group]), mode, window_length, pack_width=width
+        )
         for i in range(0, len(lines), group)
     ]
     line_rows = tf.data.Dataset.from_tensor_slices(
@@ -324,8 +288,8 @@ def batches_per_pass(line_lengths, batch_size, mode="line", length=None, bucket=
             lines: `count_batches` counts them).
         length: int, the positions per row in `"line"` mode (the
             preprocessor's `sequence_length`); a longer line takes several rows.
-        bucket: False, or `"auto"`: batched as `text_dataset` batches them
-            then (in `"line"` mode).
+        bucket: False, `"auto"` or `"pack"`: batched as `text_dataset`
+            batches them then (in `"line"` mode).
 
     Returns:
         int.
@@ -340,6 +304,9 @@ def batches_per_pass(line_lengths, batch_size, mode="line", length=None, bucket=
         raise ValueError(f"`mode` must be 'line' or 'prefix'. Received: mode={mode!r}")
     if mode == "line" and not length:
         raise ValueError(f"`length` must be a positive integer in 'line' mode. Received: {length}")
+    if mode == "line" and bucket == "pack":  # exact for up to `packing.GROUP` lines
+        _, size, rows, _ = packing.plan_lines(line_lengths, batch_size, length)
+        return -(-rows // size)
     if mode == "line" and bucket == "auto":
         chosen = buckets.plan(line_lengths, batch_size, length)
         return buckets.batches(chosen, line_lengths, length)

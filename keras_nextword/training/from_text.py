@@ -12,6 +12,7 @@ import keras
 
 from keras_nextword.models.next_word_lstm.backbone import check_positive_int
 from keras_nextword.runtime.distribution import in_group
+from keras_nextword.text import packing
 from keras_nextword.training import phases, recipe
 from keras_nextword.training.refit import train_again as refit_again
 
@@ -74,18 +75,20 @@ def from_text(
     was counted in the training lines (`keras_nextword.training.recipe.choose`: batch
     size, learning rate, sampled softmax, dropout, patience, weight
     averaging), each printed with its reason and kept in
-    `model.training_settings`. The number of epochs is chosen in the run
-    itself: the last 10% of the training lines (at most 5,000) are set apart
-    (kept in memory, as are the held-out lines, and laid out once), never
-    trained on, and training stops once their perplexity has not improved
-    for `early_stopping_patience` epochs, ending with the weights of its best
-    epoch. The whole call, from set-up to the final scoring, stops at
-    `max_minutes`, ending with the best weights seen
-    (`keras_nextword.training.budget`); a long epoch is checked several
-    times (validation, best weights, backups). With `refit="auto"`, when the
-    stopping rule ended the run and time is left for as many epochs again,
-    the model is trained again on every training line, those set apart
-    included and their words in the vocabulary, for the epoch count found
+    `model.training_settings`. Rows are grouped by length; where that leaves
+    over 8% padded (few steps an epoch), lines are packed several a row, each
+    with its own LSTM state (`keras_nextword.text.packing`, `line_starts`).
+    The number of epochs is chosen in the run itself: the last 10% of the
+    training lines (at most 5,000) are set apart (kept in memory, as are the
+    held-out lines, and laid out once), never trained on, and training stops
+    once their perplexity has not improved for `early_stopping_patience` epochs,
+    ending with the weights of its best epoch. The whole call, from set-up to
+    the final scoring, stops at `max_minutes`, ending with the best weights seen
+    (`keras_nextword.training.budget`); a long epoch is checked several times
+    (validation, best weights, backups). With `refit="auto"`, when the stopping
+    rule ended the run and time is left for as many epochs again, the model is
+    trained again on every training line, those set apart included and their
+    words in the vocabulary, for the epoch count found
     (`keras_nextword.training.refit`).
 
     It runs the phases of `keras_nextword.training.phases` in turn: `recipe.split`,
@@ -155,7 +158,7 @@ def from_text(
             time on a small corpus.
         **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`,
             `dropout` (None to choose), `tie_weights`, default True here:
-            measured better on held-out lines, see docs/benchmarks.md).
+            better on held-out lines: docs/benchmarks.md; `line_starts`).
 
     Returns:
         The trained `NextWordLSTM`; `model.history` holds the final
@@ -320,6 +323,13 @@ def _build(cls, parts, preprocessor, arguments, seed, config, say):
     )
     for reason in reasons:
         say(reason)
+    if arguments["mode"] == "line" and arguments["distribution"] is None:
+        lengths, length = preprocessor.tokenizer.line_lengths, preprocessor.sequence_length
+        pack, reason = packing.worth_packing(
+            lengths, settings["batch_size"], length, parts.train_lines
+        )
+        if config.setdefault("line_starts", pack) and reason:
+            say(reason)
     steps = epochs * math.ceil(parts.train_lines / settings["batch_size"])
     if seed is not None:
         keras.utils.set_random_seed(seed)

@@ -267,6 +267,8 @@ def train(
         start: `time.monotonic()` when the time limit began, or None for now.
         line_lengths: `{words: lines}` of the training lines, or None for
             those the preprocessor adapted on (`recipe.split` counts others).
+            Only the latter are packed (a backbone with `line_starts`, one
+            device): `packing.plan` reads the preprocessor's counts.
         epoch_parts: int, the checks in an epoch, or None for
             `budget.epoch_parts`'s.
 
@@ -296,6 +298,8 @@ def train(
     # Rows grouped by length (few padded positions), except across devices: rows per
     # width are not rounded to split evenly.
     bucket = "auto" if distribution is None else False
+    if bucket and mode == "line" and model.backbone.line_starts and line_lengths is None:
+        bucket = "pack"  # short lines packed in rows of the adapted lines' plan
     lengths = line_lengths or model.preprocessor.tokenizer.line_lengths
     steps = None  # counted from the lines' lengths (window rows: by the pass)
     if mode != "window":

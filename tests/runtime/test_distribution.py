@@ -96,7 +96,7 @@ sharding = shardings[0]
 kernel = parallel.backbone.lstm.cell.kernel.value.sharding
 
 kwargs = dict(epochs=2, batch_size=32, embedding_dim=8, lstm_units=8, seed=0, verbose=0,
-              dropout=0.0, early_stopping_patience=0)
+              dropout=0.0, early_stopping_patience=0, line_starts=False)  # rows as the mesh's
 text_single = NextWordLSTM.from_text(sys.argv[1], **kwargs)
 text_parallel = NextWordLSTM.from_text(sys.argv[1], distribution=distribution, **kwargs)
 text_parallel.save(sys.argv[2])

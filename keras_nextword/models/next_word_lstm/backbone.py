@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_nextword.layers.initializers import NumPyInitializer
+from keras_nextword.layers.line_starts import LineStartLSTMCell, LineStarts
 from keras_nextword.runtime import backend
 from keras_nextword.runtime.environment import keras_hub
 
@@ -90,6 +91,29 @@ class LeadingPadding(keras.layers.Layer):
         return {**super().get_config(), "restore": self.restore}
 
 
+def lstm_layer(units, line_starts=False, dtype=None):
+    """The backbone's LSTM layer, named `"lstm"`, with Keras' default initial
+    weights drawn without compiling (`initializers`): `keras.layers.LSTM`, or
+    with `line_starts` a `keras.layers.RNN` over a `LineStartLSTMCell`, whose
+    inputs end with a line-start flag.
+
+    Example:
+    >>> lstm_layer(8, line_starts=True).cell.__class__.__name__
+    'LineStartLSTMCell'
+    """
+    arguments = dict(
+        kernel_initializer=NumPyInitializer("glorot_uniform"),
+        recurrent_initializer=NumPyInitializer("orthogonal"),
+        bias_initializer=NumPyInitializer("lstm_bias"),
+        unit_forget_bias=False,  # in the bias initializer
+        dtype=dtype,
+    )
+    if line_starts:
+        cell = LineStartLSTMCell(units, **arguments, name="lstm_cell")
+        return keras.layers.RNN(cell, return_sequences=True, dtype=dtype, name="lstm")
+    return keras.layers.LSTM(units, return_sequences=True, **arguments, name="lstm")
+
+
 @keras.saving.register_keras_serializable(package="keras_nextword")
 class NextWordLSTMBackbone(keras_hub.models.Backbone):
     """Embedding -> dropout -> LSTM: the hidden state of every position.
@@ -103,7 +127,11 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
     states back after it (a pre-padded row, as `NGramVectorizer` and
     `keras.utils.pad_sequences` give, reads as the post-padded one; a
     post-padded or unpadded row is left as it is). There is no padding-mask
-    input. Any head can sit on it;
+    input. With `line_starts`, a row may hold several lines one after another,
+    each line's first id negated (`-i` for word `i`, as
+    `keras_nextword.text.packing` packs short lines): the LSTM state restarts
+    there (`LineStartLSTMCell`, Keras' generic loop: no cuDNN on a GPU), so
+    each line's hidden states are those of a row of its own. Any head can sit on it;
     `NextWordLSTM` puts the next-word output layer there, reading
     `token_embedding` when tied. It saves and loads as every keras-hub
     backbone (`save_to_preset`, `keras_hub.models.Backbone.from_preset`).
@@ -116,6 +144,7 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
         tie_weights: bool, make `token_embedding` a
             `keras.layers.ReversibleEmbedding`, which an output layer can
             call with `reverse=True`.
+        line_starts: bool, read negative ids as line starts in packed rows.
         dtype: a dtype policy or its name, or None.
         **kwargs: `keras.Model` arguments (`name`).
 
@@ -128,6 +157,12 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
     >>> post, pre = keras.ops.convert_to_numpy(backbone(rows))
     >>> np.allclose(post[:3], pre[2:], atol=1e-6)
     True
+
+    Two lines packed in one row, the second's first id negated:
+    >>> packing = NextWordLSTMBackbone(vocabulary_size=50, embedding_dim=8, lstm_units=16, line_starts=True)
+    >>> packed, alone = keras.ops.convert_to_numpy(packing(np.array([[5, 7, -9, 4], [9, 4, 0, 0]])))
+    >>> np.allclose(packed[2:], alone[:2], atol=1e-6)
+    True
     """
 
     def __init__(
@@ -137,6 +172,7 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
         lstm_units=150,
         dropout=0.0,
         tie_weights=False,
+        line_starts=False,
         dtype=None,
         **kwargs,
     ):
@@ -155,21 +191,18 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
             name="embedding",
         )
         self.embedding_dropout = Dropout(dropout, dtype=dtype, name="embedding_dropout")
-        # Keras' default initial weights, drawn without compiling (`initializers`).
-        self.lstm = keras.layers.LSTM(
-            lstm_units,
-            return_sequences=True,
-            kernel_initializer=NumPyInitializer("glorot_uniform"),
-            recurrent_initializer=NumPyInitializer("orthogonal"),
-            bias_initializer=NumPyInitializer("lstm_bias"),
-            unit_forget_bias=False,  # in the bias initializer
-            dtype=dtype,
-            name="lstm",
-        )
+        self.lstm = lstm_layer(lstm_units, line_starts, dtype)
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         relaid = LeadingPadding(name="padding_to_end")(token_ids)
-        hidden = self.lstm(self.embedding_dropout(self.token_embedding(relaid)))
+        if line_starts:
+            relaid, starts = LineStarts(dtype=dtype, name="line_starts")(relaid)
+        embedded = self.embedding_dropout(self.token_embedding(relaid))
+        if line_starts:
+            embedded = keras.layers.Concatenate(dtype=dtype, name="with_line_starts")(
+                [embedded, starts]
+            )
+        hidden = self.lstm(embedded)
         hidden = LeadingPadding(restore=True, dtype=dtype, name="padding_restored")(
             hidden, token_ids
         )
@@ -180,6 +213,7 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
         self.lstm_units = lstm_units
         self.dropout = dropout
         self.tie_weights = tie_weights
+        self.line_starts = line_starts
 
     def get_config(self):
         config = super().get_config()
@@ -190,6 +224,7 @@ class NextWordLSTMBackbone(keras_hub.models.Backbone):
                 "lstm_units": self.lstm_units,
                 "dropout": self.dropout,
                 "tie_weights": self.tie_weights,
+                "line_starts": self.line_starts,
             }
         )
         return config

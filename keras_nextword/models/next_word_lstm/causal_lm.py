@@ -124,6 +124,7 @@ class NextWordLSTM(keras_hub.models.CausalLM):
         tie_weights=False,
         dtype=None,
         preprocessor=None,
+        line_starts=False,
         **kwargs,
     ):
         """A model on a new `NextWordLSTMBackbone` of these sizes (its arguments).
@@ -138,6 +139,8 @@ class NextWordLSTM(keras_hub.models.CausalLM):
                 every layer, or None for `keras.config.dtype_policy()`; the
                 logits are float32, `"mixed_float16"` scales the loss.
             preprocessor: as the constructor's.
+            line_starts: bool, the backbone's: rows may hold several lines
+                (`keras_nextword.text.packing`).
             **kwargs: the constructor's other arguments (`name`, `compile`).
 
         Returns:
@@ -154,6 +157,7 @@ class NextWordLSTM(keras_hub.models.CausalLM):
             lstm_units,
             dropout=dropout,
             tie_weights=tie_weights,
+            line_starts=line_starts,
             dtype=dtype,
             name="backbone",
         )

@@ -28,6 +28,29 @@ def test_hidden_states_post_padding_and_presets(tmp_path, tie_weights):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(x)), hidden, atol=1e-6)
 
 
+def test_packed_lines_read_as_rows_of_their_own(tmp_path):
+    keras.utils.set_random_seed(0)
+    backbone = NextWordLSTMBackbone(50, embedding_dim=8, lstm_units=16, line_starts=True)
+    packed = keras.ops.convert_to_numpy(backbone(np.array([[5, 7, -9, 4, 2, -3, 0]])))[0]
+    alone = keras.ops.convert_to_numpy(backbone(np.array([[5, 7, 0], [9, 4, 2], [3, 0, 0]])))
+    np.testing.assert_allclose(packed[:2], alone[0, :2], atol=1e-6)
+    np.testing.assert_allclose(packed[2:5], alone[1], atol=1e-6)
+    np.testing.assert_allclose(packed[5], alone[2, 0], atol=1e-6)
+    # Without the marks, the state runs on: the second line reads the first.
+    unmarked = keras.ops.convert_to_numpy(backbone(np.array([[5, 7, 9, 4, 2, 3, 0]])))[0]
+    assert not np.allclose(unmarked[2:5], alone[1], atol=1e-3)
+
+    model = NextWordLSTM(backbone)
+    model.save(tmp_path / "packed.keras")
+    restored = keras.saving.load_model(tmp_path / "packed.keras")
+    assert restored.backbone.get_config() == backbone.get_config()
+    assert restored.backbone.line_starts and not NextWordLSTMBackbone(50).line_starts
+    ids = np.array([[5, 7, -9, 4, 2, -3, 0]])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(ids)), keras.ops.convert_to_numpy(model(ids)), atol=1e-6
+    )
+
+
 @pytest.mark.parametrize(
     "kwargs,name",
     [({"lstm_units": 0}, "lstm_units"), ({"dropout": 1.0}, "dropout")],

@@ -24,7 +24,7 @@ def test_is_a_keras_hub_causal_lm_of_a_backbone_and_a_preprocessor():
         NextWordLSTM(12)  # sizes go through `from_sizes`
 
 
-@pytest.mark.parametrize("tying", [{}, {"tie_weights": True}])
+@pytest.mark.parametrize("tying", [{}, {"tie_weights": True}, {"line_starts": True}])
 def test_call_with_cache_gives_the_model_logits_step_by_step(tying):
     keras.utils.set_random_seed(0)
     model = NextWordLSTM.from_sizes(20, embedding_dim=4, lstm_units=6, **tying)
