@@ -69,11 +69,14 @@ report = {
     "dev_perplexity": history.get("dev_perplexity", []),
 }
 if model.preprocessor.tokenizer.line_lengths:  # row widths, steps of a pass (an epoch: a part)
-    from keras_nextword.text import buckets
+    from keras_nextword.text import buckets, packing, pipeline
     lengths = model.preprocessor.tokenizer.line_lengths
-    width = model.preprocessor.sequence_length
-    report["plan"] = buckets.plan(lengths, model.training_settings["batch_size"], width)
-    report["steps_per_pass"] = buckets.batches(report["plan"], lengths, width)
+    width, batch_size = model.preprocessor.sequence_length, model.training_settings["batch_size"]
+    report["plan"] = buckets.plan(lengths, batch_size, width)  # grouped by length
+    bucket = "pack" if model.backbone.line_starts else "auto"  # from_text's layout
+    if model.backbone.line_starts:  # (width, rows per batch, rows, padded share)
+        report["packing"] = packing.plan_lines(lengths, batch_size, width)
+    report["steps_per_pass"] = pipeline.batches_per_pass(lengths, batch_size, "line", width, bucket)
 if sys.argv[3] != "-":
     sys.path.insert(0, sys.argv[3])
     import heldout
