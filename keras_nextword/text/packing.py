@@ -20,7 +20,6 @@ from keras_nextword.runtime.environment import tf
 from keras_nextword.text import buckets, layouts
 
 GROUP = 4_096  # lines packed together: every line of a pass, for corpora worth packing
-TARGET_SHARE = 0.08
 
 
 def best_fit(sizes, width):
@@ -62,7 +61,7 @@ def best_fit(sizes, width):
     return row, offset
 
 
-def plan(rows, batch_size, target=TARGET_SHARE):
+def plan(rows, batch_size, target=buckets.TARGET_SHARE):
     """The row width and rows per batch to pack rows of these lengths.
 
     Widths from the longest row up to twice it, narrowest first: the first

@@ -183,7 +183,6 @@ def text_dataset(
         dataset = lines.unbatch() if lines.element_spec.shape.rank else lines
     if shuffle and mode != "window":
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
-    # Window rows span the lines of one map call: bigger calls cut the stream less often.
     packed = _packing(preprocessor, batch_size, bucket, mode)
     dataset = dataset.batch(_group(mode, packed))
     if training:
@@ -213,7 +212,8 @@ def _packing(preprocessor, batch_size, bucket, mode):
 
 
 def _group(mode, packed):
-    """The lines a layout call takes: window rows span them, packed rows mix them."""
+    """The lines a layout call takes: window rows span them (bigger calls cut the
+    stream less often), packed rows mix them (a whole pass of a small corpus)."""
     return 4_096 if mode == "window" else packing.GROUP if packed else 256
 
 
