@@ -292,6 +292,7 @@ def _fit(args, path, batch_size, distribution):
         embedding_dim=args.embedding_dim,
         lstm_units=args.lstm_units,
         tie_weights=args.tie_weights,
+        **({} if args.pack is None else {"line_starts": args.pack}),
         distribution=distribution,
         dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
         refit="auto" if args.refit else False,

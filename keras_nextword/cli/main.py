@@ -145,6 +145,12 @@ def _add_model_arguments(train):
     )
     train.add_argument("--window-length", type=_integer(1), default=20)
     train.add_argument(
+        "--pack",
+        action=argparse.BooleanOptionalAction,
+        help="pack short lines several a row, each with its own LSTM state (default: where "
+        "rows grouped by length would be over 8%% padding, on one device)",
+    )
+    train.add_argument(
         "--num-sampled",
         type=_integer(0),
         help="train with a sampled softmax over this many negative words; 0 for the full "

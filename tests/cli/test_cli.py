@@ -74,6 +74,9 @@ def test_train_writes_model_history_and_plot(trained):
     # The epoch line names the splits: training, held out (val_), set apart (dev_).
     assert "(val_: reported, never used to choose)" in stdout
     assert re.search(r"epoch 1/1 took .* \| train loss [0-9.]+, perplexity [0-9.]+, top-3", stdout)
+    # 200 short lines, one row width: packed, and the saved backbone reads the line starts.
+    assert re.search(r"padded in rows of one line: .* the lines packed", stdout)
+    assert keras.saving.load_model(model_path).backbone.line_starts
     history = json.loads((model_path.parent / "model.history.json").read_text())
     for metric in ("loss", "val_loss", "perplexity", "val_perplexity"):
         assert len(history[metric]) == 1
@@ -112,15 +115,14 @@ def test_evaluate_json_equals_model_evaluate(trained, corpus):
 def test_stdin_corpus_on_torch_untied(corpus, tmp_path):
     model_path = tmp_path / "model.keras"
     text = corpus.read_text(encoding="utf-8")
-    args = ["--backend", "torch", "--out", model_path, *TINY, "--no-tie-weights"]
+    args = ["--backend", "torch", "--out", model_path, *TINY, "--no-tie-weights", "--no-pack"]
     result = succeeded(keras_nextword("train", "-", *args, input=text))
     assert result.stdout.startswith("Backend: torch (")
     assert model_path.exists() and (tmp_path / "model.history.png").exists()
+    assert "packed" not in result.stdout
     with zipfile.ZipFile(model_path) as saved:
-        assert (
-            json.loads(saved.read("config.json"))["config"]["backbone"]["config"]["tie_weights"]
-            is False
-        )
+        backbone = json.loads(saved.read("config.json"))["config"]["backbone"]["config"]
+        assert backbone["tie_weights"] is False and backbone["line_starts"] is False
 
 
 # A missing model file is refused before Keras loads anything: the same on every backend.
