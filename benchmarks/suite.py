@@ -249,7 +249,13 @@ def run(corpus, args):
         ours["curve"] = curve_of_ours(ours)
         results["ours"] = ours
         results["load_average_after_ours"] = os.getloadavg()
-        print(f"ours: {ours['perplexity_all']:.1f} ({ours['seconds']:.0f} s)", flush=True)
+        trained = ours["epoch_training_seconds"]
+        print(
+            f"ours: {ours['perplexity_all']:.1f} / {ours['perplexity_known']:.1f} "
+            f"({ours['seconds']:.0f} s; median epoch trained in "
+            f"{statistics.median(trained[1:] or trained or [math.nan]):.3f} s, the first compiles)",
+            flush=True,
+        )
         if args.ours_only:
             return results
         peer_result = peer.run_peer(path, epochs=100, max_minutes=peer_minutes, seed=0)
