@@ -136,7 +136,10 @@ def main():
     from keras_nextword.text import data, datasets
 
     path = datasets.load_final_problem()
-    lm = NextWordLSTM.from_text(path, epochs=args.lm_epochs, seed=args.seed, verbose=2)
+    # The LSTM's own logits (no bigram mix): `lm.output_logits` reuses its output layer.
+    lm = NextWordLSTM.from_text(
+        path, epochs=args.lm_epochs, seed=args.seed, verbose=2, bigram_weight=None
+    )
     train_lines, validation_lines = data.split_lines(data.read_lines(path), 0.1)
     run(lm, train_lines, validation_lines, args.probe_epochs, verbose=2)
 

@@ -6,8 +6,8 @@ one loop compiled by `backend.jit_with_variables`: keras-hub's `Sampler` loop
 for sampled decoding, a leaner loop of our own for greedy. All math is
 `keras.ops`, so the same code runs on JAX, TensorFlow and PyTorch.
 
-This module reads a model only through `model.preprocessor` and its layers
-(`generation_weights`); the model imports it, not the other way round.
+This module reads a model only through `model.preprocessor` and its weights
+(`keras_nextword.generation.cell`); the model imports it, not the other way round.
 Samplers are `keras_nextword.generation.samplers`.
 """
 
@@ -17,11 +17,18 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_nextword.generation.cell import (
+    generation_weights,
+    input_projection,
+    lstm_step,
+    output_layer,
+    prefill,
+)
 from keras_nextword.generation.samplers import GreedySampler, get_sampler
 from keras_nextword.runtime import backend
 from keras_nextword.runtime.environment import keras_hub
 from keras_nextword.text import prompts as prompt_words
-from keras_nextword.text.ngram_vectorizer import OOV_ID, PAD_ID
+from keras_nextword.text.ngram_vectorizer import PAD_ID
 from keras_nextword.text.prompts import encode
 
 __all__ = [
@@ -32,133 +39,6 @@ __all__ = [
     "GreedySampler",
     "sample_ids",
 ]
-
-
-def generation_weights(model):
-    """The tensors stateful generation reads from a `NextWordLSTM`, as they
-    are: no copy, no arithmetic, so a `generate` call costs no work per
-    weight (the tied projection is applied in the loop, see `output_layer`).
-
-    Args:
-        model: a `NextWordLSTM`.
-
-    Returns:
-        A dict of `embeddings`, the LSTM's `kernel`, `recurrent_kernel` and
-        `bias`, and the output layer: `output_kernel` and `output_bias` (None
-        when tied: the embeddings serve), `projection_kernel` and
-        `projection_bias` (None without a projection).
-    """
-    cell, head, tied = model.backbone.lstm.cell, model.head, model.backbone.tie_weights
-    projection = head if tied else None
-    weights = {
-        "embeddings": model.backbone.token_embedding.embeddings,
-        "kernel": cell.kernel,
-        "recurrent_kernel": cell.recurrent_kernel,
-        "bias": cell.bias,
-        "output_kernel": None if tied else head.kernel,
-        "output_bias": None if tied else head.bias,
-        "projection_kernel": None if projection is None else projection.kernel,
-        "projection_bias": None if projection is None else projection.bias,
-    }
-    return {k: None if v is None else ops.convert_to_tensor(v) for k, v in weights.items()}
-
-
-def input_projection(weights, rows):
-    """`token_ids -> embedding @ kernel + bias`, the input half of the LSTM gates.
-
-    When the call will project more tokens (`rows`) than the vocabulary has, one
-    `(vocabulary, 4 * units)` table computed up front turns each step's input
-    matmul into a gather; for a single short prompt the table would cost more
-    than the steps it saves.
-    """
-    embeddings, kernel, bias = weights["embeddings"], weights["kernel"], weights["bias"]
-    if rows >= ops.shape(embeddings)[0]:
-        table = ops.matmul(embeddings, kernel) + bias
-        return lambda token_ids: ops.take(table, token_ids, axis=0)
-    return lambda token_ids: ops.matmul(ops.take(embeddings, token_ids, axis=0), kernel) + bias
-
-
-def lstm_step(project, recurrent_kernel, token_ids, state):
-    """One LSTM cell step (Keras' gate order i, f, c, o) on a batch of token ids."""
-    h, c = state
-    z = project(token_ids) + ops.matmul(h, recurrent_kernel)
-    i, f, g, o = ops.split(z, 4, axis=-1)
-    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    h = ops.sigmoid(o) * ops.tanh(c)
-    return h, c
-
-
-def prefill(project, recurrent_kernel, prompt, start):
-    """The `(h, c)` state after each row's prompt words but the last (the first
-    generation step feeds that one), padding leaving the state untouched.
-
-    Args:
-        project: `input_projection(weights, rows)`.
-        recurrent_kernel: the LSTM's recurrent kernel.
-        prompt: int tensor `(batch, length)`, each row's words ending at `start`.
-        start: int, the first position to generate (>= 1).
-
-    Returns:
-        `(h, c)`, each `(batch, units)`.
-    """
-    batch = ops.shape(prompt)[0]
-    zeros = ops.zeros((batch, ops.shape(recurrent_kernel)[0]), dtype=recurrent_kernel.dtype)
-
-    def step(i, state):
-        token_ids = ops.take(prompt, i, axis=1)
-        new_state = lstm_step(project, recurrent_kernel, token_ids, state)
-        real = ops.expand_dims(ops.not_equal(token_ids, PAD_ID), -1)
-        return tuple(ops.where(real, new, old) for new, old in zip(new_state, state))
-
-    return ops.fori_loop(0, start - 1, step, (zeros, zeros))
-
-
-def output_layer(weights, transposed=False, never_special=True):
-    """`h -> logits` over the LSTM's hidden states `(batch, units)`, by
-    default with padding and `[UNK]` pushed out of reach.
-
-    The model's own output layer, run as it is: `h @ kernel + bias`, or when
-    tied `(h @ projection + projection_bias) @ embeddings.T`. Folding the
-    projection into one `(units, vocabulary)` kernel would cost a matmul of
-    that size per call (or per weight update) and make every step's output
-    matmul wider (150 x 1,638 against 150 x 100 + 100 x 1,638 at the
-    tutorial's sizes); the two small matmuls cost less, so nothing is folded.
-
-    Args:
-        weights: the dict of `generation_weights(model)`.
-        transposed: bool, return logits as `(vocabulary, batch)`.
-        never_special: bool, push padding and `[UNK]` out of reach (False:
-            the model's own logits, as `call_with_cache` returns them).
-
-    Returns:
-        A function of `h`.
-    """
-    embeddings = weights["embeddings"]
-    vocabulary = ops.shape(embeddings)[0]
-    tied = weights["output_kernel"] is None
-    bias = ops.zeros((vocabulary,)) if tied else weights["output_bias"]
-    if never_special:
-        bias = ops.where(ops.arange(vocabulary) <= OOV_ID, -1e9, bias)
-    projection = weights["projection_kernel"]
-    if tied:
-        kernel_t = embeddings  # (vocabulary, units): the kernel, transposed
-    else:
-        kernel = weights["output_kernel"]
-        kernel_t = ops.transpose(kernel) if transposed else None
-
-    def project(h):
-        if projection is None:
-            return h
-        return ops.matmul(h, projection) + weights["projection_bias"]
-
-    if transposed:
-        bias = ops.expand_dims(bias, -1)
-        return lambda h: ops.matmul(kernel_t, ops.transpose(project(h))) + bias
-    if tied:
-        # `embeddings @ z.T`, then transposed: the embeddings are the output
-        # kernel transposed already, so the dot needs no transposed operand.
-        return lambda h: ops.transpose(ops.matmul(kernel_t, ops.transpose(project(h)))) + bias
-    return lambda h: ops.matmul(h, kernel) + bias
 
 
 def sample_ids(sampler, weights, prompt, start, mask, stop_token_ids=None):
@@ -192,7 +72,7 @@ def sample_ids(sampler, weights, prompt, start, mask, stop_token_ids=None):
     def next(prompt, cache, index):
         token_ids = ops.take(prompt, index - 1, axis=1)
         h, c = lstm_step(project, recurrent_kernel, token_ids, cache)
-        return output(h), h, (h, c)
+        return output(h, token_ids), h, (h, c)
 
     return sampler(next, prompt, cache=state, index=start, mask=mask, stop_token_ids=stop_token_ids)
 
@@ -251,7 +131,7 @@ def _greedy_fn(stop_token_ids):
 
         def body(i, token_ids, h, c, ids, done):
             h, c = lstm_step(project, recurrent_kernel, token_ids, (h, c))
-            logits = output(h)
+            logits = output(h, token_ids)
             best = ops.max(logits, axis=axis, keepdims=True)
             # A NaN row matches nothing and gives the last id, still a word.
             token_ids = ops.min(ops.where(logits == best, index, vocabulary - 1), axis=axis)

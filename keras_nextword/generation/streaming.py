@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_nextword.generation import cell
 from keras_nextword.generation import generate as generation
 from keras_nextword.generation.samplers import get_sampler
 from keras_nextword.runtime import backend
@@ -26,17 +27,17 @@ _COMPILED = {}
 def _prefill_fn():
     def prefill(weights, prompt):
         length = ops.shape(prompt)[1]
-        project = generation.input_projection(weights, length)
-        return generation.prefill(project, weights["recurrent_kernel"], prompt, length)
+        project = cell.input_projection(weights, length)
+        return cell.prefill(project, weights["recurrent_kernel"], prompt, length)
 
     return backend.jit_with_variables(prefill, [])
 
 
 def _step_fn(sampler):
     def step(weights, token_ids, h, c):
-        project = generation.input_projection(weights, 1)
-        h, c = generation.lstm_step(project, weights["recurrent_kernel"], token_ids, (h, c))
-        probabilities = sampler.compute_probabilities(generation.output_layer(weights)(h))
+        project = cell.input_projection(weights, 1)
+        h, c = cell.lstm_step(project, weights["recurrent_kernel"], token_ids, (h, c))
+        probabilities = sampler.compute_probabilities(cell.output_layer(weights)(h, token_ids))
         return ops.cast(sampler.get_next_token(probabilities), "int32"), h, c
 
     return backend.jit_with_variables(step, sampler.variables)
@@ -114,7 +115,7 @@ def _words(model, ids, max_length, prefill, step, stop_ids):
     """The word iterator of `stream`: the prompt's state, then a step per word."""
     if max_length == 0:
         return
-    weights = generation.generation_weights(model)
+    weights = cell.generation_weights(model)
     length = -(-len(ids) // PREFILL_WORDS) * PREFILL_WORDS
     padded = np.full((1, length), PAD_ID, "int32")
     padded[0, length - len(ids) :] = ids

@@ -22,7 +22,7 @@ import time
 import numpy as np
 from keras import ops
 
-from keras_nextword.generation import generate as generation
+from keras_nextword.generation import cell
 from keras_nextword.generation.suggest import prefix_index, split_text
 from keras_nextword.models.next_word_lstm import decoding
 from keras_nextword.runtime import backend
@@ -122,7 +122,7 @@ class Suggester:
         self.stateful = stateful
         self.cache = StateCache() if cache is None else cache
         self.index = prefix_index(model.preprocessor)
-        self.weights = generation.generation_weights(model)
+        self.weights = cell.generation_weights(model)
         self.units = model.backbone.lstm_units
         self._step = backend.jit_with_variables(_step, [])
         self._advance = backend.jit_with_variables(_advance, [])
@@ -192,13 +192,14 @@ class Suggester:
         h = np.zeros((batch, self.units), "float32")
         c = np.zeros((batch, self.units), "float32")
         token_ids = np.full((batch, STEP_WORDS), PAD_ID, "int32")
+        last_ids = np.full(batch, PAD_ID, "int32")  # each row's last word: its bigram row
         low = np.zeros(batch, "int32")
         high = np.zeros(batch, "int32")
-        for row, (result, _, _, row_h, row_c, rest) in enumerate(rows):
-            h[row], c[row] = row_h[0], row_c[0]
+        for row, (result, context, _, row_h, row_c, rest) in enumerate(rows):
+            h[row], c[row], last_ids[row] = row_h[0], row_c[0], context[-1]
             token_ids[row, : len(rest)] = rest
             low[row], high[row] = self.index.prefix_range(result["prefix"])
-        outputs = self._step(self.weights, h, c, token_ids, low, high, self.index.rank)
+        outputs = self._step(self.weights, h, c, token_ids, last_ids, low, high, self.index.rank)
         h, c, ids, probabilities = (ops.convert_to_numpy(x) for x in outputs)
         vocabulary = self.index.vocabulary
         for row, (result, context, k, *_) in enumerate(rows):
@@ -216,11 +217,11 @@ def _advance(weights, h, c, token_ids):
     return decoding.run_cell(weights, token_ids, (h, c))[1]
 
 
-def _step(weights, h, c, token_ids, low, high, rank):
-    """The state after `token_ids`, and the top `MAX_K` words whose rank lies
+def _step(weights, h, c, token_ids, last_ids, low, high, rank):
+    """The state after `token_ids` (ending with `last_ids`), and the top `MAX_K` words whose rank lies
     in each row's `[low, high)` with their probabilities (full softmax)."""
     _, (h, c) = decoding.run_cell(weights, token_ids, (h, c))
-    logits = generation.output_layer(weights, never_special=False)(h)
+    logits = cell.output_layer(weights, never_special=False)(h, last_ids)
     log_probabilities = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
     rank = ops.expand_dims(rank, 0)
     allowed = (rank >= ops.expand_dims(low, -1)) & (rank < ops.expand_dims(high, -1))

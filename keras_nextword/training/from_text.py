@@ -13,7 +13,7 @@ import keras
 from keras_nextword.models.next_word_lstm.backbone import check_positive_int
 from keras_nextword.runtime.distribution import in_group
 from keras_nextword.text import packing
-from keras_nextword.training import phases, recipe
+from keras_nextword.training import mixing, phases, recipe
 from keras_nextword.training.refit import train_again as refit_again
 
 # `from_text` arguments that train as the tutorial did: prefix n-grams, batch 32,
@@ -92,7 +92,7 @@ def from_text(
     (`keras_nextword.training.refit`).
 
     It runs the phases of `keras_nextword.training.phases` in turn: `recipe.split`,
-    `adapt`, `choose`, `build` and `train`; call them yourself to change one.
+    `adapt`, `choose`, `build`, `train` and `mixing.mix`; call them yourself to change one.
 
     Args:
         path: a path, or a list of paths, of UTF-8 text files.
@@ -151,14 +151,12 @@ def from_text(
         refit: False keeps the first run's model; `"auto"` trains again on
             every training line when the stopping rule ended the run and the
             second run fits in the time left (`refit.plan`, its reason
-            printed; not with `checkpoint_dir`). Measured in
-            docs/benchmarks.md ("Lines set apart"): 2-4% lower held-out
-            perplexity on the targets both vocabularies know, a higher
-            all-target figure (fewer targets are `[UNK]`), about twice the
-            time on a small corpus.
+            printed; not with `checkpoint_dir`; docs/benchmarks.md, "Lines
+            set apart"). A refit model is not mixed with a bigram model.
         **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`,
             `dropout` (None to choose), `tie_weights`, default True here:
-            better on held-out lines: docs/benchmarks.md; `line_starts`).
+            better on held-out lines: docs/benchmarks.md; `line_starts`;
+            `bigram_weight`, default `"auto"`: `training.mixing.mix`).
 
     Returns:
         The trained `NextWordLSTM`; `model.history` holds the final
@@ -177,14 +175,12 @@ def from_text(
     arguments = dict(locals(), config=dict(config))
     start = time.monotonic()
     _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, learning_rate)
-    _check_average(ema_momentum, ema_warmup)
-    if refit not in ("auto", False):
-        raise ValueError(f"`refit` must be 'auto' or False. Received: refit={refit!r}")
+    _check_average(ema_momentum, ema_warmup, refit)
     seed, checkpoint_dir = in_group(distribution, seed, checkpoint_dir)  # across processes
     if dtype_policy is not None:
         config["dtype"] = keras.dtype_policies.get(dtype_policy)
     config.setdefault("tie_weights", True)
-    say = phases.printer(verbose)
+    bigram_weight, say = config.pop("bigram_weight", "auto"), phases.printer(verbose)
 
     # Lines set apart to stop on, unless every epoch trains.
     parts = recipe.split(
@@ -213,6 +209,7 @@ def from_text(
         )
         if refit and checkpoint_dir is None:
             return refit_again(model, parts, arguments, time.monotonic() - start, say)
+        return mixing.mix(model, parts, bigram_weight, say)
     return model
 
 
@@ -382,7 +379,9 @@ def _check_arguments(epochs, batch_size, max_minutes, early_stopping_patience, l
         raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate!r}")
 
 
-def _check_average(ema_momentum, ema_warmup):
+def _check_average(ema_momentum, ema_warmup, refit):
+    if refit not in ("auto", False):
+        raise ValueError(f"`refit` must be 'auto' or False. Received: refit={refit!r}")
     if ema_momentum not in (None, "auto") and not (
         isinstance(ema_momentum, (int, float)) and 0 <= ema_momentum < 1
     ):

@@ -6,7 +6,7 @@ import keras
 
 from keras_nextword.generation import generate as generation
 from keras_nextword.generation import suggest as suggestions
-from keras_nextword.layers.initializers import NumPyInitializer
+from keras_nextword.layers.bigram import BigramMixture
 from keras_nextword.layers.losses import NextWordCrossentropy, Perplexity
 from keras_nextword.layers.metrics import PositionAccuracy, SuggestionAccuracy
 from keras_nextword.models.next_word_lstm import decoding, presets, raw_text
@@ -14,15 +14,11 @@ from keras_nextword.models.next_word_lstm.backbone import Dropout, NextWordLSTMB
 from keras_nextword.models.next_word_lstm.causal_lm_preprocessor import (
     NextWordLSTMCausalLMPreprocessor,
 )
+from keras_nextword.models.next_word_lstm.output import make_head, output_logits
 from keras_nextword.runtime.environment import keras_hub
 from keras_nextword.runtime.files import save_atomic
 
 _SIZES = ("vocabulary_size", "embedding_dim", "lstm_units", "dropout", "tie_weights")
-
-
-def _output_logits(embedding, head, tie_weights, hidden_states):
-    logits = hidden_states if head is None else head(hidden_states)
-    return embedding(logits, reverse=True) if tie_weights else logits
 
 
 @keras.saving.register_keras_serializable(package="keras_nextword")
@@ -63,6 +59,10 @@ class NextWordLSTM(keras_hub.models.CausalLM):
             differs); else it is a `Dense(vocabulary_size)`, the tutorial's.
         preprocessor: a `NextWordLSTMCausalLMPreprocessor`, an `NGramVectorizer`
             or None.
+        bigram_weight: None, or a float in (0, 1): the output is then the
+            log of that share of the LSTM's distribution mixed with a bigram
+            model's (`layers.bigram.BigramMixture`, as `model.bigram`; its
+            table filled by `training.mixing`, as `from_text` does).
         **kwargs: `keras_hub.models.Task` arguments (`name`, `compile`).
 
     Examples:
@@ -78,7 +78,7 @@ class NextWordLSTM(keras_hub.models.CausalLM):
     backbone_cls = NextWordLSTMBackbone
     preprocessor_cls = NextWordLSTMCausalLMPreprocessor
 
-    def __init__(self, backbone, preprocessor=None, **kwargs):
+    def __init__(self, backbone, preprocessor=None, bigram_weight=None, **kwargs):
         if not isinstance(backbone, NextWordLSTMBackbone):
             raise TypeError(
                 "`NextWordLSTM` takes a `NextWordLSTMBackbone`; build one from sizes with "
@@ -88,27 +88,18 @@ class NextWordLSTM(keras_hub.models.CausalLM):
         self.backbone = backbone
         self.preprocessor = preprocessor
         dtype = backbone.dtype_policy
-        initializers = dict(
-            kernel_initializer=NumPyInitializer("glorot_uniform"),
-            bias_initializer=NumPyInitializer("zeros"),
-        )
-        if backbone.tie_weights:
-            head = None
-            if backbone.lstm_units != backbone.embedding_dim:
-                head = keras.layers.Dense(
-                    backbone.embedding_dim, **initializers, dtype=dtype, name="projection"
-                )
-        else:
-            head = keras.layers.Dense(
-                backbone.vocabulary_size, **initializers, dtype=dtype, name="logits"
-            )
+        head = make_head(backbone)
         # === Functional model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         hidden = Dropout(backbone.dropout, dtype=dtype, name="lstm_dropout")(backbone(token_ids))
         embedding = backbone.token_embedding
         logits = keras.layers.Activation("linear", dtype="float32", name="float32_logits")(
-            _output_logits(embedding, head, backbone.tie_weights, hidden)
+            output_logits(embedding, head, backbone.tie_weights, hidden)
         )
+        self.bigram = None
+        if bigram_weight is not None:
+            self.bigram = BigramMixture(backbone.vocabulary_size, bigram_weight, name="bigram")
+            logits = self.bigram(logits, token_ids)
         # keras-hub's Task takes the backbone's policy (compile reads it:
         # mixed_float16 scales the loss) and compiles with the defaults.
         super().__init__(inputs=token_ids, outputs=logits, **kwargs)
@@ -256,7 +247,7 @@ class NextWordLSTM(keras_hub.models.CausalLM):
         (1, 2, 10)
         """
         backbone = self.backbone
-        return _output_logits(
+        return output_logits(
             backbone.token_embedding, self.head, backbone.tie_weights, hidden_states
         )
 
@@ -353,6 +344,7 @@ class NextWordLSTM(keras_hub.models.CausalLM):
         config = super().get_config()
         config["trainable"] = self.trainable
         config["training_settings"] = getattr(self, "training_settings", None)
+        config["bigram_weight"] = None if self.bigram is None else self.bigram.weight
         return config
 
     @classmethod

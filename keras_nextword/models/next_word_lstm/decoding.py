@@ -13,6 +13,7 @@ bodies (`NextWordLSTM`'s methods call them), on the compiled loop of
 
 from keras import ops
 
+from keras_nextword.generation import cell
 from keras_nextword.generation import generate as generation
 from keras_nextword.text.ngram_vectorizer import PAD_ID
 
@@ -35,7 +36,7 @@ def run_cell(weights, token_ids, state=None):
 
     Example:
     >>> model = NextWordLSTM.from_sizes(10, embedding_dim=4, lstm_units=6)
-    >>> weights = generation.generation_weights(model)
+    >>> weights = cell.generation_weights(model)
     >>> hidden, (h, c) = run_cell(weights, np.array([[2, 3, 0]]))
     >>> hidden, h = keras.ops.convert_to_numpy(hidden), keras.ops.convert_to_numpy(h)
     >>> np.allclose(hidden[:, 2], h)  # padding: the state stays
@@ -47,12 +48,12 @@ def run_cell(weights, token_ids, state=None):
     if state is None:
         zeros = ops.zeros((batch, units), dtype=recurrent_kernel.dtype)
         state = (zeros, zeros)
-    project = generation.input_projection(weights, batch * n)
+    project = cell.input_projection(weights, batch * n)
 
     def step(i, carry):
         h, c, hidden = carry
         ids = ops.take(token_ids, i, axis=1)
-        new_h, new_c = generation.lstm_step(project, recurrent_kernel, ids, (h, c))
+        new_h, new_c = cell.lstm_step(project, recurrent_kernel, ids, (h, c))
         real = ops.expand_dims(ops.not_equal(ids, PAD_ID), -1)
         h, c = ops.where(real, new_h, h), ops.where(real, new_c, c)
         return h, c, ops.slice_update(hidden, (i, 0, 0), ops.expand_dims(h, 0))
@@ -87,11 +88,11 @@ def call_with_cache(model, token_ids, cache):
     >>> tuple(logits.shape), tuple(cache[0].shape)
     ((1, 1, 10), (1, 6))
     """
-    weights = generation.generation_weights(model)
+    weights = cell.generation_weights(model)
     hidden_states, cache = run_cell(weights, token_ids, tuple(cache))
-    output = generation.output_layer(weights, never_special=False)
+    output = cell.output_layer(weights, never_special=False)
     batch, n = ops.shape(token_ids)
-    logits = output(ops.reshape(hidden_states, (batch * n, -1)))
+    logits = output(ops.reshape(hidden_states, (batch * n, -1)), ops.reshape(token_ids, (-1,)))
     return ops.reshape(logits, (batch, n, -1)), hidden_states, cache
 
 
@@ -112,7 +113,7 @@ def build_cache(model, token_ids):
     >>> tuple(hidden.shape), tuple(h.shape)
     ((1, 2, 6), (1, 6))
     """
-    return run_cell(generation.generation_weights(model), token_ids)
+    return run_cell(cell.generation_weights(model), token_ids)
 
 
 def generate_step(model, inputs, stop_token_ids=None):
@@ -146,7 +147,7 @@ def generate_step(model, inputs, stop_token_ids=None):
     start = ops.min(ops.sum(ops.cast(padding_mask, "int32"), axis=-1))
     token_ids = generation.sample_ids(
         model.sampler,
-        generation.generation_weights(model),
+        cell.generation_weights(model),
         token_ids,
         start,
         padding_mask,
