@@ -10,6 +10,8 @@ Randomness (shuffles, word dropout) is seeded and stateless: the same `seed`
 gives the same batches, in one process or another.
 """
 
+import collections
+
 from keras_nextword.runtime.environment import tf
 from keras_nextword.text import buckets, layouts, packing
 from keras_nextword.text.ngram_vectorizer import OOV_ID
@@ -111,6 +113,7 @@ def text_dataset(
     training=None,
     seed=None,
     cache=False,
+    line_lengths=None,
 ):
     """A `tf.data` pipeline of `(inputs, targets, sample_weight)` batches from lines.
 
@@ -138,8 +141,8 @@ def text_dataset(
         mode: `"line"`, `"window"` or `"prefix"`.
         window_length: positions per row in `"window"` mode.
         bucket: in `"line"` mode, `"auto"` batches rows by length in the
-            widths `buckets.plan` chooses from the lines' lengths that the
-            preprocessor's `adapt` counted, each width with the rows per batch
+            widths `buckets.plan` chooses from the lines' lengths
+            (`line_lengths`), each width with the rows per batch
             that hold as many real positions as `batch_size` rows do on
             average: few padded positions, and each word weighs alike in the
             mean loss. True batches `batch_size` rows of similar length, each
@@ -147,14 +150,20 @@ def text_dataset(
             in the mean loss of their batch, which measured worse on held-out
             lines. `"pack"` packs the lines of a pass (up to
             `packing.GROUP` at once) into rows of the width `packing.plan`
-            chooses, each line's first id negated, for a backbone with
-            `line_starts`. False: `batch_size` rows as they come.
+            chooses from their lengths, each line's first id negated, for a
+            backbone with `line_starts`. False, or either without lengths:
+            `batch_size` rows as they come.
         shuffle: bool, shuffle lines and rows (reshuffled every pass).
         training: bool, apply word dropout; None for `shuffle`'s value.
         seed: int or None: the shuffles and the word dropout draws.
         cache: bool, keep the batches in memory (`tf.data.Dataset.cache`),
             for lines scored again and again. Lines in memory, without
             `training`, are then laid out at once, eagerly.
+        line_lengths: dict, `{words: lines}` of `lines`, that the `"auto"` and
+            `"pack"` batches are planned on (`batches_per_pass` counts their
+            batches from the same), or None: those of lines in memory are
+            counted, those of a dataset are the ones the preprocessor's
+            `adapt` counted (none in a loaded preprocessor).
 
     Returns:
         A batched, prefetched `tf.data.Dataset`.
@@ -173,17 +182,18 @@ def text_dataset(
     in_memory = not isinstance(lines, tf.data.Dataset)
     if in_memory:
         lines = [lines] if isinstance(lines, str) else list(lines)
+    planned = _plans(in_memory and lines, preprocessor, batch_size, mode, bucket, line_lengths)
     if cache and in_memory and not training and lines:
         # Rows to keep: laid out once, eagerly, with no function to trace and no
         # pass to count them (both were part of `from_text`'s startup).
-        return _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle, seed)
+        return _kept(lines, preprocessor, batch_size, mode, window_length, planned, shuffle, seed)
     if in_memory:
         dataset = tf.data.Dataset.from_tensor_slices(tf.constant(lines, tf.string))
     else:
         dataset = lines.unbatch() if lines.element_spec.shape.rank else lines
     if shuffle and mode != "window":
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
-    packed = _packing(preprocessor, batch_size, bucket, mode)
+    packed = planned[0]
     dataset = dataset.batch(_group(mode, packed))
     if training:
         # One stateless seed per batch of lines, new ones on every pass.
@@ -198,17 +208,28 @@ def text_dataset(
         return layout(preprocessor, batch, mode, window_length, training, batch_seed, width)
 
     dataset = dataset.map(_plain(lay_out), num_parallel_calls=tf.data.AUTOTUNE).unbatch()
-    return _batched(
-        dataset, preprocessor, batch_size, mode, bucket, shuffle, seed, cache, count=in_memory
-    )
+    return _batched(dataset, batch_size, planned, shuffle, seed, cache, count=in_memory)
 
 
-def _packing(preprocessor, batch_size, bucket, mode):
-    """`packing.plan` for the lines the preprocessor was adapted on, where packed."""
-    if bucket != "pack" or mode != "line":
-        return None
-    lengths = preprocessor.tokenizer.line_lengths
-    return packing.plan_lines(lengths, batch_size, preprocessor.sequence_length)
+def _plans(lines, preprocessor, batch_size, mode, bucket, line_lengths):
+    """How `_batched` batches rows, `(packed, chosen, by_length)`: `packing.plan_lines`'
+    plan where packed, `buckets.plan`'s where grouped, from `line_lengths`, or
+    else the lengths of `lines` (in memory; else falsy), or else those the
+    preprocessor adapted on; rows as they come without lengths."""
+    if mode != "line" or bucket not in ("auto", "pack"):
+        return None, None, mode == "line" and bucket is True
+    lengths = line_lengths
+    if lengths is None and lines:
+        counted = preprocessor.tokenize(tf.constant(lines, tf.string)).row_lengths()
+        lengths = collections.Counter(counted.numpy().tolist())
+    if lengths is None:
+        lengths = preprocessor.tokenizer.line_lengths
+    length = preprocessor.sequence_length
+    if not lengths or not buckets.row_lengths(lengths, length):
+        return None, None, False
+    if bucket == "pack":
+        return packing.plan_lines(lengths, batch_size, length), None, False
+    return None, buckets.plan(lengths, batch_size, length), False
 
 
 def _group(mode, packed):
@@ -217,20 +238,20 @@ def _group(mode, packed):
     return 4_096 if mode == "window" else packing.GROUP if packed else 256
 
 
-def _batched(line_rows, preprocessor, batch_size, mode, bucket, shuffle, seed, cache, count):
-    """Rows to batches (shuffled, bucketed, cached as `text_dataset` says); with
-    `count` and no shuffle, the number of batches is counted (if unknown) and set."""
+def _batched(line_rows, batch_size, planned, shuffle, seed, cache, count):
+    """Rows to batches (shuffled, bucketed as `_plans` planned, cached as
+    `text_dataset` says); with `count` and no shuffle, the number of batches
+    is counted (if unknown) and set."""
     dataset = line_rows
     if shuffle:
         dataset = dataset.shuffle(16_384, seed=seed, reshuffle_each_iteration=True)
-    chosen = bucket == "auto" and mode == "line" and _plan(preprocessor, batch_size)
-    packed = _packing(preprocessor, batch_size, bucket, mode)
+    packed, chosen, by_length = planned
     if packed:
         size = packed[1]
         dataset = dataset.batch(size).map(_plain(lambda *batch: buckets.fill(batch, size)))
     elif chosen:
         dataset = buckets.by_plan(dataset, chosen)
-    elif mode == "line" and bucket is True:
+    elif by_length:
         dataset = buckets.by_length(dataset, batch_size)
     else:
         dataset = dataset.batch(batch_size).map(
@@ -250,16 +271,11 @@ def _batched(line_rows, preprocessor, batch_size, mode, bucket, shuffle, seed, c
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def _plan(preprocessor, batch_size):
-    """`buckets.plan` for the lines the preprocessor was adapted on, or None."""
-    lengths = preprocessor.tokenizer.line_lengths
-    return lengths and buckets.plan(lengths, batch_size, preprocessor.sequence_length)
-
-
-def _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle, seed):
+def _kept(lines, preprocessor, batch_size, mode, window_length, planned, shuffle, seed):
     """`text_dataset` of lines in memory, without training: the rows laid out
-    eagerly in the pipeline's batches of lines (window rows span 4,096 lines)."""
-    packed = _packing(preprocessor, batch_size, bucket, mode)
+    eagerly in the pipeline's batches of lines (window rows span 4,096 lines),
+    batched as `_plans` planned."""
+    packed = planned[0]
     group, width = _group(mode, packed), packed and packed[0]
     parts = [
         layout(
@@ -270,19 +286,18 @@ def _kept(lines, preprocessor, batch_size, mode, window_length, bucket, shuffle,
     line_rows = tf.data.Dataset.from_tensor_slices(
         tuple(tf.concat(column, axis=0) for column in zip(*parts))
     )
-    return _batched(
-        line_rows, preprocessor, batch_size, mode, bucket, shuffle, seed, cache=True, count=True
-    )
+    return _batched(line_rows, batch_size, planned, shuffle, seed, cache=True, count=True)
 
 
 def batches_per_pass(line_lengths, batch_size, mode="line", length=None, bucket=False):
     """The number of batches `text_dataset` makes of lines in one pass (not
-    bucketed, or `"auto"`), from the number of lines of each length, without
-    that pass.
+    bucketed, `"auto"` or `"pack"`), from the number of lines of each length,
+    without that pass.
 
     Args:
         line_lengths: dict, `{words: lines}`, as a tokenizer's `adapt` counts
-            them (`WordTokenizer.line_lengths`).
+            them (`WordTokenizer.line_lengths`): those of the lines laid out,
+            `text_dataset`'s `line_lengths`.
         batch_size: rows per batch.
         mode: `"line"` or `"prefix"` (window rows depend on the order of the
             lines: `count_batches` counts them).

@@ -56,7 +56,9 @@ class SkipTrained(keras.callbacks.Callback):
         self.skip.assign(int(self.model.optimizer.iterations) - self.begin)
 
 
-def training_data(model, lines, batch_size, mode, window_length, bucket, seed, steps):
+def training_data(
+    model, lines, batch_size, mode, window_length, bucket, seed, steps, line_lengths=None
+):
     """The training batches of `lines`, shuffled, with word dropout, repeated
     without end, as `fit` lays raw lines out, and able to resume.
 
@@ -65,6 +67,10 @@ def training_data(model, lines, batch_size, mode, window_length, bucket, seed, s
         lines: a `tf.data.Dataset` of str.
         batch_size, mode, window_length, bucket, seed: as `fit`'s.
         steps: int, the batches of a pass, or None to count them (one pass).
+        line_lengths: `{words: lines}` of `lines`, that grouped or packed rows
+            are planned on (`pipeline.text_dataset`): the counts `steps` was
+            counted from (`pipeline.batches_per_pass`), or None for the
+            preprocessor's.
 
     Returns:
         `(dataset, steps, skip)`: the repeated batches, the batches of a pass,
@@ -93,6 +99,7 @@ def training_data(model, lines, batch_size, mode, window_length, bucket, seed, s
         shuffle=True,
         training=True,
         seed=seed,
+        line_lengths=line_lengths,
     )
     if steps is None:
         dataset, steps = pipeline.repeated(dataset)

@@ -23,7 +23,7 @@ from keras_nextword.models.next_word_lstm.causal_lm_preprocessor import (
     NextWordLSTMCausalLMPreprocessor,
 )
 from keras_nextword.runtime.distribution import check_batch_size, check_identical, even_batch_size
-from keras_nextword.text import data, pipeline
+from keras_nextword.text import data, packing, pipeline
 from keras_nextword.training import budget, loop, recipe
 
 
@@ -266,9 +266,10 @@ def train(
             seed, distribution: as `from_text`'s.
         start: `time.monotonic()` when the time limit began, or None for now.
         line_lengths: `{words: lines}` of the training lines, or None for
-            those the preprocessor adapted on (`recipe.split` counts others).
-            Only the latter are packed (a backbone with `line_starts`, one
-            device): `packing.plan` reads the preprocessor's counts.
+            those the preprocessor adapted on (`recipe.split` counts others):
+            the rows are planned on them (grouped by length, or packed for a
+            backbone with `line_starts` on one device, up to `packing.GROUP`
+            lines), and the steps of a pass counted from them.
         epoch_parts: int, the checks in an epoch, or None for
             `budget.epoch_parts`'s.
 
@@ -298,16 +299,17 @@ def train(
     # Rows grouped by length (few padded positions), except across devices: rows per
     # width are not rounded to split evenly.
     bucket = "auto" if distribution is None else False
-    if bucket and mode == "line" and model.backbone.line_starts and line_lengths is None:
-        bucket = "pack"  # short lines packed in rows of the adapted lines' plan
     lengths = line_lengths or model.preprocessor.tokenizer.line_lengths
+    # Packed: short lines several a row. A pass packs at most `packing.GROUP` lines at
+    # once; beyond, its rows (and so the steps of a pass) are not counted ahead.
+    if bucket and mode == "line" and model.backbone.line_starts:
+        bucket = "pack" if sum(lengths.values()) <= packing.GROUP else bucket
+    batch_size, length = settings["batch_size"], model.preprocessor.sequence_length
     steps = None  # counted from the lines' lengths (window rows: by the pass)
     if mode != "window":
-        steps = pipeline.batches_per_pass(
-            lengths, settings["batch_size"], mode, model.preprocessor.sequence_length, bucket
-        )
-    batches, steps, skip = loop.training_data(
-        model, parts.train, settings["batch_size"], mode, window_length, bucket, seed, steps
+        steps = pipeline.batches_per_pass(lengths, batch_size, mode, length, bucket)
+    batches, steps, skip = loop.training_data(  # rows planned on the same lengths
+        model, parts.train, batch_size, mode, window_length, bucket, seed, steps, lengths
     )
     if epoch_parts is None:
         epoch_parts = _epoch_parts(lengths, max_minutes, steps, say)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_nextword import NextWordLSTM, NGramVectorizer
+from keras_nextword.runtime.environment import tf
 from keras_nextword.text import buckets, data, datasets, pipeline
 from keras_nextword.text.pipeline import text_dataset
 
@@ -42,6 +43,27 @@ def test_auto_layout_batches_are_counted_from_line_lengths(adapted):
     assert pipeline.count_batches(dataset) == pipeline.batches_per_pass(
         vectorizer.tokenizer.line_lengths, 8, "line", vectorizer.sequence_length, "auto"
     )
+
+
+@pytest.mark.parametrize("bucket", ["auto", "pack"])
+def test_rows_are_planned_on_the_lengths_of_the_lines_laid_out(adapted, bucket):
+    # Lines other than those the preprocessor adapted on (`fit_text`'s new text): their
+    # rows are planned on their own lengths, which `batches_per_pass` counts from.
+    lines, vectorizer = adapted
+    short = [line for line in lines if 2 <= len(line.split()) <= 8]
+    own = NGramVectorizer()
+    own.adapt(short)  # their lengths, counted apart from the pipeline
+    lengths, width = own.tokenizer.line_lengths, vectorizer.sequence_length
+    counted = pipeline.batches_per_pass(lengths, 8, "line", width, bucket)
+    stream = tf.data.Dataset.from_tensor_slices(short)
+    given = text_dataset(
+        stream, vectorizer, 8, bucket=bucket, shuffle=True, seed=0, line_lengths=lengths
+    )
+    in_memory = text_dataset(short, vectorizer, 8, bucket=bucket, shuffle=True, seed=0)  # counted
+    assert pipeline.count_batches(given) == pipeline.count_batches(in_memory) == counted
+    # A stream's lengths not given: planned on the adapted lines' (for `fit`'s own text).
+    adapted_plan = text_dataset(stream, vectorizer, 8, bucket=bucket, shuffle=True, seed=0)
+    assert pipeline.count_batches(adapted_plan) < counted
 
 
 def test_auto_layout_keeps_each_prediction_and_the_loss(adapted):

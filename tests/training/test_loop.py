@@ -1,9 +1,11 @@
 """keras_nextword.training.loop: the training batches `from_text` fits on."""
 
+import keras
 import pytest
 
 from keras_nextword import NextWordLSTM, NGramVectorizer
 from keras_nextword.runtime.environment import tf
+from keras_nextword.text import data, pipeline
 from keras_nextword.training import loop
 
 pytestmark = pytest.mark.backend("jax")  # tf.data only: the same on every backend
@@ -20,3 +22,39 @@ def test_training_batches_keep_the_pipelines_options():
     dataset, steps, _ = loop.training_data(model, lines, 1, "line", 20, False, 0, None)
     assert steps == 2
     assert dataset.options().autotune.enabled is False
+
+
+def test_fit_text_on_a_loaded_model_trains_the_batches_it_counts(final_problem_path, tmp_path):
+    # A loaded model's preprocessor keeps no line counts, and new text is not the text
+    # it was adapted on: the rows must be laid out from the counts of the lines trained
+    # on, the counts the steps per epoch come from, or an epoch ends inside a pass (or
+    # after it, in the next one).
+    lines = [line for line in data.read_lines(final_problem_path) if line.strip()]
+    first, more = tmp_path / "first.txt", tmp_path / "more.txt"
+    first.write_text("\n".join(lines[:300]), encoding="utf-8")
+    more.write_text("\n".join(lines[300:]), encoding="utf-8")
+    quick = dict(epochs=1, seed=0, verbose=0, max_minutes=None)
+    # Batches of 4: steps enough for rows grouped in several widths.
+    trained = NextWordLSTM.from_text(first, batch_size=4, embedding_dim=8, lstm_units=8, **quick)
+    trained.save(tmp_path / "first.keras")
+    model = keras.saving.load_model(tmp_path / "first.keras")
+    assert not model.preprocessor.tokenizer.line_lengths
+    made, counted = [], []
+    text_dataset, training_data = pipeline.text_dataset, loop.training_data
+
+    def keep(*args, **kwargs):
+        dataset = text_dataset(*args, **kwargs)
+        if kwargs.get("training"):
+            made.append(dataset)
+        return dataset
+
+    def count(*args):
+        counted.append(training_data(*args))
+        return counted[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "text_dataset", keep)
+        patch.setattr(loop, "training_data", count)
+        model.fit_text(more, **quick)
+    assert len(made) == len(counted) == 1
+    assert pipeline.count_batches(made[0]) == counted[0][1]
