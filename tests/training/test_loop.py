@@ -24,6 +24,30 @@ def test_training_batches_keep_the_pipelines_options():
     assert dataset.options().autotune.enabled is False
 
 
+def fit_text_batches(model, path, **kwargs):
+    """`model.fit_text(path, **kwargs)`'s layout (`bucket`), the batches its training
+    dataset yields in a pass, and the steps of a pass it was given."""
+    made, given = [], []
+    text_dataset, training_data = pipeline.text_dataset, loop.training_data
+
+    def keep(*args, **kwargs):
+        dataset = text_dataset(*args, **kwargs)
+        if kwargs.get("training"):
+            made.append((kwargs["bucket"], dataset))
+        return dataset
+
+    def count(*args):
+        given.append(training_data(*args))
+        return given[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "text_dataset", keep)
+        patch.setattr(loop, "training_data", count)
+        model.fit_text(path, **kwargs)
+    assert len(made) == len(given) == 1
+    return made[0][0], pipeline.count_batches(made[0][1]), given[0][1]
+
+
 def test_fit_text_on_a_loaded_model_trains_the_batches_it_counts(final_problem_path, tmp_path):
     # A loaded model's preprocessor keeps no line counts, and new text is not the text
     # it was adapted on: the rows must be laid out from the counts of the lines trained
@@ -39,22 +63,21 @@ def test_fit_text_on_a_loaded_model_trains_the_batches_it_counts(final_problem_p
     trained.save(tmp_path / "first.keras")
     model = keras.saving.load_model(tmp_path / "first.keras")
     assert not model.preprocessor.tokenizer.line_lengths
-    made, counted = [], []
-    text_dataset, training_data = pipeline.text_dataset, loop.training_data
+    bucket, batches, steps = fit_text_batches(model, more, **quick)
+    assert batches == steps
+    # Its rows were packed (`line_starts`): now on the new lines' plan too.
+    assert model.backbone.line_starts and bucket == "pack"
 
-    def keep(*args, **kwargs):
-        dataset = text_dataset(*args, **kwargs)
-        if kwargs.get("training"):
-            made.append(dataset)
-        return dataset
 
-    def count(*args):
-        counted.append(training_data(*args))
-        return counted[-1]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "text_dataset", keep)
-        patch.setattr(loop, "training_data", count)
-        model.fit_text(more, **quick)
-    assert len(made) == len(counted) == 1
-    assert pipeline.count_batches(made[0]) == counted[0][1]
+def test_fit_text_packs_only_passes_it_can_count(final_problem_path, tmp_path):
+    # A packed model (The Final Problem's) trained on more lines than a pass packs at
+    # once (`packing.GROUP`): packed a group at a time, a pass's rows vary with the
+    # shuffle (one more, some passes, than `packing.plan` counts), so they are grouped.
+    quick = dict(epochs=1, seed=0, verbose=0, max_minutes=None)
+    model = NextWordLSTM.from_text(final_problem_path, embedding_dim=8, lstm_units=8, **quick)
+    assert model.backbone.line_starts
+    lines = [line for line in data.read_lines(final_problem_path) if line.strip()]
+    more = tmp_path / "more.txt"
+    more.write_text("\n".join(lines * 10), encoding="utf-8")
+    bucket, batches, steps = fit_text_batches(model, more, validation_split=0.0, **quick)
+    assert bucket == "auto" and batches == steps
