@@ -293,6 +293,7 @@ def _fit(args, path, batch_size, distribution):
         lstm_units=args.lstm_units,
         tie_weights=args.tie_weights,
         **({} if args.pack is None else {"line_starts": args.pack}),
+        bigram_weight=args.bigram_weight,
         distribution=distribution,
         dtype_policy=args.mixed_precision and f"mixed_{args.mixed_precision}",
         refit="auto" if args.refit else False,

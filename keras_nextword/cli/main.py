@@ -151,6 +151,13 @@ def _add_model_arguments(train):
         "rows grouped by length would be over 8%% padding, on one device)",
     )
     train.add_argument(
+        "--bigram-weight",
+        type=_bigram_weight,
+        default="auto",
+        help="the LSTM's share of its mix with a bigram count model, in (0, 1), or 'none' "
+        "(default: %(default)s, chosen on the lines set apart, up to 4,096 words)",
+    )
+    train.add_argument(
         "--num-sampled",
         type=_integer(0),
         help="train with a sampled softmax over this many negative words; 0 for the full "
@@ -333,37 +340,32 @@ def _integer(minimum):
     return parse
 
 
-def _nonnegative(text):
-    """An argparse type: a float >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
-    return value
+def _number(accepts, wording):
+    """An argparse type: a float for which `accepts(value)` holds, as `wording` says."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number {wording}, not {text!r}") from None
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {wording}, not {text}")
+        return value
+
+    return parse
 
 
-def _positive(text):
-    """An argparse type: a float > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
-    return value
+_nonnegative = _number(lambda value: value >= 0, ">= 0")
+_positive = _number(lambda value: value > 0, "> 0")
+_fraction = _number(lambda value: 0 <= value < 1, "in [0, 1)")
+_share = _number(lambda value: 0 < value < 1, "in (0, 1), 'auto' or 'none'")
 
 
-def _fraction(text):
-    """An argparse type: a float in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), not {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), not {text}")
-    return value
+def _bigram_weight(text):
+    """An argparse type: `"auto"`, `"none"` (None) or a float in (0, 1)."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    return _share(text)
 
 
 def _use_backend(name, reexec):

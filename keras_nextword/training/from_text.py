@@ -152,7 +152,8 @@ def from_text(
             every training line when the stopping rule ended the run and the
             second run fits in the time left (`refit.plan`, its reason
             printed; not with `checkpoint_dir`; docs/benchmarks.md, "Lines
-            set apart"). A refit model is not mixed with a bigram model.
+            set apart"). A refit model, or one trained across devices, is not mixed
+            with a bigram model.
         **config: `NextWordLSTM` arguments (`embedding_dim`, `lstm_units`,
             `dropout` (None to choose), `tie_weights`, default True here:
             better on held-out lines: docs/benchmarks.md; `line_starts`;
@@ -209,7 +210,7 @@ def from_text(
         )
         if refit and checkpoint_dir is None:
             return refit_again(model, parts, arguments, time.monotonic() - start, say)
-        return mixing.mix(model, parts, bigram_weight, say)
+        return mixing.mix(model, parts, None if distribution else bigram_weight, say)
     return model
 
 

@@ -116,13 +116,16 @@ def test_stdin_corpus_on_torch_untied(corpus, tmp_path):
     model_path = tmp_path / "model.keras"
     text = corpus.read_text(encoding="utf-8")
     args = ["--backend", "torch", "--out", model_path, *TINY, "--no-tie-weights", "--no-pack"]
+    args += ["--bigram-weight", "0.7"]  # mixed, whatever the lines set apart say
     result = succeeded(keras_nextword("train", "-", *args, input=text))
     assert result.stdout.startswith("Backend: torch (")
     assert model_path.exists() and (tmp_path / "model.history.png").exists()
     assert "packed" not in result.stdout
     with zipfile.ZipFile(model_path) as saved:
-        backbone = json.loads(saved.read("config.json"))["config"]["backbone"]["config"]
+        config = json.loads(saved.read("config.json"))["config"]
+        backbone = config["backbone"]["config"]
         assert backbone["tie_weights"] is False and backbone["line_starts"] is False
+        assert config["bigram_weight"] == 0.7
 
 
 # A missing model file is refused before Keras loads anything: the same on every backend.
@@ -235,6 +238,7 @@ def test_bad_model_file_exits_2_naming_the_path(bad_models, name):
         ("--validation-split", "1", r"must be in \[0, 1\), not 1"),
         ("--validation-split", "-0.1", r"must be in \[0, 1\), not -0\.1"),
         ("--ema-momentum", "1.5", r"must be in \[0, 1\), not 1\.5"),
+        ("--bigram-weight", "1", r"must be in \(0, 1\), 'auto' or 'none', not 1"),
         ("--learning-rate", "0", r"must be > 0, not 0"),
     ],
 )
