@@ -142,7 +142,7 @@ def output_layer(weights, transposed=False, never_special=True):
         logits = logits_of(h)
         if table is None:
             return logits
-        rows = ops.take(table, token_ids, axis=0)
+        rows = bigram_rows(table, token_ids)
         logits = mix(
             logits,
             ops.transpose(rows) if transposed else rows,
@@ -178,3 +178,17 @@ def mix(logits, log_bigram, weight, axis=-1):
     b = log_bigram + ops.log(1.0 - weight)
     top = ops.maximum(a, b)  # logaddexp, written out: ONNX's opset 15 has no Log1p
     return top + ops.log(ops.exp(a - top) + ops.exp(b - top))
+
+
+def bigram_rows(table, token_ids):
+    """The bigram table's rows for `token_ids`: a word's own row, or the last
+    one for the words past the table's own rows (`layers.bigram`); negative
+    ids (line starts) read as their word.
+
+    Example:
+    >>> table = np.arange(6.0).reshape(3, 2)  # rows for ids 0 and 1, then the rest
+    >>> ops.convert_to_numpy(bigram_rows(table, np.array([1, -1, 7]))).tolist()
+    [[2.0, 3.0], [2.0, 3.0], [4.0, 5.0]]
+    """
+    last = ops.shape(table)[0] - 1
+    return ops.take(table, ops.minimum(ops.abs(token_ids), last), axis=0)

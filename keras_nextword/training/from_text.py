@@ -64,12 +64,10 @@ def from_text(
 
     The files are checked (`data.check_text_file`), then stream from disk on
     every pass, so memory does not grow with the corpus. The last
-    `validation_split` of the non-blank lines (at most 10,000) are held out
-    (in a file of fewer than 100 lines, lines longer than 65 words are first
-    cut into pieces of at most 65, `recipe.split`):
-    the vocabulary comes from the other lines only, and held-out loss,
-    accuracy and perplexity (`val_*`) are reported each epoch, never used to
-    choose anything.
+    `validation_split` of the non-blank lines (at most 10,000; `recipe.split`)
+    are held out: the vocabulary comes from the other lines only, and held-out
+    loss, accuracy and perplexity (`val_*`) are reported each epoch, never
+    used to choose anything.
 
     Settings left as None (`"auto"` for `ema_momentum`) are chosen from what
     was counted in the training lines (`keras_nextword.training.recipe.choose`: batch
@@ -89,7 +87,8 @@ def from_text(
     rule ended the run and time is left for as many epochs again, the model is
     trained again on every training line, those set apart included and their
     words in the vocabulary, for the epoch count found
-    (`keras_nextword.training.refit`).
+    (`keras_nextword.training.refit`). Last, a bigram count model is mixed into
+    the output where the lines set apart score the mix better (`mixing.mix`).
 
     It runs the phases of `keras_nextword.training.phases` in turn: `recipe.split`,
     `adapt`, `choose`, `build`, `train` and `mixing.mix`; call them yourself to change one.
@@ -210,7 +209,8 @@ def from_text(
         )
         if refit and checkpoint_dir is None:
             return refit_again(model, parts, arguments, time.monotonic() - start, say)
-        return mixing.mix(model, parts, None if distribution else bigram_weight, say)
+        deadline = None if max_minutes is None else start + 60 * max_minutes
+        return mixing.mix(model, parts, None if distribution else bigram_weight, say, deadline)
     return model
 
 

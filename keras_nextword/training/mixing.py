@@ -2,22 +2,26 @@
 where the lines set apart score the mix better.
 
 The bigram model is interpolated Kneser-Ney over the model's vocabulary,
-counted on the training lines (`bigram_table`). Its weight is chosen on the
-lines set apart, which neither model trained on: the LSTM's share in
-`WEIGHTS` with the lowest perplexity there, 1 (no mix) included, so the mix
-is kept only where it measures better. The table is then counted again with
-the lines set apart, and the model rebuilt around it (`with_bigram`). A table
-holds `vocabulary_size ** 2` floats: vocabularies over `MAX_VOCABULARY` words
-(64 MiB) are not mixed. See docs/benchmarks.md ("A count model in the mix").
+counted on the training lines (`bigram_counts`, `kneser_ney`), a row of its
+own for each of the most frequent words that fit the table's 64 MiB
+(`layers.bigram.context_rows`: every word up to 4,095 words). Its weight is
+chosen on the lines set apart, which neither model trained on: the LSTM's
+share in `WEIGHTS` with the lowest perplexity there, 1 (no mix) included, so
+the mix is kept only where it measures better. The lines set apart are then
+counted in, and the model rebuilt around the table (`with_bigram`). See
+docs/benchmarks.md ("A count model in the mix").
 """
+
+import time
 
 import numpy as np
 from keras import ops
 
+from keras_nextword.layers.bigram import context_rows
 from keras_nextword.text import data, pipeline
 from keras_nextword.text.ngram_vectorizer import PAD_ID
 
-MAX_VOCABULARY = 4096
+COUNT_RATE = 100_000  # training words counted a second: the canon on 2 busy cores
 WEIGHTS = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
 # The log-probability of padding, which the table never predicts: below any word's,
 # and finite and near the others, so that int8 export keeps the table's resolution.
@@ -30,69 +34,88 @@ def _discount(counts):
     return n1 / (n1 + 2 * n2) if n1 else 0.0
 
 
-def kneser_ney(counts):
-    """Interpolated Kneser-Ney bigram log-probabilities of bigram counts.
+def kneser_ney(counts, rare_pairs=None, chunk=512):
+    """Interpolated Kneser-Ney bigram log-probabilities, as `BigramMixture` reads them.
 
-    `P(w | v) = (max(c(v w) - D, 0) + D N(v .) P1(w)) / c(v .)`, and `P1` the
-    continuation unigram `(max(N(. w) - D1, 0) + D1 N / |V|) / N(. .)` with
-    `|V|` the ids but padding; a word never seen before anything reads `P1`.
+    `P(w | v) = (max(c(v w) - D, 0) + D N(v .) P1(w)) / c(v .)` for the words
+    `v` with a row, and `P1` for the others (the table's last row): the
+    continuation unigram `(max(N(. w) - D1, 0) + D1 N / |V|) / N(. .)`, `|V|`
+    the ids but padding, `N(. w)` counting every word before `w`. `D` is Ney's
+    discount of the rows' counts, `D1` of the continuation counts.
 
     Args:
-        counts: int array `(vocabulary, vocabulary)`, `counts[v, w]` the times
-            `w` follows `v` in a line.
+        counts: int array `(rows, vocabulary)`, `counts[v, w]` the times `w`
+            follows `v` in a line, for the `rows` most frequent `v`.
+        rare_pairs: int array of the distinct `v * vocabulary + w` with
+            `v >= rows` (None: none).
+        chunk: rows computed at once (memory).
 
     Returns:
-        float32 `(vocabulary, vocabulary)` log-probabilities, each row
+        float32 `(rows + 1, vocabulary)` log-probabilities, each row
         summing to 1 over the ids but padding (`FLOOR` there).
 
     Example:
     >>> table = kneser_ney(np.array([[0, 0, 0], [0, 0, 2], [0, 1, 0]]))
-    >>> np.exp(table[2, 1:]).astype(float).round(3).tolist()
-    [0.833, 0.167]
+    >>> table.shape, np.exp(table[2, 1:]).astype(float).round(3).tolist()
+    ((4, 3), [0.833, 0.167])
     """
-    vocabulary = counts.shape[0]
-    follows = counts > 0
-    continuation = follows.sum(axis=0).astype("float64")
+    rows, vocabulary = counts.shape
+    rare = np.zeros(0, "int64") if rare_pairs is None else rare_pairs
+    continuation = np.count_nonzero(counts, axis=0) + np.bincount(
+        rare % vocabulary, minlength=vocabulary
+    )
     continuation[PAD_ID] = 0
     d1 = _discount(continuation[continuation > 0])
-    types, total = np.sum(continuation > 0), max(continuation.sum(), 1.0)
+    types, total = np.count_nonzero(continuation), max(continuation.sum(), 1)
     unigram = (np.maximum(continuation - d1, 0) + d1 * types / (vocabulary - 1)) / total
     unigram[PAD_ID] = 0.0
-    d2 = _discount(counts[follows])
-    row_total = counts.sum(axis=1, keepdims=True).astype("float64")
-    backoff = d2 * follows.sum(axis=1, keepdims=True) * unigram
-    seen = (np.maximum(counts - d2, 0) + backoff) / np.maximum(row_total, 1)
-    probabilities = np.where(row_total > 0, seen, unigram)
+    d2 = _discount(counts[counts > 0])
+    table = np.empty((rows + 1, vocabulary), "float32")
+    for first in range(0, rows, chunk):
+        block = counts[first : first + chunk].astype("float64")
+        row_total = block.sum(axis=1, keepdims=True)
+        backoff = d2 * np.count_nonzero(block, axis=1)[:, None] * unigram
+        seen = (np.maximum(block - d2, 0) + backoff) / np.maximum(row_total, 1)
+        table[first : first + len(block)] = np.where(row_total > 0, seen, unigram)
+    table[rows] = unigram
     with np.errstate(divide="ignore"):
-        return np.maximum(np.log(probabilities), FLOOR).astype("float32")
+        return np.maximum(np.log(table), FLOOR)
 
 
-def bigram_counts(preprocessor, lines):
-    """How often each word follows each other in `lines`, as the model reads them.
+def bigram_counts(preprocessor, lines, rows):
+    """How often each word follows each other in `lines`, as the model reads
+    them: counted for the `rows` most frequent first words, the pairs of the
+    others listed once.
 
     Args:
         preprocessor: a model's preprocessor.
         lines: a `tf.data.Dataset` of str, one line each.
+        rows: int, the first words (ids below it) counted in full.
 
     Returns:
-        int64 `(vocabulary, vocabulary)` counts.
+        `(counts, rare_pairs)`: int64 `(rows, vocabulary)` counts, and the
+        sorted distinct `v * vocabulary + w` of the pairs with `v >= rows`.
 
     Example:
     >>> import tensorflow as tf
     >>> from keras_nextword import NGramVectorizer
     >>> vectorizer = NGramVectorizer(vocabulary=["", "[UNK]", "a", "b"])
-    >>> bigram_counts(vectorizer, tf.data.Dataset.from_tensor_slices(["a b a"]))[2].tolist()
-    [0, 0, 0, 1]
+    >>> counts, rare = bigram_counts(vectorizer, tf.data.Dataset.from_tensor_slices(["a b a"]), 3)
+    >>> counts[2].tolist(), rare.tolist()  # a -> b counted; b -> a listed: 3 * 4 + 2
+    ([0, 0, 0, 1], [14])
     """
     size = preprocessor.vocabulary_size()
-    counts = np.zeros(size * size, "int64")
+    counts, rare = np.zeros(rows * size, "int64"), [np.zeros(0, "int64")]
     for batch in lines.batch(4096):
         flat, starts, lengths = (t.numpy() for t in pipeline.word_ids(preprocessor, batch))
         follows = np.ones(len(flat), bool)
         follows[starts[lengths > 0]] = False  # a line's first word follows nothing
-        pairs = flat[:-1][follows[1:]] * size + flat[1:][follows[1:]]
-        counts += np.bincount(pairs, minlength=size * size)
-    return counts.reshape(size, size)
+        before = flat[:-1][follows[1:]].astype("int64")
+        pairs = before * size + flat[1:][follows[1:]]
+        own, n = np.unique(pairs[before < rows], return_counts=True)
+        counts[own] += n  # the first words' rows come first: their codes index `counts`
+        rare.append(np.unique(pairs[before >= rows]))
+    return counts.reshape(rows, size), np.unique(np.concatenate(rare))
 
 
 def choose_weight(model, lines, table):
@@ -111,7 +134,8 @@ def choose_weight(model, lines, table):
     for x, y, w in model.scoring_dataset(lines):
         logits = ops.convert_to_numpy(model(x, training=False)).astype("float64")
         real = w.numpy() > 0
-        logits, x, y = logits[real], np.abs(x.numpy())[real], y.numpy()[real]
+        logits, y = logits[real], y.numpy()[real]
+        x = np.minimum(np.abs(x.numpy())[real], len(table) - 1)  # rarer words: the last row
         top = logits.max(-1)
         log_z = np.log(np.exp(logits - top[:, None]).sum(-1)) + top
         lstm.append(logits[np.arange(len(y)), y] - log_z)
@@ -124,7 +148,7 @@ def choose_weight(model, lines, table):
     return min(scores, key=scores.get), scores
 
 
-def with_bigram(model, table, weight):
+def with_bigram(model, table, weight, rows):
     """`model` rebuilt with a bigram mix: the same backbone and preprocessor
     (weights shared), its output layer's weights, compiled as `from_text`
     leaves it, its `training_settings` and `history`.
@@ -133,11 +157,14 @@ def with_bigram(model, table, weight):
         model: a `NextWordLSTM` without a bigram mix.
         table: the bigram log-probabilities (`kneser_ney`).
         weight: float in (0, 1), the LSTM's share.
+        rows: int, the words with a row of their own (`len(table) - 1`).
 
     Returns:
         The new `NextWordLSTM`.
     """
-    mixed = type(model)(model.backbone, preprocessor=model.preprocessor, bigram_weight=weight)
+    mixed = type(model)(
+        model.backbone, preprocessor=model.preprocessor, bigram_weight=weight, bigram_rows=rows
+    )
     if model.head is not None:
         mixed.head.set_weights(model.head.get_weights())
     mixed.bigram.table.assign(table)
@@ -147,16 +174,19 @@ def with_bigram(model, table, weight):
     return mixed
 
 
-def mix(model, parts, bigram_weight="auto", say=print):
+def mix(model, parts, bigram_weight="auto", say=print, deadline=None):
     """`from_text`'s last phase: the model, mixed with a bigram model when
     `bigram_weight` says so (`"auto"`: where the lines set apart score the
     mix better; None: never; a float in (0, 1): that share), its reason said.
+    The training lines are counted once (about `COUNT_RATE` words/s), the
+    lines set apart once more: not where that would pass `deadline`.
 
     Args:
         model: the trained `NextWordLSTM`.
         parts: its `recipe.Split`.
         bigram_weight: `"auto"`, None or a float in (0, 1).
         say: a `print`-like function.
+        deadline: `time.monotonic()` of the time limit, or None.
 
     Returns:
         The model, mixed or as it was.
@@ -167,19 +197,19 @@ def mix(model, parts, bigram_weight="auto", say=print):
     >>> model.bigram.weight < 1
     True
     """
-    size = model.backbone.vocabulary_size
     if bigram_weight is None or model.bigram is not None:
         return model
-    if size > MAX_VOCABULARY:
-        if bigram_weight != "auto":
-            say(f"No bigram mix: {size:,} words, a table of more than {MAX_VOCABULARY:,} ** 2")
+    if bigram_weight == "auto" and parts.dev is None:
+        return model  # nothing to choose on
+    words = sum(length * lines for length, lines in (parts.line_lengths or {}).items())
+    if deadline is not None and time.monotonic() + words / COUNT_RATE > deadline:
+        say(f"No bigram mix: counting {words:,} training words would pass the time limit")
         return model
-    lines = parts.train if parts.dev is None else parts.train.concatenate(parts.dev)
+    preprocessor, rows = model.preprocessor, context_rows(model.backbone.vocabulary_size)
+    counts, rare = bigram_counts(preprocessor, parts.train, rows)
     if bigram_weight == "auto":
-        if parts.dev is None:
-            return model
-        train_only = kneser_ney(bigram_counts(model.preprocessor, parts.train))
-        bigram_weight, scores = choose_weight(model, data.listed(parts.dev), train_only)
+        dev = data.listed(parts.dev)
+        bigram_weight, scores = choose_weight(model, dev, kneser_ney(counts, rare))
         if bigram_weight == 1.0:
             say(f"No bigram mix: the lines set apart score the LSTM alone best ({scores[1.0]:.1f})")
             return model
@@ -187,5 +217,7 @@ def mix(model, parts, bigram_weight="auto", say=print):
             f"Mixed with a bigram model, {bigram_weight:.0%} LSTM: the lines set apart "
             f"score {scores[bigram_weight]:.1f} against {scores[1.0]:.1f} for the LSTM alone"
         )
-    table = kneser_ney(bigram_counts(model.preprocessor, lines))
-    return with_bigram(model, table, bigram_weight)
+    if parts.dev is not None:  # counted too: the table keeps every line the split gave it
+        more, more_rare = bigram_counts(preprocessor, parts.dev, rows)
+        counts, rare = counts + more, np.union1d(rare, more_rare)
+    return with_bigram(model, kneser_ney(counts, rare), bigram_weight, rows)

@@ -61,24 +61,47 @@ def test_saved_and_loaded_with_its_table(small_model, tmp_path):
 
 
 def test_kneser_ney_rows_are_distributions_over_words():
-    counts = np.array([[0, 0, 0, 0], [0, 0, 3, 1], [0, 1, 0, 2], [0, 0, 0, 0]])
-    table = mixing.kneser_ney(counts)
+    counts = np.array([[0, 0, 0, 0], [0, 0, 3, 1], [0, 1, 0, 2]])  # rows for ids 0-2
+    rare = np.array([3 * 4 + 1, 3 * 4 + 2])  # id 3 was followed by 1 and 2
+    table = mixing.kneser_ney(counts, rare)
     probabilities = np.exp(table.astype("float64"))
-    assert np.all(table[:, PAD_ID] == mixing.FLOOR)
+    assert table.shape == (4, 4) and np.all(table[:, PAD_ID] == mixing.FLOOR)
     np.testing.assert_allclose(probabilities[:, 1:].sum(-1), 1.0, rtol=1e-6)
-    # Seen bigrams keep most of their count; a word never before anything reads the unigram.
+    # Seen bigrams keep most of their count; a word never before anything, and
+    # every word past the rows (the last row), read the continuation unigram.
     assert probabilities[1, 2] > probabilities[1, 3] > probabilities[1, 1]
     np.testing.assert_allclose(probabilities[3], probabilities[0])
+    # Continuation counts: 1 follows 2 and 3, 2 follows 1 and 3, 3 follows 1 and 2.
+    np.testing.assert_allclose(probabilities[3, 1:], 1 / 3, rtol=1e-6)
 
 
 def test_bigram_counts_stay_within_lines(small_model):
     preprocessor = small_model.preprocessor
     ids = [preprocessor.token_to_id(w) for w in ("the", "professor", "holmes")]
     lines = tf.data.Dataset.from_tensor_slices(["the professor", "holmes the"])
-    counts = mixing.bigram_counts(preprocessor, lines)
-    assert counts.sum() == 2
+    counts, rare = mixing.bigram_counts(preprocessor, lines, preprocessor.vocabulary_size())
+    assert counts.sum() == 2 and len(rare) == 0
     assert counts[ids[0], ids[1]] == 1 and counts[ids[2], ids[0]] == 1
     assert counts[ids[1], ids[2]] == 0  # the end of one line, the start of the next
+    counts, rare = mixing.bigram_counts(preprocessor, lines, ids[0] + 1)  # "the" has a row
+    size = preprocessor.vocabulary_size()
+    assert counts.sum() == 1 and rare.tolist() == [ids[2] * size + ids[0]]
+
+
+def test_words_past_the_rows_read_the_last_row(small_model):
+    weight, size = small_model.bigram.weight, small_model.backbone.vocabulary_size
+    table = keras.ops.convert_to_numpy(small_model.bigram.table)
+    few = NextWordLSTM(small_model.backbone, small_model.preprocessor, weight, bigram_rows=10)
+    few.head.set_weights(small_model.head.get_weights())
+    few.bigram.table.assign(np.concatenate([table[:10], table[-1:]]))
+    x = np.array([[3, 7, 12, size - 1]], "int32")
+    out, full = (keras.ops.convert_to_numpy(m(x))[0] for m in (few, small_model))
+    np.testing.assert_allclose(out[:2], full[:2], atol=1e-6)  # ids below 10: their own rows
+    lstm = keras.ops.convert_to_numpy(lstm_alone(small_model)(x))[0].astype("float64")
+    lstm = np.exp(lstm - lstm.max(-1, keepdims=True))
+    lstm /= lstm.sum(-1, keepdims=True)
+    expected = weight * lstm[2:] + (1 - weight) * np.exp(table[-1])
+    np.testing.assert_allclose(np.exp(out[2:]), expected, rtol=1e-4, atol=1e-7)
 
 
 def test_chosen_weight_scores_the_lines_best(small_model):

@@ -63,6 +63,8 @@ class NextWordLSTM(keras_hub.models.CausalLM):
             log of that share of the LSTM's distribution mixed with a bigram
             model's (`layers.bigram.BigramMixture`, as `model.bigram`; its
             table filled by `training.mixing`, as `from_text` does).
+        bigram_rows: int or None, the words with a bigram row of their own
+            (`BigramMixture`'s `rows`; None for its default).
         **kwargs: `keras_hub.models.Task` arguments (`name`, `compile`).
 
     Examples:
@@ -78,7 +80,7 @@ class NextWordLSTM(keras_hub.models.CausalLM):
     backbone_cls = NextWordLSTMBackbone
     preprocessor_cls = NextWordLSTMCausalLMPreprocessor
 
-    def __init__(self, backbone, preprocessor=None, bigram_weight=None, **kwargs):
+    def __init__(self, backbone, preprocessor=None, bigram_weight=None, bigram_rows=None, **kwargs):
         if not isinstance(backbone, NextWordLSTMBackbone):
             raise TypeError(
                 "`NextWordLSTM` takes a `NextWordLSTMBackbone`; build one from sizes with "
@@ -98,7 +100,9 @@ class NextWordLSTM(keras_hub.models.CausalLM):
         )
         self.bigram = None
         if bigram_weight is not None:
-            self.bigram = BigramMixture(backbone.vocabulary_size, bigram_weight, name="bigram")
+            self.bigram = BigramMixture(
+                backbone.vocabulary_size, bigram_weight, bigram_rows, name="bigram"
+            )
             logits = self.bigram(logits, token_ids)
         # keras-hub's Task takes the backbone's policy (compile reads it:
         # mixed_float16 scales the loss) and compiles with the defaults.
@@ -345,6 +349,7 @@ class NextWordLSTM(keras_hub.models.CausalLM):
         config["trainable"] = self.trainable
         config["training_settings"] = getattr(self, "training_settings", None)
         config["bigram_weight"] = None if self.bigram is None else self.bigram.weight
+        config["bigram_rows"] = None if self.bigram is None else self.bigram.rows
         return config
 
     @classmethod
