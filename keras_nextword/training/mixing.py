@@ -34,7 +34,7 @@ def _discount(counts):
     return n1 / (n1 + 2 * n2) if n1 else 0.0
 
 
-def kneser_ney(counts, rare_pairs=None, chunk=512):
+def kneser_ney(counts, rare_pairs=None, chunk=128):
     """Interpolated Kneser-Ney bigram log-probabilities, as `BigramMixture` reads them.
 
     `P(w | v) = (max(c(v w) - D, 0) + D N(v .) P1(w)) / c(v .)` for the words
@@ -105,7 +105,7 @@ def bigram_counts(preprocessor, lines, rows):
     ([0, 0, 0, 1], [14])
     """
     size = preprocessor.vocabulary_size()
-    counts, rare = np.zeros(rows * size, "int64"), [np.zeros(0, "int64")]
+    counts, rare = np.zeros(rows * size, "int32"), [np.zeros(0, "int64")]
     for batch in lines.batch(4096):
         flat, starts, lengths = (t.numpy() for t in pipeline.word_ids(preprocessor, batch))
         follows = np.ones(len(flat), bool)
@@ -132,13 +132,11 @@ def choose_weight(model, lines, table):
     """
     lstm, bigram = [], []
     for x, y, w in model.scoring_dataset(lines):
-        logits = ops.convert_to_numpy(model(x, training=False)).astype("float64")
+        # On the device: only the targets' log-probabilities come back, not the logits.
+        nll = ops.sparse_categorical_crossentropy(y, model(x, training=False), from_logits=True)
         real = w.numpy() > 0
-        logits, y = logits[real], y.numpy()[real]
-        x = np.minimum(np.abs(x.numpy())[real], len(table) - 1)  # rarer words: the last row
-        top = logits.max(-1)
-        log_z = np.log(np.exp(logits - top[:, None]).sum(-1)) + top
-        lstm.append(logits[np.arange(len(y)), y] - log_z)
+        y, x = y.numpy()[real], np.minimum(np.abs(x.numpy())[real], len(table) - 1)
+        lstm.append(-ops.convert_to_numpy(nll)[real].astype("float64"))
         bigram.append(table[x, y].astype("float64"))
     lstm, bigram = np.concatenate(lstm), np.concatenate(bigram)
     scores = {1.0: float(np.exp(-lstm.mean()))}
