@@ -236,7 +236,8 @@ def fit_text(
     model's own vocabulary (new words are `[UNK]` to it; their share is
     printed). The settings are the model's `training_settings` (chosen from
     the new text's counts for a model that has none), with a fresh optimizer
-    at its learning rate unless `learning_rate` is given.
+    at its learning rate unless `learning_rate` is given. A bigram mix keeps
+    its table and share: the LSTM trains under it.
 
     Args:
         model: a `NextWordLSTM` with a preprocessor (from `from_text`, or loaded).
@@ -266,7 +267,6 @@ def fit_text(
         path, validation_split, epochs and early_stopping_patience != 0, encoding_errors, say
     )
     _say_split(say, path, parts)
-    # The first pass counted the new lines' words: [UNK] are those outside the vocabulary.
     known = set(model.preprocessor.get_vocabulary())
     words = sum(parts.word_counts.values())
     unknown = sum(n for word, n in parts.word_counts.items() if word not in known)
