@@ -22,6 +22,7 @@ from keras_nextword.text import data, pipeline
 from keras_nextword.text.ngram_vectorizer import PAD_ID
 
 COUNT_RATE = 100_000  # training words counted a second: the canon on 2 busy cores
+CHOICE_LINES = 500  # lines set apart the share is chosen on, at most
 WEIGHTS = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
 # The log-probability of padding, which the table never predicts: below any word's,
 # and finite and near the others, so that int8 export keeps the table's resolution.
@@ -177,7 +178,9 @@ def mix(model, parts, bigram_weight="auto", say=print, deadline=None):
     `bigram_weight` says so (`"auto"`: where the lines set apart score the
     mix better; None: never; a float in (0, 1): that share), its reason said.
     The training lines are counted once (about `COUNT_RATE` words/s), the
-    lines set apart once more: not where that would pass `deadline`.
+    lines set apart once more, and the share chosen on at most
+    `CHOICE_LINES` of them, evenly spaced; nothing is mixed where counting
+    would pass `deadline`. The mixed model's held-out perplexity is said.
 
     Args:
         model: the trained `NextWordLSTM`.
@@ -200,22 +203,33 @@ def mix(model, parts, bigram_weight="auto", say=print, deadline=None):
     if bigram_weight == "auto" and parts.dev is None:
         return model  # nothing to choose on
     words = sum(length * lines for length, lines in (parts.line_lengths or {}).items())
+    late = f"No bigram mix: counting {words:,} training words would pass the time limit"
     if deadline is not None and time.monotonic() + words / COUNT_RATE > deadline:
-        say(f"No bigram mix: counting {words:,} training words would pass the time limit")
+        say(late)
         return model
     preprocessor, rows = model.preprocessor, context_rows(model.backbone.vocabulary_size)
     counts, rare = bigram_counts(preprocessor, parts.train, rows)
+    if deadline is not None and time.monotonic() > deadline:
+        say(late)
+        return model
     if bigram_weight == "auto":
         dev = data.listed(parts.dev)
+        dev = dev[:: -(-len(dev) // CHOICE_LINES)]  # evenly spaced: a bounded cost
         bigram_weight, scores = choose_weight(model, dev, kneser_ney(counts, rare))
         if bigram_weight == 1.0:
-            say(f"No bigram mix: the lines set apart score the LSTM alone best ({scores[1.0]:.1f})")
-            return model
+            return (
+                say(f"No bigram mix: {len(dev):,} lines set apart score the LSTM alone best")
+                or model
+            )
         say(
-            f"Mixed with a bigram model, {bigram_weight:.0%} LSTM: the lines set apart "
+            f"Mixed with a bigram model, {bigram_weight:.0%} LSTM: {len(dev):,} lines set apart "
             f"score {scores[bigram_weight]:.1f} against {scores[1.0]:.1f} for the LSTM alone"
         )
     if parts.dev is not None:  # counted too: the table keeps every line the split gave it
         more, more_rare = bigram_counts(preprocessor, parts.dev, rows)
         counts, rare = counts + more, np.union1d(rare, more_rare)
-    return with_bigram(model, kneser_ney(counts, rare), bigram_weight, rows)
+    mixed = with_bigram(model, kneser_ney(counts, rare), bigram_weight, rows)
+    if parts.held_out_lines and (deadline is None or time.monotonic() < deadline):
+        held_out = mixed.evaluate(data.listed(parts.held_out), return_dict=True, verbose=0)
+        say(f"Held-out perplexity with the mix: {held_out['perplexity']:.1f}")
+    return mixed

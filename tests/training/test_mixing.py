@@ -8,6 +8,14 @@ from keras_nextword import NextWordLSTM
 SIZES = dict(embedding_dim=8, lstm_units=8, seed=0, verbose=0)
 
 
+def final_problem_lines_held_out():
+    from keras_nextword import datasets
+    from keras_nextword.text import data
+    from keras_nextword.training import recipe
+
+    return data.listed(recipe.split(datasets.load_final_problem()).held_out)
+
+
 def test_a_given_share_mixes_and_fit_text_keeps_it(final_problem_path, capsys):
     model = NextWordLSTM.from_text(final_problem_path, epochs=1, bigram_weight=0.7, **SIZES)
     assert model.bigram.weight == 0.7 and model.training_settings["bigram_weight"] == 0.7
@@ -28,9 +36,11 @@ def test_none_keeps_the_lstm_alone_and_auto_says_why(final_problem_path, capsys)
     model = NextWordLSTM.from_text(final_problem_path, epochs=2, **dict(SIZES, verbose=1))
     out = capsys.readouterr().out
     if model.bigram is None:
-        assert "No bigram mix: the lines set apart score the LSTM alone best" in out
+        assert "No bigram mix: 59 lines set apart score the LSTM alone best" in out
     else:
-        assert f"Mixed with a bigram model, {model.bigram.weight:.0%} LSTM" in out
+        assert f"Mixed with a bigram model, {model.bigram.weight:.0%} LSTM: 59 lines" in out
+        held_out = model.evaluate(final_problem_lines_held_out(), return_dict=True, verbose=0)
+        assert f"Held-out perplexity with the mix: {held_out['perplexity']:.1f}" in out
 
 
 def test_no_time_left_no_mix(final_problem_path, capsys):
