@@ -173,6 +173,7 @@ def mix(logits, log_bigram, weight, axis=-1):
     >>> np.exp(ops.convert_to_numpy(out)).astype(float).round(3).tolist()
     [[0.75, 0.25]]
     """
+    logits, log_bigram = ops.convert_to_tensor(logits), ops.convert_to_tensor(log_bigram)
     weight = ops.convert_to_tensor(weight, logits.dtype)
     a = logits - ops.logsumexp(logits, axis=axis, keepdims=True) + ops.log(weight)
     b = log_bigram + ops.log(1.0 - weight)
