@@ -119,6 +119,43 @@ def bigram_counts(preprocessor, lines, rows):
     return counts.reshape(rows, size), np.unique(np.concatenate(rare))
 
 
+def target_log_probabilities(model, lines, table, rows=32):
+    """The LSTM's and the bigram model's log-probabilities of each target of
+    `lines` (each word after the first of its line, from the words before it).
+
+    The model runs on `rows` rows at a time and only the targets'
+    log-probabilities come back (sparse cross-entropy on the device): a
+    scoring batch's logits would hold its rows x width x vocabulary floats.
+
+    Args:
+        model: a `NextWordLSTM` without a bigram mix, with a preprocessor.
+        lines: list of str.
+        table: the bigram log-probabilities (`kneser_ney`).
+        rows: int, rows a call.
+
+    Returns:
+        `(lstm, bigram)`, float64 arrays of one value a target.
+    """
+    lstm, bigram = [], []
+    for x, y, w in model.scoring_dataset(lines):
+        x, y, real = x.numpy(), y.numpy(), w.numpy() > 0
+        for first in range(0, len(x), rows):
+            part = slice(first, first + rows)
+            logits = model(x[part], training=False)
+            nll = ops.sparse_categorical_crossentropy(y[part], logits, from_logits=True)
+            lstm.append(-ops.convert_to_numpy(nll)[real[part]].astype("float64"))
+        context = np.minimum(np.abs(x[real]), len(table) - 1)  # rarer words: the last row
+        bigram.append(table[context, y[real]].astype("float64"))
+    return np.concatenate(lstm), np.concatenate(bigram)
+
+
+def perplexity(lstm, bigram, weight):
+    """The mix's perplexity from `target_log_probabilities` (1: the LSTM's)."""
+    if weight == 1.0:
+        return float(np.exp(-lstm.mean()))
+    return float(np.exp(-np.logaddexp(lstm + np.log(weight), bigram + np.log1p(-weight)).mean()))
+
+
 def choose_weight(model, lines, table):
     """The LSTM's share in `WEIGHTS` that scores `lines` best, and the
     perplexity of each share there.
@@ -131,19 +168,8 @@ def choose_weight(model, lines, table):
     Returns:
         `(weight, {weight: perplexity})`.
     """
-    lstm, bigram = [], []
-    for x, y, w in model.scoring_dataset(lines):
-        # On the device: only the targets' log-probabilities come back, not the logits.
-        nll = ops.sparse_categorical_crossentropy(y, model(x, training=False), from_logits=True)
-        real = w.numpy() > 0
-        y, x = y.numpy()[real], np.minimum(np.abs(x.numpy())[real], len(table) - 1)
-        lstm.append(-ops.convert_to_numpy(nll)[real].astype("float64"))
-        bigram.append(table[x, y].astype("float64"))
-    lstm, bigram = np.concatenate(lstm), np.concatenate(bigram)
-    scores = {1.0: float(np.exp(-lstm.mean()))}
-    for weight in WEIGHTS[1:]:
-        mixed = np.logaddexp(lstm + np.log(weight), bigram + np.log1p(-weight))
-        scores[weight] = float(np.exp(-mixed.mean()))
+    lstm, bigram = target_log_probabilities(model, lines, table)
+    scores = {weight: perplexity(lstm, bigram, weight) for weight in WEIGHTS}
     return min(scores, key=scores.get), scores
 
 
@@ -228,8 +254,8 @@ def mix(model, parts, bigram_weight="auto", say=print, deadline=None):
     if parts.dev is not None:  # counted too: the table keeps every line the split gave it
         more, more_rare = bigram_counts(preprocessor, parts.dev, rows)
         counts, rare = counts + more, np.union1d(rare, more_rare)
-    mixed = with_bigram(model, kneser_ney(counts, rare), bigram_weight, rows)
+    table = kneser_ney(counts, rare)
     if parts.held_out_lines and (deadline is None or time.monotonic() < deadline):
-        held_out = mixed.evaluate(data.listed(parts.held_out), return_dict=True, verbose=0)
-        say(f"Held-out perplexity with the mix: {held_out['perplexity']:.1f}")
-    return mixed
+        both = target_log_probabilities(model, data.listed(parts.held_out), table)
+        say(f"Held-out perplexity with the mix: {perplexity(*both, bigram_weight):.1f}")
+    return with_bigram(model, table, bigram_weight, rows)
