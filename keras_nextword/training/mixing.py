@@ -20,7 +20,9 @@ from keras_nextword.layers.bigram import context_rows
 from keras_nextword.text import data, pipeline
 from keras_nextword.text.ngram_vectorizer import PAD_ID
 
-COUNT_RATE = 100_000  # training words counted a second: the canon on 2 busy cores
+# Training words `bigram_counts` counts a second, an estimate: the canon's 545,022 took
+# 5.2 s on 2 busy cores once (a check, not a benchmark; it only bounds the time limit).
+COUNT_RATE = 100_000
 CHOICE_LINES = 500  # lines set apart the share is chosen on, at most
 WEIGHTS = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
 # The log-probability of padding, which the table never predicts: below any word's,
@@ -93,7 +95,7 @@ def bigram_counts(preprocessor, lines, rows):
         rows: int, the first words (ids below it) counted in full.
 
     Returns:
-        `(counts, rare_pairs)`: int64 `(rows, vocabulary)` counts, and the
+        `(counts, rare_pairs)`: int32 `(rows, vocabulary)` counts, and the
         sorted distinct `v * vocabulary + w` of the pairs with `v >= rows`.
 
     Example:
@@ -124,8 +126,7 @@ def target_log_probabilities(model, lines, table, rows=32):
 
     The model runs compiled (`predict_on_batch`) on `rows` rows at a time: a
     whole scoring batch's logits hold its rows x width x vocabulary floats,
-    and eager calls on JAX kept about 1 GiB more (WikiText-2 paragraphs at
-    0.3 MB, 5,705 words: 1,592 MiB after scoring the lines set apart, 2,572 eagerly).
+    and eager calls on JAX kept far more memory (commit 0c8bea7 says how much).
 
     Args:
         model: a `NextWordLSTM` without a bigram mix, with a preprocessor.
@@ -175,7 +176,7 @@ def choose_weight(model, lines, table):
     return min(scores, key=scores.get), scores
 
 
-def with_bigram(model, table, weight, rows):
+def with_bigram(model, table, weight):
     """`model` rebuilt with a bigram mix: the same backbone and preprocessor
     (weights shared), its output layer's weights, compiled as `from_text`
     leaves it, its `training_settings` and `history`.
@@ -184,11 +185,11 @@ def with_bigram(model, table, weight, rows):
         model: a `NextWordLSTM` without a bigram mix.
         table: the bigram log-probabilities (`kneser_ney`).
         weight: float in (0, 1), the LSTM's share.
-        rows: int, the words with a row of their own (`len(table) - 1`).
 
     Returns:
         The new `NextWordLSTM`.
     """
+    rows = len(table) - 1  # the words with a row of their own; the last row serves the rest
     mixed = type(model)(
         model.backbone, preprocessor=model.preprocessor, bigram_weight=weight, bigram_rows=rows
     )
@@ -245,10 +246,8 @@ def mix(model, parts, bigram_weight="auto", say=print, deadline=None):
         dev = dev[:: -(-len(dev) // CHOICE_LINES)]  # evenly spaced: a bounded cost
         bigram_weight, scores = choose_weight(model, dev, kneser_ney(counts, rare))
         if bigram_weight == 1.0:
-            return (
-                say(f"No bigram mix: {len(dev):,} lines set apart score the LSTM alone best")
-                or model
-            )
+            say(f"No bigram mix: {len(dev):,} lines set apart score the LSTM alone best")
+            return model
         say(
             f"Mixed with a bigram model, {bigram_weight:.0%} LSTM: {len(dev):,} lines set apart "
             f"score {scores[bigram_weight]:.1f} against {scores[1.0]:.1f} for the LSTM alone"
@@ -260,4 +259,4 @@ def mix(model, parts, bigram_weight="auto", say=print, deadline=None):
     if parts.held_out_lines and (deadline is None or time.monotonic() < deadline):
         both = target_log_probabilities(model, data.listed(parts.held_out), table)
         say(f"Held-out perplexity with the mix: {perplexity(*both, bigram_weight):.1f}")
-    return with_bigram(model, table, bigram_weight, rows)
+    return with_bigram(model, table, bigram_weight)
