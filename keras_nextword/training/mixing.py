@@ -81,7 +81,8 @@ def kneser_ney(counts, rare_pairs=None, chunk=128):
         table[first : first + len(block)] = np.where(row_total > 0, seen, unigram)
     table[rows] = unigram
     with np.errstate(divide="ignore"):
-        return np.maximum(np.log(table), FLOOR)
+        np.log(table, out=table)  # in place: the table can be 64 MiB
+    return np.maximum(table, FLOOR, out=table)
 
 
 def bigram_counts(preprocessor, lines, rows):
@@ -254,7 +255,9 @@ def mix(model, parts, bigram_weight="auto", say=print, deadline=None):
         )
     if parts.dev is not None:  # counted too: the table keeps every line the split gave it
         more, more_rare = bigram_counts(preprocessor, parts.dev, rows)
-        counts, rare = counts + more, np.union1d(rare, more_rare)
+        counts += more
+        rare = np.union1d(rare, more_rare)
+        del more
     table = kneser_ney(counts, rare)
     if parts.held_out_lines and (deadline is None or time.monotonic() < deadline):
         both = target_log_probabilities(model, data.listed(parts.held_out), table)
