@@ -127,7 +127,8 @@ def target_log_probabilities(model, lines, table, rows=32):
 
     The model runs compiled (`predict_on_batch`) on `rows` rows at a time: a
     whole scoring batch's logits hold its rows x width x vocabulary floats,
-    and eager calls on JAX kept far more memory (commit 0c8bea7 says how much).
+    and eager calls on JAX kept far more memory (commit 0c8bea7 says how
+    much); their log-softmax is taken a few rows at a time (`log_softmax_at`).
 
     Args:
         model: a `NextWordLSTM` without a bigram mix, with a preprocessor.
@@ -144,13 +145,36 @@ def target_log_probabilities(model, lines, table, rows=32):
         for first in range(0, len(x), rows):
             part = slice(first, first + rows)
             logits = np.asarray(model.predict_on_batch(x[part]), "float32")  # compiled
-            top = logits.max(-1, keepdims=True)
-            log_z = np.log(np.exp(logits - top).sum(-1)) + top[..., 0]
-            target = np.take_along_axis(logits, y[part][..., None], -1)[..., 0]
-            lstm.append((target - log_z)[real[part]].astype("float64"))
+            lstm.append(log_softmax_at(logits, y[part])[real[part]])
         context = np.minimum(np.abs(x[real]), len(table) - 1)  # rarer words: the last row
         bigram.append(table[context, y[real]].astype("float64"))
     return np.concatenate(lstm), np.concatenate(bigram)
+
+
+def log_softmax_at(logits, targets, rows=4):
+    """`log_softmax(logits)` at `targets`, `rows` rows at a time: the
+    temporaries stay a few rows' size, however wide the batch's logits.
+
+    Args:
+        logits: float array `(batch, width, vocabulary)`.
+        targets: int array `(batch, width)`.
+        rows: int, rows computed at once.
+
+    Returns:
+        float64 array `(batch, width)`.
+
+    Example:
+    >>> log_softmax_at(np.log([[[0.25, 0.75]]]), np.array([[1]])).round(3).tolist()
+    [[-0.288]]
+    """
+    out = np.empty(targets.shape, "float64")
+    for first in range(0, len(logits), rows):
+        part = logits[first : first + rows]
+        top = part.max(-1, keepdims=True)
+        log_z = np.log(np.exp(part - top).sum(-1)) + top[..., 0]
+        target = np.take_along_axis(part, targets[first : first + rows, ..., None], -1)
+        out[first : first + rows] = target[..., 0] - log_z
+    return out
 
 
 def perplexity(lstm, bigram, weight):

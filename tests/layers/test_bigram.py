@@ -111,6 +111,15 @@ def test_chosen_weight_scores_the_lines_best(small_model):
     assert set(scores) == set(mixing.WEIGHTS) and scores[weight] == min(scores.values())
 
 
+def test_log_softmax_at_targets_in_a_few_rows_at_a_time():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=20, size=(7, 5, 11)).astype("float32")  # 7: not a multiple of 4
+    targets = rng.integers(0, 11, size=(7, 5))
+    expected = keras.ops.convert_to_numpy(keras.ops.log_softmax(logits, axis=-1))
+    expected = np.take_along_axis(expected, targets[..., None], -1)[..., 0]
+    np.testing.assert_allclose(mixing.log_softmax_at(logits, targets), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("weight", [0.0, 1.0, 1.5])
 def test_weight_out_of_range_is_refused(weight):
     with pytest.raises(ValueError, match=f"weight={weight}"):
