@@ -121,7 +121,7 @@ def bigram_counts(preprocessor, lines, rows):
     return counts.reshape(rows, size), np.unique(np.concatenate(rare))
 
 
-def target_log_probabilities(model, lines, table, rows=32):
+def target_log_probabilities(model, lines, table, rows=8):
     """The LSTM's and the bigram model's log-probabilities of each target of
     `lines` (each word after the first of its line, from the words before it).
 
