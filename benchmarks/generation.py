@@ -157,6 +157,7 @@ def main():
             "embedding": model.backbone.embedding_dim,
             "lstm_units": model.backbone.lstm_units,
             "tie_weights": model.backbone.tie_weights,
+            "bigram_weight": None if model.bigram is None else model.bigram.weight,
         },
         # Other work on the machine slows both sides; the load says how busy it was.
         "load_average_before": os.getloadavg(),
